@@ -1,0 +1,2 @@
+//! The `s3ec` command.
+fn main() {}

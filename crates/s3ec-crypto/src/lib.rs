@@ -1,0 +1,1 @@
+//! s3ec-crypto (under construction).

@@ -1,0 +1,1 @@
+//! s3ec-format (under construction).
