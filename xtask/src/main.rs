@@ -1,2 +1,99 @@
-//! Project tasks: `cargo xtask help`.
-fn main() {}
+//! Project tasks for s3ec: `cargo xtask help`.
+//!
+//! A small dispatcher: each task lives in its own module with an entry point
+//! `pub fn run(args: &[String]) -> anyhow::Result<()>`.
+//!
+//! To add a task `foo` (file `xtask/src/foo.rs`):
+//! 1. add `mod foo;` below,
+//! 2. add `("foo", "one line of help")` to [`COMMANDS`],
+//! 3. add the arm `"foo" => foo::run(rest),` in [`dispatch`].
+//!
+//! `cargo xtask test` looks up [`COMMANDS`] to decide which optional steps to run
+//! (for example `vectors check` once the `vectors` task exists).
+
+mod bench_crypto;
+mod interop;
+mod peers;
+mod proc;
+mod servers;
+mod test;
+mod vectors;
+
+use std::process::ExitCode;
+
+/// Every task this build of xtask knows: name and one line of help.
+pub const COMMANDS: &[(&str, &str)] = &[
+    (
+        "vectors",
+        "check DIR...: decrypt every cross-SDK vector case with s3ec's own code (no S3)",
+    ),
+    (
+        "test",
+        "the whole test suite, with moto and Garage started on 127.0.0.1 (what CI runs)",
+    ),
+    (
+        "servers",
+        "start moto and Garage in the foreground and print the S3EC_TEST_* variables to export",
+    ),
+    (
+        "peers",
+        "official clients: list | install [PEER] | generate --peer P [--out DIR] (vectors)",
+    ),
+    (
+        "bench",
+        "benchmarks: `bench crypto` (s3ec-crypto engines vs one-shot aws-lc-rs GCM) [--rounds N]",
+    ),
+    (
+        "interop",
+        "live matrix against moto: each peer writes, the others read [--peer P]...",
+    ),
+];
+
+/// Whether this build of xtask has the task `name`.
+pub fn has_command(name: &str) -> bool {
+    COMMANDS.iter().any(|(n, _)| *n == name)
+}
+
+fn dispatch(command: &str, rest: &[String]) -> anyhow::Result<()> {
+    match command {
+        "test" => test::run(rest),
+        "vectors" => vectors::run(rest),
+        "servers" => servers::run(rest),
+        "peers" => peers::run(rest),
+        "interop" => interop::run(rest),
+        "bench" => match rest.split_first() {
+            Some((what, more)) if what == "crypto" => bench_crypto::run(more),
+            _ => anyhow::bail!("usage: cargo xtask bench crypto [--rounds N]"),
+        },
+        other => {
+            print_help();
+            anyhow::bail!("unknown task `{other}`")
+        }
+    }
+}
+
+fn print_help() {
+    println!("usage: cargo xtask <task> [args...]\n\ntasks:");
+    for (name, help) in COMMANDS {
+        println!("  {name:<16} {help}");
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        print_help();
+        return ExitCode::FAILURE;
+    };
+    if matches!(command.as_str(), "help" | "-h" | "--help") {
+        print_help();
+        return ExitCode::SUCCESS;
+    }
+    match dispatch(command, rest) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {command}: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,23 @@
-//! s3ec-kms (under construction).
+//! KMS keyrings for s3ec.
+//!
+//! - [`KmsKeyring`]: wraps data keys with one KMS key under `kms+context` (the encryption context stored with
+//!   the object, plus the reserved `aws:x-amz-cek-alg` naming the content algorithm), and unwraps
+//!   `kms+context` and, when the reader's policy enables legacy wrapping, legacy `kms` objects.
+//! - [`KmsDiscoveryKeyring`]: decrypt-only, lets KMS pick the key from the ciphertext blob.
+//! - [`KmsClient`]: the three KMS calls the keyrings need, so tests and other KMS front ends can stand in.
+//!   [`AwsKms`] (feature `aws-sdk`, on by default) implements it over `aws-sdk-kms`.
+//!
+//! Every check that needs no key (stored `aws:x-amz-cek-alg` against the object's suite, the caller's context
+//! against the stored one, a caller context on a legacy `kms` object) runs before the KMS call.
+#![forbid(unsafe_code)]
+
+mod client;
+mod keyring;
+
+#[cfg(feature = "aws-sdk")]
+mod aws;
+
+#[cfg(feature = "aws-sdk")]
+pub use aws::{AwsKms, USER_AGENT_APP_NAME};
+pub use client::{GeneratedDataKey, KmsClient, KmsError};
+pub use keyring::{KmsDiscoveryKeyring, KmsKeyring, RESERVED_CEK_ALG_KEY, RESERVED_CMK_ID_KEY};

@@ -1,1 +1,54 @@
-//! s3ec (under construction).
+//! The Amazon S3 Encryption Client over aws-sdk-s3: client-side envelope encryption of S3 objects,
+//! byte-compatible with AWS's official clients.
+//!
+//! [`Client`] wraps an `aws_sdk_s3::Client` and a keyring (or a CMM). Its calls mirror aws-sdk-s3's fluent
+//! builders: [`Client::put_object`], [`Client::get_object`] (ranges, custom instruction-file suffix),
+//! [`Client::delete_object`], [`Client::delete_objects`], the multipart calls and the high-level
+//! [`Client::upload`]. Every other S3 call goes through [`Client::inner`].
+//!
+//! Reads never release unauthenticated plaintext unless asked to: objects up to the buffer size (64 MiB by default)
+//! are verified in memory, larger ones are spooled (as ciphertext) to an anonymous temporary file and released once
+//! verified. Delayed authentication and ranged reads are explicit opt-ins.
+//!
+//! ```no_run
+//! # async fn demo(s3: aws_sdk_s3::Client, keyring: s3ec_local::AesKeyring) -> Result<(), s3ec::Error> {
+//! use aws_sdk_s3::primitives::ByteStream;
+//! let client = s3ec::Client::builder().s3_client(s3).keyring(keyring).build()?;
+//! client.put_object().bucket("b").key("k").body(ByteStream::from_static(b"secret")).send().await?;
+//! let out = client.get_object().bucket("b").key("k").send().await?;
+//! let plain = out.body.collect().await.map_err(|e| s3ec::Error::Io(std::sync::Arc::new(e)))?.into_bytes();
+//! assert_eq!(&plain[..], b"secret");
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod body;
+mod client;
+mod config;
+mod delete;
+mod error;
+mod get;
+mod instruction;
+pub mod multipart;
+mod put;
+pub mod range;
+mod reencrypt;
+pub mod spool;
+mod upload;
+
+pub use client::Client;
+pub use config::{
+    ClientBuilder, ConfigError, MetadataOverflow, Options, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY,
+    DEFAULT_PART_SIZE, MIN_PART_SIZE,
+};
+pub use delete::{DeleteObject, DeleteObjects};
+pub use error::{BoxError, Error};
+pub use get::GetObject;
+pub use multipart::{AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, MultipartError, UploadPart};
+pub use put::PutObject;
+pub use reencrypt::ReEncryptInstructionFile;
+pub use upload::Upload;
+
+pub use aws_sdk_s3;
+pub use s3ec_format::{AlgorithmSuite, StringMap};
+pub use s3ec_materials::{CommitmentPolicy, CryptoMaterialsManager, Keyring};

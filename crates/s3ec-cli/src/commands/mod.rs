@@ -1,0 +1,8 @@
+//! One module per command.
+pub mod demo;
+pub mod inspect;
+pub mod keygen;
+pub mod migrate;
+pub mod rekey;
+pub mod scan;
+pub mod transfer;

@@ -1,0 +1,132 @@
+//! The backend seam: the few primitives s3ec needs from a cryptographic library.
+//!
+//! One-shot AEAD traits (RustCrypto `aead`, aws-lc-rs `LessSafeKey`) cannot stream GCM, start CTR at
+//! an offset or decrypt CBC without padding, so the seam is this crate's own small trait. The
+//! default backend drives AWS-LC through `aws-lc-sys` (feature `aws-lc`); the pure-Rust backend uses
+//! the RustCrypto crates (feature `rustcrypto`). Selection is static, so the engines pay no dynamic
+//! dispatch per chunk. Every test in this crate runs against whichever backend is compiled in, and
+//! CI runs the suite once per backend.
+
+use zeroize::Zeroizing;
+
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
+#[cfg(all(feature = "rustcrypto", not(feature = "aws-lc")))]
+mod rust_crypto;
+
+#[cfg(feature = "aws-lc")]
+pub(crate) use aws_lc::AwsLc as Active;
+#[cfg(all(feature = "rustcrypto", not(feature = "aws-lc")))]
+pub(crate) use rust_crypto::RustCrypto as Active;
+
+#[cfg(not(any(feature = "aws-lc", feature = "rustcrypto")))]
+compile_error!("s3ec-crypto needs a backend: enable feature `aws-lc` (default) or `rustcrypto`");
+
+/// Name of the compiled-in backend, for reports and benchmarks.
+pub const BACKEND_NAME: &str = <Active as Backend>::NAME;
+
+/// A failure inside a backend. Deliberately carries no detail: callers map it to their own
+/// opaque error so that no failure reason (padding, tag, length) leaks to an attacker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Failed;
+
+/// Direction of a streaming AEAD or cipher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Encrypt,
+    Decrypt,
+}
+
+/// The OAEP digest pairs S3EC objects use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OaepParams {
+    /// OAEP-SHA1 with MGF1-SHA1 ("RSA-OAEP-SHA1").
+    Sha1Mgf1Sha1,
+    /// OAEP-SHA256 with MGF1-SHA1 (SunJCE's "RSA/ECB/OAEPWithSHA-256AndMGF1Padding").
+    Sha256Mgf1Sha1,
+    /// OAEP-SHA256 with MGF1-SHA256 (BouncyCastle's reading of the same name; tests only).
+    Sha256Mgf1Sha256,
+}
+
+/// Streaming AES-256-GCM with a 12-byte IV and a 16-byte tag.
+pub(crate) trait GcmStream: Sized + Send {
+    /// Encrypts or decrypts `buf` in place, continuing the stream. Any chunk size works.
+    fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed>;
+    /// Ends an encryption stream and returns the tag.
+    fn finish_encrypt(self) -> Result<[u8; 16], Failed>;
+    /// Ends a decryption stream; `Ok` only when `tag` is the tag of everything seen.
+    fn finish_decrypt(self, tag: &[u8; 16]) -> Result<(), Failed>;
+}
+
+/// A key stream (AES-CTR) or a raw block decryptor (AES-CBC without padding), in place.
+pub(crate) trait InPlace: Sized + Send {
+    /// Applies the cipher to `buf`, continuing from the previous call. CBC needs whole blocks.
+    fn apply(&mut self, buf: &mut [u8]) -> Result<(), Failed>;
+}
+
+/// The primitives of one cryptographic library.
+pub(crate) trait Backend {
+    /// Human-readable backend name.
+    const NAME: &'static str;
+    /// Streaming GCM state.
+    type Gcm: GcmStream;
+    /// AES-256-CTR with a 32-bit big-endian counter in the last four bytes of the block.
+    type Ctr: InPlace;
+    /// AES-256-CBC decryption without padding.
+    type CbcDec: InPlace;
+    /// A parsed RSA public key.
+    type RsaPublic: Send + Sync;
+    /// A parsed RSA private key.
+    type RsaPrivate: Send + Sync;
+
+    /// Starts AES-256-GCM with `aad` already absorbed.
+    fn gcm(key: &[u8; 32], iv: &[u8; 12], aad: &[u8], dir: Direction) -> Result<Self::Gcm, Failed>;
+    /// One-shot AES-GCM for key wrapping, any AES key size (16, 24, 32 bytes); returns the tag.
+    fn gcm_seal(key: &[u8], iv: &[u8; 12], aad: &[u8], buf: &mut [u8]) -> Result<[u8; 16], Failed>;
+    /// One-shot AES-GCM open; `buf` holds plaintext only on `Ok` (it is zeroed on failure by the caller).
+    fn gcm_open(
+        key: &[u8],
+        iv: &[u8; 12],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), Failed>;
+    /// AES-256-CTR starting at `counter_block`; the counter increments the low 32 bits only.
+    fn ctr(key: &[u8; 32], counter_block: &[u8; 16]) -> Result<Self::Ctr, Failed>;
+    /// AES-256-CBC block decryption (no padding handling).
+    fn cbc_decryptor(key: &[u8; 32], iv: &[u8; 16]) -> Result<Self::CbcDec, Failed>;
+    /// AES-ECB decryption of whole blocks in place, any AES key size.
+    fn aes_ecb_decrypt(key: &[u8], buf: &mut [u8]) -> Result<(), Failed>;
+    /// RFC 3394 AES key unwrap with the default IV, any AES key size.
+    fn aes_kw_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failed>;
+    /// RFC 3394 AES key wrap with the default IV (tests only: s3ec never writes AESWrap).
+    fn aes_kw_wrap(kek: &[u8], key: &[u8]) -> Result<Vec<u8>, Failed>;
+    /// RFC 5869 HKDF with HMAC-SHA-512, filling `okm`.
+    fn hkdf_sha512(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), Failed>;
+
+    /// Parses an RSA private key from PKCS#8 or PKCS#1 DER.
+    fn rsa_private_from_der(der: &[u8]) -> Result<Self::RsaPrivate, Failed>;
+    /// Parses an RSA public key from SubjectPublicKeyInfo or PKCS#1 DER.
+    fn rsa_public_from_der(der: &[u8]) -> Result<Self::RsaPublic, Failed>;
+    /// The public half of a private key.
+    fn rsa_public_of(key: &Self::RsaPrivate) -> Result<Self::RsaPublic, Failed>;
+    /// Modulus length in bytes.
+    fn rsa_size(key: &Self::RsaPublic) -> usize;
+    /// RSA-OAEP encryption with an empty label.
+    fn rsa_oaep_encrypt(
+        key: &Self::RsaPublic,
+        params: OaepParams,
+        msg: &[u8],
+    ) -> Result<Vec<u8>, Failed>;
+    /// RSA-OAEP decryption with an empty label.
+    fn rsa_oaep_decrypt(
+        key: &Self::RsaPrivate,
+        params: OaepParams,
+        ct: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Failed>;
+    /// The raw RSA private operation `c^d mod n`, left-padded to the modulus length.
+    /// Errors only on public facts (ciphertext length, `c >= n`), never on padding.
+    fn rsa_raw_decrypt(key: &Self::RsaPrivate, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failed>;
+    /// RSA PKCS#1 v1.5 encryption (tests only: s3ec never writes this format).
+    fn rsa_pkcs1_encrypt(key: &Self::RsaPublic, msg: &[u8]) -> Result<Vec<u8>, Failed>;
+}

@@ -1,0 +1,5 @@
+//! Unit tests that run against the compiled-in backend (CI runs them once per backend).
+
+mod engines;
+mod vectors;
+mod wycheproof_vectors;

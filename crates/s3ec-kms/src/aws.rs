@@ -1,0 +1,160 @@
+//! [`KmsClient`] over `aws-sdk-kms`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_kms::config::AppName;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use s3ec_crypto::DataKey;
+use s3ec_format::StringMap;
+use zeroize::Zeroize;
+
+use crate::client::{GeneratedDataKey, KmsClient, KmsError};
+
+/// The app name added to the user agent of every KMS call the keyrings make (`app/s3ec-<version>`).
+pub const USER_AGENT_APP_NAME: &str = concat!("s3ec-", env!("CARGO_PKG_VERSION"));
+
+/// The aws-sdk-kms adapter. Every call carries [`USER_AGENT_APP_NAME`] in its user agent.
+#[derive(Clone, Debug)]
+pub struct AwsKms {
+    client: aws_sdk_kms::Client,
+}
+
+impl AwsKms {
+    /// Wraps an SDK client (its region, credentials, retries and endpoint are used as configured).
+    pub fn new(client: aws_sdk_kms::Client) -> Self {
+        Self { client }
+    }
+
+    /// The wrapped SDK client.
+    pub fn sdk_client(&self) -> &aws_sdk_kms::Client {
+        &self.client
+    }
+}
+
+fn marker() -> aws_sdk_kms::config::Builder {
+    let mut builder = aws_sdk_kms::config::Builder::default();
+    if let Ok(name) = AppName::new(USER_AGENT_APP_NAME) {
+        builder.set_app_name(Some(name));
+    }
+    builder
+}
+
+fn sdk_context(context: &StringMap) -> Option<HashMap<String, String>> {
+    // KMS treats an absent and an empty context alike; sending none keeps requests minimal.
+    (!context.is_empty()).then(|| {
+        context
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    })
+}
+
+fn refused<E: std::error::Error + Send + Sync + 'static>(
+    operation: &'static str,
+) -> impl FnOnce(E) -> KmsError {
+    move |error| KmsError::Refused {
+        operation,
+        source: Arc::new(error),
+    }
+}
+
+fn take_key(blob: Option<Blob>, operation: &'static str) -> Result<DataKey, KmsError> {
+    let mut bytes = blob
+        .ok_or(KmsError::InvalidResponse {
+            operation,
+            reason: "no plaintext",
+        })?
+        .into_inner();
+    let key = DataKey::from_slice(&bytes).map_err(|_| KmsError::InvalidResponse {
+        operation,
+        reason: "plaintext data key is not 256 bits",
+    });
+    bytes.zeroize();
+    key
+}
+
+#[async_trait]
+impl KmsClient for AwsKms {
+    async fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &StringMap,
+    ) -> Result<GeneratedDataKey, KmsError> {
+        const OP: &str = "GenerateDataKey";
+        let mut output = self
+            .client
+            .generate_data_key()
+            .key_id(key_id)
+            .key_spec(DataKeySpec::Aes256)
+            .set_encryption_context(sdk_context(context))
+            .customize()
+            .config_override(marker())
+            .send()
+            .await
+            .map_err(refused(OP))?;
+        let plaintext = take_key(output.plaintext.take(), OP)?;
+        let ciphertext_blob = output
+            .ciphertext_blob
+            .take()
+            .ok_or(KmsError::InvalidResponse {
+                operation: OP,
+                reason: "no ciphertext blob",
+            })?
+            .into_inner();
+        Ok(GeneratedDataKey {
+            plaintext,
+            ciphertext_blob,
+        })
+    }
+
+    async fn encrypt(
+        &self,
+        key_id: &str,
+        plaintext: &DataKey,
+        context: &StringMap,
+    ) -> Result<Vec<u8>, KmsError> {
+        const OP: &str = "Encrypt";
+        let output = self
+            .client
+            .encrypt()
+            .key_id(key_id)
+            .plaintext(Blob::new(plaintext.expose_secret().to_vec()))
+            .set_encryption_context(sdk_context(context))
+            .customize()
+            .config_override(marker())
+            .send()
+            .await
+            .map_err(refused(OP))?;
+        output
+            .ciphertext_blob
+            .map(Blob::into_inner)
+            .ok_or(KmsError::InvalidResponse {
+                operation: OP,
+                reason: "no ciphertext blob",
+            })
+    }
+
+    async fn decrypt(
+        &self,
+        key_id: Option<&str>,
+        ciphertext_blob: &[u8],
+        context: &StringMap,
+    ) -> Result<DataKey, KmsError> {
+        const OP: &str = "Decrypt";
+        let mut output = self
+            .client
+            .decrypt()
+            .set_key_id(key_id.map(str::to_string))
+            .ciphertext_blob(Blob::new(ciphertext_blob))
+            .set_encryption_context(sdk_context(context))
+            .customize()
+            .config_override(marker())
+            .send()
+            .await
+            .map_err(refused(OP))?;
+        take_key(output.plaintext.take(), OP)
+    }
+}

@@ -1,0 +1,103 @@
+//! The KMS seam.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use s3ec_crypto::DataKey;
+use s3ec_format::StringMap;
+
+/// A data key KMS generated: the plaintext (zeroized on drop) and the ciphertext blob to store.
+pub struct GeneratedDataKey {
+    /// The plaintext data key.
+    pub plaintext: DataKey,
+    /// The KMS ciphertext blob.
+    pub ciphertext_blob: Vec<u8>,
+}
+
+impl fmt::Debug for GeneratedDataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeneratedDataKey")
+            .field("ciphertext_blob_len", &self.ciphertext_blob.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a KMS call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum KmsError {
+    /// KMS refused the call (wrong key, wrong context, access denied, invalid ciphertext).
+    #[error("KMS refused {operation}: {source}")]
+    Refused {
+        /// The KMS operation.
+        operation: &'static str,
+        /// The service or transport error.
+        source: Arc<dyn StdError + Send + Sync>,
+    },
+    /// KMS answered without a field the call needs, or with a data key that is not 256 bits.
+    #[error("KMS {operation} returned an invalid response: {reason}")]
+    InvalidResponse {
+        /// The KMS operation.
+        operation: &'static str,
+        /// What was wrong.
+        reason: &'static str,
+    },
+}
+
+/// The KMS operations the keyrings call. Implement it to put any KMS (or a test double) behind the keyrings.
+#[async_trait]
+pub trait KmsClient: Send + Sync {
+    /// `GenerateDataKey` with `KeySpec=AES_256` under `key_id`, bound to `context`.
+    async fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &StringMap,
+    ) -> Result<GeneratedDataKey, KmsError>;
+
+    /// `Encrypt` of an existing data key under `key_id`, bound to `context`.
+    async fn encrypt(
+        &self,
+        key_id: &str,
+        plaintext: &DataKey,
+        context: &StringMap,
+    ) -> Result<Vec<u8>, KmsError>;
+
+    /// `Decrypt` of `ciphertext_blob` bound to `context`; `key_id` is `None` for discovery.
+    async fn decrypt(
+        &self,
+        key_id: Option<&str>,
+        ciphertext_blob: &[u8],
+        context: &StringMap,
+    ) -> Result<DataKey, KmsError>;
+}
+
+#[async_trait]
+impl<C: KmsClient + ?Sized> KmsClient for Arc<C> {
+    async fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &StringMap,
+    ) -> Result<GeneratedDataKey, KmsError> {
+        (**self).generate_data_key(key_id, context).await
+    }
+
+    async fn encrypt(
+        &self,
+        key_id: &str,
+        plaintext: &DataKey,
+        context: &StringMap,
+    ) -> Result<Vec<u8>, KmsError> {
+        (**self).encrypt(key_id, plaintext, context).await
+    }
+
+    async fn decrypt(
+        &self,
+        key_id: Option<&str>,
+        ciphertext_blob: &[u8],
+        context: &StringMap,
+    ) -> Result<DataKey, KmsError> {
+        (**self).decrypt(key_id, ciphertext_blob, context).await
+    }
+}

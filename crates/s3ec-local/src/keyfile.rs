@@ -1,0 +1,128 @@
+//! Loading keys from files: raw, base64, DER and PEM.
+
+use std::path::{Path, PathBuf};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use s3ec_crypto::wrap::{AesWrappingKey, RsaPrivateKey, RsaPublicKey};
+use s3ec_crypto::CryptoError;
+use zeroize::Zeroizing;
+
+/// A key file could not be read or holds no usable key. Never contains key bytes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// The file could not be read.
+    #[error("cannot read key file {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The file holds no key of the expected kind.
+    #[error("key file {} holds no usable key: {source}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        source: CryptoError,
+    },
+}
+
+fn read(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
+    std::fs::read(path)
+        .map(Zeroizing::new)
+        .map_err(|source| KeyFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+fn invalid(path: &Path) -> impl FnOnce(CryptoError) -> KeyFileError + '_ {
+    move |source| KeyFileError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+const PEM_BEGIN: &[u8] = b"-----BEGIN ";
+
+fn is_pem(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .is_some_and(|start| bytes[start..].starts_with(PEM_BEGIN))
+}
+
+/// The base64 body of the first PEM block, whatever its label.
+fn pem_body(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let mut lines = text.lines().map(str::trim);
+    lines.find(|l| l.starts_with("-----BEGIN "))?;
+    let body: Zeroizing<String> = Zeroizing::new(
+        lines
+            .take_while(|l| !l.starts_with("-----END "))
+            .filter(|l| !l.contains(':'))
+            .collect(),
+    );
+    STANDARD.decode(body.as_bytes()).ok().map(Zeroizing::new)
+}
+
+/// A DER `OCTET STRING` of 16, 24 or 32 bytes (the usual DER form of a symmetric key).
+fn der_octet_string(bytes: &[u8]) -> Option<&[u8]> {
+    match bytes {
+        [0x04, len, rest @ ..] if usize::from(*len) == rest.len() => Some(rest),
+        _ => None,
+    }
+}
+
+fn aes_from_bytes(bytes: &[u8]) -> Result<AesWrappingKey, CryptoError> {
+    if let Some(inner) = der_octet_string(bytes) {
+        return AesWrappingKey::from_raw(inner);
+    }
+    AesWrappingKey::from_raw(bytes)
+}
+
+/// Loads an AES wrapping key: a file of exactly 16, 24 or 32 raw bytes, a DER `OCTET STRING`, base64 text
+/// of the raw key, or a PEM block holding either binary form.
+pub fn load_aes_key(path: impl AsRef<Path>) -> Result<AesWrappingKey, KeyFileError> {
+    let path = path.as_ref();
+    let bytes = read(path)?;
+    if matches!(bytes.len(), 16 | 24 | 32) {
+        return AesWrappingKey::from_raw(&bytes).map_err(invalid(path));
+    }
+    let bad = CryptoError::InvalidKey("not a raw, base64, DER or PEM AES key");
+    if let Some(inner) = der_octet_string(&bytes) {
+        return AesWrappingKey::from_raw(inner).map_err(invalid(path));
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| invalid(path)(bad.clone()))?;
+    if is_pem(&bytes) {
+        let body = pem_body(text).ok_or_else(|| invalid(path)(bad.clone()))?;
+        return aes_from_bytes(&body).map_err(invalid(path));
+    }
+    AesWrappingKey::from_base64(text).map_err(invalid(path))
+}
+
+/// Loads an RSA public key from PEM (`PUBLIC KEY`, `RSA PUBLIC KEY`) or DER (SPKI or PKCS#1).
+pub fn load_rsa_public_key(path: impl AsRef<Path>) -> Result<RsaPublicKey, KeyFileError> {
+    let path = path.as_ref();
+    let bytes = read(path)?;
+    if is_pem(&bytes) {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| invalid(path)(CryptoError::InvalidKey("PEM is not UTF-8")))?;
+        return RsaPublicKey::from_pem(text).map_err(invalid(path));
+    }
+    RsaPublicKey::from_der(&bytes).map_err(invalid(path))
+}
+
+/// Loads an RSA private key from PEM (`PRIVATE KEY`, `RSA PRIVATE KEY`) or DER (PKCS#8 or PKCS#1).
+pub fn load_rsa_private_key(path: impl AsRef<Path>) -> Result<RsaPrivateKey, KeyFileError> {
+    let path = path.as_ref();
+    let bytes = read(path)?;
+    if is_pem(&bytes) {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| invalid(path)(CryptoError::InvalidKey("PEM is not UTF-8")))?;
+        return RsaPrivateKey::from_pem(text).map_err(invalid(path));
+    }
+    RsaPrivateKey::from_der(&bytes).map_err(invalid(path))
+}

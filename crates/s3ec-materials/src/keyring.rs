@@ -1,0 +1,113 @@
+//! The keyring and CMM traits, and the default CMM.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::Error;
+use crate::materials::{DecryptRequest, DecryptionMaterials, EncryptRequest, EncryptionMaterials};
+
+/// Wraps and unwraps data keys.
+///
+/// `on_encrypt` produces a fresh data key and exactly one wrapped form of it. `on_decrypt` returns
+/// `Ok(None)` when the object's key is "not mine" (another keyring family, or no key of this keyring
+/// matches), and `Err` when the object is this keyring's and unwrapping it failed or was refused. A
+/// wrapping algorithm of the keyring's own family that it does not implement is an error, never "not mine".
+///
+/// Requests reaching `on_decrypt` have already passed [`crate::DecryptPolicy::check_envelope`].
+#[async_trait]
+pub trait Keyring: Send + Sync {
+    /// Generates and wraps a data key for `request`.
+    async fn on_encrypt(&self, request: &EncryptRequest) -> Result<EncryptionMaterials, Error>;
+
+    /// Unwraps the object's data key, or `Ok(None)` when it is not this keyring's.
+    async fn on_decrypt(
+        &self,
+        request: &DecryptRequest<'_>,
+    ) -> Result<Option<DecryptionMaterials>, Error>;
+}
+
+#[async_trait]
+impl<K: Keyring + ?Sized> Keyring for Arc<K> {
+    async fn on_encrypt(&self, request: &EncryptRequest) -> Result<EncryptionMaterials, Error> {
+        (**self).on_encrypt(request).await
+    }
+
+    async fn on_decrypt(
+        &self,
+        request: &DecryptRequest<'_>,
+    ) -> Result<Option<DecryptionMaterials>, Error> {
+        (**self).on_decrypt(request).await
+    }
+}
+
+/// Produces materials for the client: the seam for caching, multi-keyring or policy-adding managers.
+#[async_trait]
+pub trait CryptoMaterialsManager: Send + Sync {
+    /// Materials to encrypt one object.
+    async fn get_encryption_materials(
+        &self,
+        request: &EncryptRequest,
+    ) -> Result<EncryptionMaterials, Error>;
+
+    /// Materials to decrypt one object; "not mine" from every keyring is an error here.
+    async fn decrypt_materials(
+        &self,
+        request: &DecryptRequest<'_>,
+    ) -> Result<DecryptionMaterials, Error>;
+}
+
+/// The CMM over one keyring: asks it, and turns "not mine" into [`Error::NoMatchingKeyring`].
+#[derive(Clone)]
+pub struct DefaultCmm {
+    keyring: Arc<dyn Keyring>,
+}
+
+impl DefaultCmm {
+    /// A CMM over `keyring`.
+    pub fn new(keyring: impl Keyring + 'static) -> Self {
+        Self {
+            keyring: Arc::new(keyring),
+        }
+    }
+
+    /// A CMM over a shared keyring.
+    pub fn from_arc(keyring: Arc<dyn Keyring>) -> Self {
+        Self { keyring }
+    }
+}
+
+impl std::fmt::Debug for DefaultCmm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefaultCmm").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl CryptoMaterialsManager for DefaultCmm {
+    async fn get_encryption_materials(
+        &self,
+        request: &EncryptRequest,
+    ) -> Result<EncryptionMaterials, Error> {
+        let materials = self.keyring.on_encrypt(request).await?;
+        if materials.suite() != request.suite() {
+            return Err(Error::InvalidMaterials("suite differs from the request"));
+        }
+        Ok(materials)
+    }
+
+    async fn decrypt_materials(
+        &self,
+        request: &DecryptRequest<'_>,
+    ) -> Result<DecryptionMaterials, Error> {
+        match self.keyring.on_decrypt(request).await? {
+            Some(materials) => {
+                materials.check_for(request)?;
+                Ok(materials)
+            }
+            None => Err(Error::NoMatchingKeyring {
+                wrap: request.wrap().as_str().to_string(),
+            }),
+        }
+    }
+}

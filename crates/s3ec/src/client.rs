@@ -1,0 +1,198 @@
+//! The client handle and the envelope steps shared by every write and read.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use s3ec_crypto::ContentEncryptor;
+use s3ec_format::{
+    check_metadata_size, decode_object, encode, AlgorithmSuite, Envelope, FormatError, Located, Metadata, Storage,
+    StringMap, DEFAULT_INSTRUCTION_SUFFIX,
+};
+use s3ec_materials::{CryptoMaterialsManager, DecryptPolicy, DecryptRequest, DecryptionMaterials, EncryptRequest};
+
+use crate::config::{ClientBuilder, MetadataOverflow, Options};
+use crate::error::Error;
+use crate::instruction;
+use crate::multipart::UploadState;
+
+/// The S3 encryption client: aws-sdk-s3 with client-side envelope encryption.
+///
+/// Cheap to clone (one `Arc`), `Send + Sync`, usable from many tasks. Every S3 call without an encryption meaning
+/// (list, copy, head, tagging, ...) goes through [`Client::inner`].
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) cmm: Arc<dyn CryptoMaterialsManager>,
+    pub(crate) options: Options,
+    /// Cipher state of the low-level multipart uploads in progress, by upload id.
+    pub(crate) uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<UploadState>>>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("options", &self.shared.options).finish_non_exhaustive()
+    }
+}
+
+/// Everything a put needs once materials exist: the running cipher and what to store beside the object.
+pub(crate) struct Sealed {
+    pub(crate) encryptor: ContentEncryptor,
+    pub(crate) suite: AlgorithmSuite,
+    /// The object's full user metadata (the caller's and the S3EC entries).
+    pub(crate) metadata: HashMap<String, String>,
+    /// The instruction file's body, when the envelope goes there.
+    pub(crate) instruction_file: Option<Vec<u8>>,
+}
+
+impl Client {
+    /// A builder for the options of `client.md`.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    pub(crate) fn from_parts(s3: aws_sdk_s3::Client, cmm: Arc<dyn CryptoMaterialsManager>, options: Options) -> Self {
+        Self { shared: Arc::new(Shared { s3, cmm, options, uploads: Mutex::new(HashMap::new()) }) }
+    }
+
+    /// The wrapped aws-sdk-s3 client, for every call that needs no encryption.
+    pub fn inner(&self) -> &aws_sdk_s3::Client {
+        &self.shared.s3
+    }
+
+    /// The validated options.
+    pub fn options(&self) -> &Options {
+        &self.shared.options
+    }
+
+    pub(crate) fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.shared.s3
+    }
+
+    /// Gets materials, starts the content cipher and lays out the envelope for a new object.
+    pub(crate) async fn seal(
+        &self,
+        context: StringMap,
+        user_metadata: Option<HashMap<String, String>>,
+    ) -> Result<Sealed, Error> {
+        let opts = &self.shared.options;
+        let request = EncryptRequest::new(opts.commitment_policy, opts.encryption_algorithm, context)?;
+        let materials = self.shared.cmm.get_encryption_materials(&request).await?;
+        let suite = materials.suite();
+        let (encryptor, nonce) = ContentEncryptor::new(suite, materials.data_key())?;
+        let user = user_metadata.unwrap_or_default();
+        let mut user_meta = Metadata::new();
+        for (k, v) in &user {
+            if s3ec_key(k) {
+                return Err(Error::Usage(format!("user metadata key `{k}` is reserved for the encryption client")));
+            }
+            user_meta.insert(k.clone(), v.clone());
+        }
+        let preferred = if opts.instruction_file_put { Storage::InstructionFile } else { Storage::ObjectMetadata };
+        let mut storage = preferred;
+        loop {
+            let envelope = materials.to_envelope(nonce.clone(), None, storage);
+            let attempt = encode(&envelope, storage).and_then(|encoded| {
+                let mut all = user_meta.clone();
+                all.merge(encoded.object_metadata);
+                check_metadata_size(&all)?;
+                Ok((all, encoded.instruction_file))
+            });
+            match attempt {
+                Ok((all, instruction_file)) => {
+                    let metadata = all.into_map().into_iter().collect();
+                    return Ok(Sealed { encryptor, suite, metadata, instruction_file });
+                }
+                Err(e @ (FormatError::MetadataTooLarge { .. } | FormatError::UnstorableInMetadata { .. }))
+                    if storage == Storage::ObjectMetadata
+                        && opts.metadata_overflow == MetadataOverflow::InstructionFile =>
+                {
+                    tracing::debug!("envelope moved to an instruction file: {e}");
+                    storage = Storage::InstructionFile;
+                }
+                Err(FormatError::MetadataTooLarge { size, limit }) => {
+                    return Err(Error::MetadataTooLarge { size, limit })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Finds the envelope of an object from its metadata, reading the instruction file when needed.
+    pub(crate) async fn locate(
+        &self,
+        bucket: &str,
+        key: &str,
+        metadata: Option<&HashMap<String, String>>,
+        suffix: Option<&str>,
+    ) -> Result<Envelope, Error> {
+        let mut meta = Metadata::new();
+        for (k, v) in metadata.into_iter().flatten() {
+            meta.insert(k.clone(), v.clone());
+        }
+        match decode_object(&meta)? {
+            Located::Complete(envelope) => Ok(envelope),
+            Located::NeedsInstructionFile(need) => {
+                let instruction_key = format!("{key}{}", suffix.unwrap_or(DEFAULT_INSTRUCTION_SUFFIX));
+                let json = instruction::read(self.s3(), bucket, &instruction_key)
+                    .await
+                    .map_err(|source| Error::NotEncrypted { key: key.to_string(), instruction_key, source })?;
+                Ok(need.decode(&json)?)
+            }
+        }
+    }
+
+    /// Runs the policy gates and asks the CMM for the data key of a whole-object (authenticated) read.
+    pub(crate) async fn open(&self, envelope: &Envelope, context: &StringMap) -> Result<DecryptionMaterials, Error> {
+        let request = DecryptRequest::new(&self.policy(), envelope, context)?;
+        Ok(self.shared.cmm.decrypt_materials(&request).await?)
+    }
+
+    /// The same for a ranged (unauthenticated CTR) read.
+    pub(crate) async fn open_ranged(
+        &self,
+        envelope: &Envelope,
+        context: &StringMap,
+    ) -> Result<DecryptionMaterials, Error> {
+        let request = DecryptRequest::ranged(&self.policy(), envelope, context)?;
+        Ok(self.shared.cmm.decrypt_materials(&request).await?)
+    }
+
+    pub(crate) fn policy(&self) -> DecryptPolicy {
+        self.shared.options.decrypt_policy()
+    }
+}
+
+/// Whether a user-metadata key would be read as part of an envelope (or the instruction-file marker).
+fn s3ec_key(key: &str) -> bool {
+    use s3ec_format::keys::*;
+    [
+        KEY_V1, KEY_V2, IV, MATDESC, CEK_ALG, TAG_LEN, WRAP_ALG, UNENCRYPTED_CONTENT_LENGTH, CONTENT_CIPHER_V3,
+        ENCRYPTED_DATA_KEY_V3, MAT_DESC_V3, ENCRYPTION_CONTEXT_V3, ENCRYPTED_DATA_KEY_ALGORITHM_V3,
+        KEY_COMMITMENT_V3, MESSAGE_ID_V3, INSTRUCTION_FILE_MARKER,
+    ]
+    .iter()
+    .any(|k| k.eq_ignore_ascii_case(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone + 'static>() {}
+        check::<Client>();
+    }
+
+    #[test]
+    fn reserved_keys_are_case_insensitive() {
+        assert!(s3ec_key("X-Amz-Key-V2"));
+        assert!(s3ec_key("x-amz-c"));
+        assert!(!s3ec_key("x-amz-custom"));
+    }
+}

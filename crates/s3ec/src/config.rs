@@ -1,0 +1,303 @@
+//! Client options and their validation (spec `client.md`).
+
+use std::fmt;
+use std::sync::Arc;
+
+use aws_types::SdkConfig;
+use s3ec_format::AlgorithmSuite;
+use s3ec_materials::{CommitmentPolicy, CryptoMaterialsManager, DecryptPolicy, DefaultCmm, Keyring};
+
+use crate::client::Client;
+
+/// Default buffer size: the largest ciphertext held in memory for a buffered (authenticate-then-release) get.
+pub const DEFAULT_BUFFER_SIZE: u64 = 64 * 1024 * 1024;
+/// Smallest buffer size accepted.
+pub const MIN_BUFFER_SIZE: u64 = 16;
+/// Default part size of the high-level [`Client::upload`].
+pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
+/// S3's smallest non-final part.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// S3's largest part.
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Default number of parts uploaded at once by [`Client::upload`].
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// What a put does when the object metadata would exceed S3's 2 KB user-metadata limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetadataOverflow {
+    /// Fail with [`crate::Error::MetadataTooLarge`] (the reference behaviour).
+    #[default]
+    Error,
+    /// Store the envelope in an instruction file instead (needs nothing else enabled).
+    InstructionFile,
+}
+
+/// An invalid client configuration, reported by [`ClientBuilder::build`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Neither an S3 client nor an `SdkConfig` was given.
+    #[error("no S3 client: call s3_client() or sdk_config()")]
+    NoS3Client,
+    /// Both an S3 client and an `SdkConfig` were given.
+    #[error("give either an S3 client or an SdkConfig, not both")]
+    BothS3ClientAndSdkConfig,
+    /// Neither a keyring nor a CMM was given.
+    #[error("no key material: call keyring() or cmm()")]
+    NoMaterials,
+    /// Both a keyring and a CMM were given (spec: MUST throw).
+    #[error("give either a keyring or a CMM, not both")]
+    BothKeyringAndCmm,
+    /// A legacy suite was configured for encryption.
+    #[error("algorithm suite 0x{0:04x} is legacy and cannot be configured for encryption")]
+    LegacySuite(u16),
+    /// The suite contradicts the commitment policy.
+    #[error("algorithm suite 0x{suite:04x} is incompatible with commitment policy {policy:?}")]
+    SuitePolicyMismatch {
+        /// Suite id.
+        suite: u16,
+        /// The policy.
+        policy: CommitmentPolicy,
+    },
+    /// A buffer size was set together with delayed authentication (spec: MUST throw).
+    #[error("a buffer size cannot be set when delayed authentication is enabled")]
+    BufferSizeWithDelayedAuthentication,
+    /// The buffer size is outside 16 bytes ..= the GCM maximum.
+    #[error("buffer size {0} is outside {MIN_BUFFER_SIZE}..=68719476704 bytes")]
+    BufferSize(u64),
+    /// The part size is outside S3's limits or not a multiple of 16.
+    #[error("part size {0} must be a multiple of 16 within 5 MiB..=5 GiB")]
+    PartSize(u64),
+    /// Zero concurrency.
+    #[error("upload concurrency must be at least 1")]
+    Concurrency,
+}
+
+/// The validated options of a [`Client`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Commitment policy.
+    pub commitment_policy: CommitmentPolicy,
+    /// Suite new objects are encrypted with.
+    pub encryption_algorithm: AlgorithmSuite,
+    /// Read objects whose data key is wrapped with a legacy algorithm.
+    pub legacy_wrapping_algorithms: bool,
+    /// Read legacy unauthenticated content (CBC) and serve ranged gets.
+    pub legacy_unauthenticated_modes: bool,
+    /// Stream plaintext before the tag is verified.
+    pub delayed_authentication: bool,
+    /// Largest ciphertext held in memory by a buffered get; larger objects are spooled to a temporary file.
+    pub buffer_size: u64,
+    /// Write envelopes to instruction files instead of object metadata.
+    pub instruction_file_put: bool,
+    /// What to do when metadata is too large.
+    pub metadata_overflow: MetadataOverflow,
+    /// Part size of [`Client::upload`].
+    pub part_size: u64,
+    /// Parts in flight in [`Client::upload`].
+    pub upload_concurrency: usize,
+}
+
+impl Options {
+    /// The decrypt policy these options describe.
+    pub fn decrypt_policy(&self) -> DecryptPolicy {
+        DecryptPolicy {
+            commitment: self.commitment_policy,
+            legacy_wrapping: self.legacy_wrapping_algorithms,
+            legacy_unauthenticated: self.legacy_unauthenticated_modes,
+        }
+    }
+}
+
+pub(crate) fn check_part_size(size: u64) -> Result<(), ConfigError> {
+    if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) || size % 16 != 0 {
+        return Err(ConfigError::PartSize(size));
+    }
+    Ok(())
+}
+
+/// Builds a [`Client`]; every option is checked by [`ClientBuilder::build`].
+///
+/// ```no_run
+/// # async fn f(sdk: aws_types::SdkConfig, keyring: s3ec_local::AesKeyring) -> Result<(), s3ec::Error> {
+/// let client = s3ec::Client::builder()
+///     .sdk_config(&sdk)
+///     .keyring(keyring)
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct ClientBuilder {
+    s3: Option<aws_sdk_s3::Client>,
+    sdk_config: Option<SdkConfig>,
+    keyring: Option<Arc<dyn Keyring>>,
+    cmm: Option<Arc<dyn CryptoMaterialsManager>>,
+    commitment_policy: Option<CommitmentPolicy>,
+    encryption_algorithm: Option<AlgorithmSuite>,
+    legacy_wrapping: bool,
+    legacy_unauthenticated: bool,
+    delayed_authentication: bool,
+    buffer_size: Option<u64>,
+    instruction_file_put: bool,
+    metadata_overflow: MetadataOverflow,
+    part_size: Option<u64>,
+    concurrency: Option<usize>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("has_s3_client", &self.s3.is_some())
+            .field("has_sdk_config", &self.sdk_config.is_some())
+            .field("has_keyring", &self.keyring.is_some())
+            .field("has_cmm", &self.cmm.is_some())
+            .field("commitment_policy", &self.commitment_policy)
+            .field("encryption_algorithm", &self.encryption_algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Wraps this aws-sdk-s3 client (its retry, endpoint and credential settings are kept).
+    pub fn s3_client(mut self, client: aws_sdk_s3::Client) -> Self {
+        self.s3 = Some(client);
+        self
+    }
+
+    /// Builds the wrapped aws-sdk-s3 client from this shared configuration.
+    pub fn sdk_config(mut self, config: &SdkConfig) -> Self {
+        self.sdk_config = Some(config.clone());
+        self
+    }
+
+    /// The keyring; the client wraps it in a [`DefaultCmm`]. Exclusive with [`ClientBuilder::cmm`].
+    pub fn keyring(mut self, keyring: impl Keyring + 'static) -> Self {
+        self.keyring = Some(Arc::new(keyring));
+        self
+    }
+
+    /// A shared keyring.
+    pub fn shared_keyring(mut self, keyring: Arc<dyn Keyring>) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// A cryptographic materials manager. Exclusive with [`ClientBuilder::keyring`].
+    pub fn cmm(mut self, cmm: impl CryptoMaterialsManager + 'static) -> Self {
+        self.cmm = Some(Arc::new(cmm));
+        self
+    }
+
+    /// The commitment policy (default `RequireEncryptRequireDecrypt`).
+    pub fn commitment_policy(mut self, policy: CommitmentPolicy) -> Self {
+        self.commitment_policy = Some(policy);
+        self
+    }
+
+    /// The suite for new objects (default: the policy's, 0x0073 or 0x0072 for `ForbidEncryptAllowDecrypt`).
+    pub fn encryption_algorithm(mut self, suite: AlgorithmSuite) -> Self {
+        self.encryption_algorithm = Some(suite);
+        self
+    }
+
+    /// Read objects whose data keys are wrapped with legacy algorithms (default off).
+    pub fn enable_legacy_wrapping_algorithms(mut self, on: bool) -> Self {
+        self.legacy_wrapping = on;
+        self
+    }
+
+    /// Read legacy unauthenticated content (CBC) and allow ranged gets (default off).
+    pub fn enable_legacy_unauthenticated_modes(mut self, on: bool) -> Self {
+        self.legacy_unauthenticated = on;
+        self
+    }
+
+    /// Release plaintext before the tag is verified (default off). A tag failure then ends the body stream with an
+    /// error after plaintext was delivered: use only if the consumer can undo what it did with it.
+    pub fn enable_delayed_authentication(mut self, on: bool) -> Self {
+        self.delayed_authentication = on;
+        self
+    }
+
+    /// The largest ciphertext a get holds in memory (default 64 MiB); larger objects are spooled to a temporary
+    /// file and released once authenticated.
+    pub fn buffer_size(mut self, bytes: u64) -> Self {
+        self.buffer_size = Some(bytes);
+        self
+    }
+
+    /// Write envelopes to `<key>.instruction` instead of object metadata (default off).
+    pub fn enable_instruction_file_put(mut self, on: bool) -> Self {
+        self.instruction_file_put = on;
+        self
+    }
+
+    /// What to do when the metadata would exceed S3's 2 KB limit (default: error).
+    pub fn metadata_overflow(mut self, overflow: MetadataOverflow) -> Self {
+        self.metadata_overflow = overflow;
+        self
+    }
+
+    /// Default part size for [`Client::upload`] (default 8 MiB).
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = Some(bytes);
+        self
+    }
+
+    /// Default number of parts in flight for [`Client::upload`] (default 4).
+    pub fn upload_concurrency(mut self, parts: usize) -> Self {
+        self.concurrency = Some(parts);
+        self
+    }
+
+    /// Checks the options and builds the client.
+    pub fn build(self) -> Result<Client, ConfigError> {
+        let s3 = match (self.s3, self.sdk_config) {
+            (Some(_), Some(_)) => return Err(ConfigError::BothS3ClientAndSdkConfig),
+            (Some(c), None) => c,
+            (None, Some(cfg)) => aws_sdk_s3::Client::new(&cfg),
+            (None, None) => return Err(ConfigError::NoS3Client),
+        };
+        let cmm: Arc<dyn CryptoMaterialsManager> = match (self.keyring, self.cmm) {
+            (Some(_), Some(_)) => return Err(ConfigError::BothKeyringAndCmm),
+            (Some(k), None) => Arc::new(DefaultCmm::from_arc(k)),
+            (None, Some(c)) => c,
+            (None, None) => return Err(ConfigError::NoMaterials),
+        };
+        let policy = self.commitment_policy.unwrap_or_default();
+        let suite = self.encryption_algorithm.unwrap_or_else(|| policy.default_suite());
+        if suite.is_legacy() {
+            return Err(ConfigError::LegacySuite(suite.id()));
+        }
+        if policy.check_encrypt_suite(suite).is_err() {
+            return Err(ConfigError::SuitePolicyMismatch { suite: suite.id(), policy });
+        }
+        if self.delayed_authentication && self.buffer_size.is_some() {
+            return Err(ConfigError::BufferSizeWithDelayedAuthentication);
+        }
+        let buffer_size = self.buffer_size.unwrap_or(DEFAULT_BUFFER_SIZE);
+        let max = AlgorithmSuite::AesGcm.max_plaintext_len().unwrap_or(u64::MAX);
+        if !(MIN_BUFFER_SIZE..=max).contains(&buffer_size) {
+            return Err(ConfigError::BufferSize(buffer_size));
+        }
+        let part_size = self.part_size.unwrap_or(DEFAULT_PART_SIZE);
+        check_part_size(part_size)?;
+        let upload_concurrency = self.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+        if upload_concurrency == 0 {
+            return Err(ConfigError::Concurrency);
+        }
+        let options = Options {
+            commitment_policy: policy,
+            encryption_algorithm: suite,
+            legacy_wrapping_algorithms: self.legacy_wrapping,
+            legacy_unauthenticated_modes: self.legacy_unauthenticated,
+            delayed_authentication: self.delayed_authentication,
+            buffer_size,
+            instruction_file_put: self.instruction_file_put,
+            metadata_overflow: self.metadata_overflow,
+            part_size,
+            upload_concurrency,
+        };
+        Ok(Client::from_parts(s3, cmm, options))
+    }
+}

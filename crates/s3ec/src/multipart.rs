@@ -1,0 +1,543 @@
+//! Multipart uploads: one GCM stream across parts, driven by the low-level S3 calls.
+//!
+//! The parts of one upload are encrypted in order by one cipher: every part but the last must be a multiple of
+//! 16 bytes, the last part (flagged by the caller) carries the tag, and the upload cannot complete without it.
+//! The envelope is written at CreateMultipartUpload.
+
+use std::sync::Arc;
+
+use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
+use aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder;
+use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
+use aws_sdk_s3::operation::upload_part::UploadPartOutput;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::CompletedMultipartUpload;
+use s3ec_crypto::ContentEncryptor;
+use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
+
+use crate::client::{Client, Sealed};
+use crate::error::Error;
+use crate::instruction;
+
+/// A multipart upload driven out of order for the single GCM stream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MultipartError {
+    /// The upload id is not one this client created (or it was completed or aborted).
+    #[error("unknown multipart upload id (not created by this client, or already completed or aborted)")]
+    UnknownUpload,
+    /// Parts must be uploaded in increasing part-number order, one at a time.
+    #[error("part {got} uploaded after part {after}: parts of an encrypted upload go in increasing order, one at a time")]
+    OutOfOrder {
+        /// The previous part number.
+        after: i32,
+        /// The part number given.
+        got: i32,
+    },
+    /// A part number outside 1..=10000.
+    #[error("part number {0} is outside 1..=10000")]
+    PartNumber(i32),
+    /// A non-final part whose length is not a multiple of 16 bytes.
+    #[error("part {part} has {len} bytes; every part but the last must be a multiple of 16 bytes")]
+    Unaligned {
+        /// Part number.
+        part: i32,
+        /// Its plaintext length.
+        len: u64,
+    },
+    /// A part after the last part.
+    #[error("the last part was already uploaded")]
+    AfterLastPart,
+    /// Complete without a last part.
+    #[error("the last part was never uploaded (set is_last_part on it); the upload cannot be completed")]
+    NoLastPart,
+    /// An earlier part failed after the cipher advanced: the stream cannot continue.
+    #[error("an earlier part of this upload failed; abort it and start again")]
+    Poisoned,
+    /// The accumulated plaintext exceeds the suite's maximum.
+    #[error("the upload exceeds the content algorithm's maximum length")]
+    TooLarge,
+}
+
+/// The cipher state of one upload; sans IO.
+pub struct PartCipher {
+    encryptor: Option<ContentEncryptor>,
+    last_part: Option<i32>,
+    finished: bool,
+    poisoned: bool,
+    max: u64,
+    total: u64,
+}
+
+impl std::fmt::Debug for PartCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartCipher")
+            .field("last_part", &self.last_part)
+            .field("finished", &self.finished)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartCipher {
+    /// A cipher for an upload whose plaintext may not exceed `max` bytes.
+    pub fn new(encryptor: ContentEncryptor, max: u64) -> Self {
+        Self { encryptor: Some(encryptor), last_part: None, finished: false, poisoned: false, max, total: 0 }
+    }
+
+    /// Encrypts part `part` in place (`data` holds its plaintext); on the last part appends the tag.
+    /// Any refusal leaves the state as it was; a cipher failure poisons it.
+    pub fn encrypt_part(&mut self, part: i32, data: &mut Vec<u8>, is_last: bool) -> Result<(), MultipartError> {
+        if self.poisoned {
+            return Err(MultipartError::Poisoned);
+        }
+        if self.finished {
+            return Err(MultipartError::AfterLastPart);
+        }
+        if !(1..=10_000).contains(&part) {
+            return Err(MultipartError::PartNumber(part));
+        }
+        if let Some(after) = self.last_part {
+            if part <= after {
+                return Err(MultipartError::OutOfOrder { after, got: part });
+            }
+        }
+        let len = data.len() as u64;
+        if !is_last && len % 16 != 0 {
+            return Err(MultipartError::Unaligned { part, len });
+        }
+        if self.total.saturating_add(len) > self.max {
+            return Err(MultipartError::TooLarge);
+        }
+        let encryptor = self.encryptor.as_mut().ok_or(MultipartError::Poisoned)?;
+        if encryptor.encrypt_in_place(data).is_err() {
+            self.poisoned = true;
+            return Err(MultipartError::Poisoned);
+        }
+        self.total += len;
+        self.last_part = Some(part);
+        if is_last {
+            let encryptor = self.encryptor.take().ok_or(MultipartError::Poisoned)?;
+            match encryptor.finish() {
+                Ok(tag) => data.extend_from_slice(&tag),
+                Err(_) => {
+                    self.poisoned = true;
+                    return Err(MultipartError::Poisoned);
+                }
+            }
+            self.finished = true;
+        }
+        Ok(())
+    }
+
+    /// Marks the stream broken (an encrypted part was lost).
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    /// Whether the upload may be completed.
+    pub fn check_complete(&self) -> Result<(), MultipartError> {
+        if self.poisoned {
+            return Err(MultipartError::Poisoned);
+        }
+        if !self.finished {
+            return Err(MultipartError::NoLastPart);
+        }
+        Ok(())
+    }
+}
+
+/// A low-level upload in progress.
+#[derive(Debug)]
+pub(crate) struct UploadState {
+    pub(crate) cipher: PartCipher,
+    /// The instruction file written at create, removed again on abort.
+    pub(crate) instruction_key: Option<String>,
+}
+
+/// Fluent builder for CreateMultipartUpload of an encrypted object.
+#[must_use]
+pub struct CreateMultipartUpload {
+    client: Client,
+    inner: CreateMultipartUploadFluentBuilder,
+    metadata: Option<std::collections::HashMap<String, String>>,
+    context: StringMap,
+}
+
+impl Client {
+    /// Starts an encrypted multipart upload; drive it with [`Client::upload_part`] and finish it with
+    /// [`Client::complete_multipart_upload`] or [`Client::abort_multipart_upload`].
+    pub fn create_multipart_upload(&self) -> CreateMultipartUpload {
+        CreateMultipartUpload {
+            client: self.clone(),
+            inner: self.s3().create_multipart_upload(),
+            metadata: None,
+            context: StringMap::new(),
+        }
+    }
+
+    /// Uploads the next part of an upload created by this client.
+    pub fn upload_part(&self) -> UploadPart {
+        UploadPart { client: Some(self.clone()), ..UploadPart::default() }
+    }
+
+    /// Completes an upload whose last part was uploaded.
+    pub fn complete_multipart_upload(&self) -> CompleteMultipartUpload {
+        CompleteMultipartUpload { client: Some(self.clone()), ..Default::default() }
+    }
+
+    /// Aborts an upload (and removes its instruction file, if any).
+    pub fn abort_multipart_upload(&self) -> AbortMultipartUpload {
+        AbortMultipartUpload { client: Some(self.clone()), ..Default::default() }
+    }
+
+    fn upload_state(&self, upload_id: &str) -> Result<Arc<tokio::sync::Mutex<UploadState>>, Error> {
+        let map = self.shared.uploads.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(upload_id).cloned().ok_or(Error::Multipart(MultipartError::UnknownUpload))
+    }
+
+    fn forget_upload(&self, upload_id: &str) -> Option<Arc<tokio::sync::Mutex<UploadState>>> {
+        self.shared.uploads.lock().unwrap_or_else(|p| p.into_inner()).remove(upload_id)
+    }
+
+    /// Creates the S3 upload and writes the envelope; shared with [`Client::upload`].
+    pub(crate) async fn create_upload(
+        &self,
+        inner: CreateMultipartUploadFluentBuilder,
+        metadata: Option<std::collections::HashMap<String, String>>,
+        context: StringMap,
+    ) -> Result<(CreateMultipartUploadOutput, UploadState), Error> {
+        let bucket = inner.get_bucket().clone().ok_or_else(|| Error::Usage("bucket is required".into()))?;
+        let key = inner.get_key().clone().ok_or_else(|| Error::Usage("key is required".into()))?;
+        let Sealed { encryptor, suite, metadata, instruction_file } = self.seal(context, metadata).await?;
+        let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
+        let mut instruction_key = None;
+        if let Some(json) = instruction_file {
+            let ikey = format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}");
+            instruction::write(self.s3(), &bucket, &ikey, json).await?;
+            instruction_key = Some(ikey);
+        }
+        let out = match inner
+            .set_metadata(Some(metadata))
+            .set_checksum_algorithm(None)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                if let Some(ikey) = &instruction_key {
+                    instruction::delete_quietly(self.s3(), &bucket, ikey).await;
+                }
+                return Err(Error::s3("CreateMultipartUpload", e));
+            }
+        };
+        Ok((out, UploadState { cipher: PartCipher::new(encryptor, max), instruction_key }))
+    }
+}
+
+impl CreateMultipartUpload {
+    /// The bucket.
+    pub fn bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.inner = self.inner.bucket(bucket);
+        self
+    }
+
+    /// The object key.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.inner = self.inner.key(key);
+        self
+    }
+
+    /// One user metadata entry.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.get_or_insert_with(Default::default).insert(key.into(), value.into());
+        self
+    }
+
+    /// The encryption context (KMS keyrings).
+    pub fn encryption_context(mut self, context: StringMap) -> Self {
+        self.context = context;
+        self
+    }
+
+    /// Sets any other field on the wrapped aws-sdk-s3 builder.
+    pub fn customize_request(
+        mut self,
+        f: impl FnOnce(CreateMultipartUploadFluentBuilder) -> CreateMultipartUploadFluentBuilder,
+    ) -> Self {
+        self.inner = f(self.inner);
+        self
+    }
+
+    /// Creates the upload.
+    pub async fn send(self) -> Result<CreateMultipartUploadOutput, Error> {
+        let (out, state) = self.client.create_upload(self.inner, self.metadata, self.context).await?;
+        let id = out.upload_id().ok_or_else(|| Error::Usage("S3 returned no upload id".into()))?;
+        self.client
+            .shared
+            .uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), Arc::new(tokio::sync::Mutex::new(state)));
+        Ok(out)
+    }
+}
+
+/// Fluent builder for UploadPart. The part's plaintext is read into memory and encrypted there, so SDK retries
+/// resend identical ciphertext.
+#[derive(Default)]
+#[must_use]
+pub struct UploadPart {
+    client: Option<Client>,
+    bucket: Option<String>,
+    key: Option<String>,
+    upload_id: Option<String>,
+    part_number: Option<i32>,
+    body: Option<ByteStream>,
+    is_last: bool,
+}
+
+impl UploadPart {
+    /// The bucket.
+    pub fn bucket(mut self, v: impl Into<String>) -> Self {
+        self.bucket = Some(v.into());
+        self
+    }
+    /// The object key.
+    pub fn key(mut self, v: impl Into<String>) -> Self {
+        self.key = Some(v.into());
+        self
+    }
+    /// The upload id from [`Client::create_multipart_upload`].
+    pub fn upload_id(mut self, v: impl Into<String>) -> Self {
+        self.upload_id = Some(v.into());
+        self
+    }
+    /// The part number (1..=10000, increasing).
+    pub fn part_number(mut self, v: i32) -> Self {
+        self.part_number = Some(v);
+        self
+    }
+    /// The part's plaintext.
+    pub fn body(mut self, v: ByteStream) -> Self {
+        self.body = Some(v);
+        self
+    }
+    /// Marks the last part: it gets the tag. Exactly one part must be last.
+    pub fn is_last_part(mut self, v: bool) -> Self {
+        self.is_last = v;
+        self
+    }
+
+    /// Encrypts and uploads the part. A failed upload poisons the upload (the cipher has moved on): abort it.
+    pub async fn send(self) -> Result<UploadPartOutput, Error> {
+        let client = self.client.expect("built by Client::upload_part");
+        let need = |v: Option<String>, what: &str| v.ok_or_else(|| Error::Usage(format!("{what} is required")));
+        let bucket = need(self.bucket, "bucket")?;
+        let key = need(self.key, "key")?;
+        let upload_id = need(self.upload_id, "upload_id")?;
+        let part = self.part_number.ok_or_else(|| Error::Usage("part_number is required".into()))?;
+        let state = client.upload_state(&upload_id)?;
+        let mut state = state.lock().await;
+        let body = self.body.unwrap_or_default();
+        let mut data = match body.collect().await {
+            Ok(b) => b.to_vec(),
+            Err(e) => return Err(Error::Io(Arc::new(e))),
+        };
+        state.cipher.encrypt_part(part, &mut data, self.is_last)?;
+        let len = data.len() as i64;
+        let result = client
+            .s3()
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(part)
+            .content_length(len)
+            .body(ByteStream::from(data))
+            .send()
+            .await;
+        result.map_err(|e| {
+            state.cipher.poison();
+            Error::s3("UploadPart", e)
+        })
+    }
+}
+
+/// Fluent builder for CompleteMultipartUpload.
+#[derive(Default)]
+#[must_use]
+pub struct CompleteMultipartUpload {
+    client: Option<Client>,
+    bucket: Option<String>,
+    key: Option<String>,
+    upload_id: Option<String>,
+    parts: Option<CompletedMultipartUpload>,
+}
+
+impl CompleteMultipartUpload {
+    /// The bucket.
+    pub fn bucket(mut self, v: impl Into<String>) -> Self {
+        self.bucket = Some(v.into());
+        self
+    }
+    /// The object key.
+    pub fn key(mut self, v: impl Into<String>) -> Self {
+        self.key = Some(v.into());
+        self
+    }
+    /// The upload id.
+    pub fn upload_id(mut self, v: impl Into<String>) -> Self {
+        self.upload_id = Some(v.into());
+        self
+    }
+    /// The parts, as for aws-sdk-s3.
+    pub fn multipart_upload(mut self, v: CompletedMultipartUpload) -> Self {
+        self.parts = Some(v);
+        self
+    }
+
+    /// Completes the upload; refused (and the upload left open for an abort) if the last part is missing.
+    pub async fn send(self) -> Result<CompleteMultipartUploadOutput, Error> {
+        let client = self.client.expect("built by Client::complete_multipart_upload");
+        let upload_id = self.upload_id.ok_or_else(|| Error::Usage("upload_id is required".into()))?;
+        let state = client.upload_state(&upload_id)?;
+        state.lock().await.cipher.check_complete()?;
+        let out = client
+            .s3()
+            .complete_multipart_upload()
+            .set_bucket(self.bucket)
+            .set_key(self.key)
+            .upload_id(&upload_id)
+            .set_multipart_upload(self.parts)
+            .send()
+            .await
+            .map_err(|e| Error::s3("CompleteMultipartUpload", e))?;
+        client.forget_upload(&upload_id);
+        Ok(out)
+    }
+}
+
+/// Fluent builder for AbortMultipartUpload.
+#[derive(Default)]
+#[must_use]
+pub struct AbortMultipartUpload {
+    client: Option<Client>,
+    bucket: Option<String>,
+    key: Option<String>,
+    upload_id: Option<String>,
+}
+
+impl AbortMultipartUpload {
+    /// The bucket.
+    pub fn bucket(mut self, v: impl Into<String>) -> Self {
+        self.bucket = Some(v.into());
+        self
+    }
+    /// The object key.
+    pub fn key(mut self, v: impl Into<String>) -> Self {
+        self.key = Some(v.into());
+        self
+    }
+    /// The upload id.
+    pub fn upload_id(mut self, v: impl Into<String>) -> Self {
+        self.upload_id = Some(v.into());
+        self
+    }
+
+    /// Aborts the upload and deletes the instruction file written at create, if any.
+    pub async fn send(self) -> Result<(), Error> {
+        let client = self.client.expect("built by Client::abort_multipart_upload");
+        let bucket = self.bucket.ok_or_else(|| Error::Usage("bucket is required".into()))?;
+        let upload_id = self.upload_id.ok_or_else(|| Error::Usage("upload_id is required".into()))?;
+        let key = self.key.ok_or_else(|| Error::Usage("key is required".into()))?;
+        let state = client.forget_upload(&upload_id);
+        let instruction_key = match &state {
+            Some(s) => s.lock().await.instruction_key.clone(),
+            None => None,
+        };
+        abort(&client, &bucket, &key, &upload_id, instruction_key.as_deref()).await
+    }
+}
+
+/// Aborts an upload and removes its instruction file.
+pub(crate) async fn abort(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    instruction_key: Option<&str>,
+) -> Result<(), Error> {
+    let result = client.s3().abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send().await;
+    if let Some(ikey) = instruction_key {
+        instruction::delete_quietly(client.s3(), bucket, ikey).await;
+    }
+    result.map(|_| ()).map_err(|e| Error::s3("AbortMultipartUpload", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s3ec_crypto::{ContentDecryptor, DataKey, TAG_LEN};
+    use s3ec_format::AlgorithmSuite;
+
+    fn cipher() -> (PartCipher, DataKey, s3ec_format::ContentNonce) {
+        let key = DataKey::generate().unwrap();
+        let (enc, nonce) = ContentEncryptor::new(AlgorithmSuite::AesGcmCommitKey, &key).unwrap();
+        (PartCipher::new(enc, u64::MAX), key, nonce)
+    }
+
+    #[test]
+    fn parts_concatenate_into_one_authenticated_stream() {
+        let (mut c, key, nonce) = cipher();
+        let plain: Vec<u8> = (0..100u8).collect();
+        let mut object = Vec::new();
+        for (i, piece) in [&plain[..32], &plain[32..64], &plain[64..]].into_iter().enumerate() {
+            let mut part = piece.to_vec();
+            c.encrypt_part(i as i32 + 1, &mut part, i == 2).unwrap();
+            object.extend_from_slice(&part);
+        }
+        c.check_complete().unwrap();
+        assert_eq!(object.len(), 100 + TAG_LEN);
+        let out = ContentDecryptor::open_in_place(AlgorithmSuite::AesGcmCommitKey, &key, &nonce, &mut object).unwrap();
+        assert_eq!(out, &plain[..]);
+    }
+
+    #[test]
+    fn misuse_is_refused_without_advancing_the_cipher() {
+        let (mut c, key, nonce) = cipher();
+        let mut unaligned = vec![0u8; 17];
+        assert_eq!(c.encrypt_part(1, &mut unaligned, false), Err(MultipartError::Unaligned { part: 1, len: 17 }));
+        assert_eq!(c.encrypt_part(0, &mut vec![0; 16], false), Err(MultipartError::PartNumber(0)));
+        assert_eq!(c.check_complete(), Err(MultipartError::NoLastPart));
+        let mut first = vec![7u8; 16];
+        c.encrypt_part(2, &mut first, false).unwrap();
+        assert_eq!(c.encrypt_part(2, &mut vec![0; 16], false), Err(MultipartError::OutOfOrder { after: 2, got: 2 }));
+        assert_eq!(c.encrypt_part(1, &mut vec![0; 16], false), Err(MultipartError::OutOfOrder { after: 2, got: 1 }));
+        let mut last = vec![9u8; 5];
+        c.encrypt_part(3, &mut last, true).unwrap();
+        assert_eq!(c.encrypt_part(4, &mut vec![0; 16], true), Err(MultipartError::AfterLastPart));
+        // The refused calls did not touch the stream: the two accepted parts still decrypt.
+        let mut object = [first, last].concat();
+        let out = ContentDecryptor::open_in_place(AlgorithmSuite::AesGcmCommitKey, &key, &nonce, &mut object).unwrap();
+        assert_eq!(out, [[7u8; 16].as_slice(), &[9u8; 5]].concat());
+    }
+
+    #[test]
+    fn a_poisoned_upload_cannot_continue_or_complete() {
+        let (mut c, _, _) = cipher();
+        c.encrypt_part(1, &mut vec![0; 16], false).unwrap();
+        c.poison();
+        assert_eq!(c.encrypt_part(2, &mut vec![0; 1], true), Err(MultipartError::Poisoned));
+        assert_eq!(c.check_complete(), Err(MultipartError::Poisoned));
+    }
+
+    #[test]
+    fn the_length_limit_is_enforced() {
+        let key = DataKey::generate().unwrap();
+        let (enc, _) = ContentEncryptor::new(AlgorithmSuite::AesGcm, &key).unwrap();
+        let mut c = PartCipher::new(enc, 20);
+        c.encrypt_part(1, &mut vec![0; 16], false).unwrap();
+        assert_eq!(c.encrypt_part(2, &mut vec![0; 16], true), Err(MultipartError::TooLarge));
+    }
+}

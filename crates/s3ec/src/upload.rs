@@ -1,0 +1,258 @@
+//! The high-level upload: split a stream or file into parts, encrypt them in order, upload them concurrently.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
+use aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
+use s3ec_format::StringMap;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::client::Client;
+use crate::config::check_part_size;
+use crate::error::Error;
+use crate::multipart::{abort, UploadState};
+
+/// Fluent builder of [`Client::upload`].
+///
+/// Parts are read and encrypted in order by one task (one GCM stream) and uploaded by up to `concurrency` tasks;
+/// memory stays near `(concurrency + 1) * part_size`. Each part is uploaded from memory, so SDK retries resend
+/// identical ciphertext. Any failure aborts the upload and removes its instruction file.
+#[must_use]
+pub struct Upload {
+    client: Client,
+    inner: CreateMultipartUploadFluentBuilder,
+    body: Option<ByteStream>,
+    path: Option<PathBuf>,
+    part_size: u64,
+    concurrency: usize,
+    metadata: Option<HashMap<String, String>>,
+    context: StringMap,
+}
+
+impl Client {
+    /// Uploads a stream or file of any size as an encrypted multipart upload.
+    pub fn upload(&self) -> Upload {
+        let opts = self.options();
+        Upload {
+            client: self.clone(),
+            inner: self.s3().create_multipart_upload(),
+            body: None,
+            path: None,
+            part_size: opts.part_size,
+            concurrency: opts.upload_concurrency,
+            metadata: None,
+            context: StringMap::new(),
+        }
+    }
+}
+
+impl Upload {
+    /// The bucket.
+    pub fn bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.inner = self.inner.bucket(bucket);
+        self
+    }
+
+    /// The object key.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.inner = self.inner.key(key);
+        self
+    }
+
+    /// The plaintext, as a stream.
+    pub fn body(mut self, body: ByteStream) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// The plaintext, from a file.
+    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Part size (a multiple of 16 within 5 MiB..=5 GiB).
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    /// Parts uploaded at once (at least 1).
+    pub fn concurrency(mut self, parts: usize) -> Self {
+        self.concurrency = parts;
+        self
+    }
+
+    /// One user metadata entry.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.get_or_insert_with(HashMap::new).insert(key.into(), value.into());
+        self
+    }
+
+    /// The encryption context (KMS keyrings).
+    pub fn encryption_context(mut self, context: StringMap) -> Self {
+        self.context = context;
+        self
+    }
+
+    /// Sets any other CreateMultipartUpload field on the wrapped aws-sdk-s3 builder.
+    pub fn customize_request(
+        mut self,
+        f: impl FnOnce(CreateMultipartUploadFluentBuilder) -> CreateMultipartUploadFluentBuilder,
+    ) -> Self {
+        self.inner = f(self.inner);
+        self
+    }
+
+    /// Runs the upload.
+    pub async fn send(self) -> Result<CompleteMultipartUploadOutput, Error> {
+        check_part_size(self.part_size)?;
+        if self.concurrency == 0 {
+            return Err(crate::ConfigError::Concurrency.into());
+        }
+        let body = match (self.body, self.path) {
+            (Some(_), Some(_)) => return Err(Error::Usage("give either body or file, not both".into())),
+            (Some(b), None) => b,
+            (None, Some(p)) => ByteStream::read_from()
+                .path(p)
+                .buffer_size(1 << 20)
+                .build()
+                .await
+                .map_err(|e| Error::Io(Arc::new(e)))?,
+            (None, None) => ByteStream::default(),
+        };
+        let bucket = self.inner.get_bucket().clone().unwrap_or_default();
+        let key = self.inner.get_key().clone().unwrap_or_default();
+        let client = self.client;
+        let (created, state) = client.create_upload(self.inner, self.metadata, self.context).await?;
+        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let instruction_key = state.instruction_key.clone();
+        let target = Target { bucket: bucket.clone(), key: key.clone(), upload_id: upload_id.clone() };
+        let result = run(&client, &target, state, body, self.part_size as usize, self.concurrency).await;
+        let completed = match result {
+            Ok(parts) => client
+                .s3()
+                .complete_multipart_upload()
+                .bucket(&bucket)
+                .key(&key)
+                .upload_id(&upload_id)
+                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .send()
+                .await
+                .map_err(|e| Error::s3("CompleteMultipartUpload", e)),
+            Err(e) => Err(e),
+        };
+        match completed {
+            Ok(out) => Ok(out),
+            Err(e) => {
+                if let Err(abort_err) = abort(&client, &bucket, &key, &upload_id, instruction_key.as_deref()).await {
+                    tracing::warn!("AbortMultipartUpload after a failed upload also failed: {abort_err}");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Target {
+    bucket: String,
+    key: String,
+    upload_id: String,
+}
+
+async fn run(
+    client: &Client,
+    target: &Target,
+    mut state: UploadState,
+    body: ByteStream,
+    part_size: usize,
+    concurrency: usize,
+) -> Result<Vec<CompletedPart>, Error> {
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut tasks: JoinSet<Result<CompletedPart, Error>> = JoinSet::new();
+    let mut reader = PartReader { body, carry: Bytes::new() };
+    let mut parts = Vec::new();
+    let mut number = 1i32;
+    loop {
+        let permit = permits.clone().acquire_owned().await.map_err(|_| Error::Usage("upload cancelled".into()))?;
+        while let Some(done) = tasks.try_join_next() {
+            parts.push(joined(done)?);
+        }
+        let mut data = reader.read(part_size).await?;
+        let is_last = data.len() < part_size || reader.at_end().await?;
+        state.cipher.encrypt_part(number, &mut data, is_last)?;
+        let s3 = client.s3().clone();
+        let t = target.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let len = data.len() as i64;
+            let out = s3
+                .upload_part()
+                .bucket(t.bucket)
+                .key(t.key)
+                .upload_id(t.upload_id)
+                .part_number(number)
+                .content_length(len)
+                .body(ByteStream::from(data))
+                .send()
+                .await
+                .map_err(|e| Error::s3("UploadPart", e))?;
+            Ok(CompletedPart::builder().set_e_tag(out.e_tag).part_number(number).build())
+        });
+        if is_last {
+            break;
+        }
+        number += 1;
+    }
+    while let Some(done) = tasks.join_next().await {
+        parts.push(joined(done)?);
+    }
+    parts.sort_by_key(|p| p.part_number);
+    Ok(parts)
+}
+
+fn joined(done: Result<Result<CompletedPart, Error>, tokio::task::JoinError>) -> Result<CompletedPart, Error> {
+    done.map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))?
+}
+
+/// Cuts a stream into parts of exactly `part_size` bytes (the last one shorter).
+struct PartReader {
+    body: ByteStream,
+    carry: Bytes,
+}
+
+impl PartReader {
+    async fn read(&mut self, part_size: usize) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::with_capacity(part_size);
+        loop {
+            if !self.carry.is_empty() {
+                let take = self.carry.len().min(part_size - out.len());
+                out.extend_from_slice(&self.carry.split_to(take));
+            }
+            if out.len() == part_size {
+                return Ok(out);
+            }
+            match self.body.try_next().await.map_err(|e| Error::Io(Arc::new(e)))? {
+                Some(chunk) => self.carry = chunk,
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn at_end(&mut self) -> Result<bool, Error> {
+        while self.carry.is_empty() {
+            match self.body.try_next().await.map_err(|e| Error::Io(Arc::new(e)))? {
+                Some(chunk) => self.carry = chunk,
+                None => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,329 @@
+//! s3ec as an interop participant: the uniform peer command line of `xtask/peers/README.md`
+//! (`put|get|reencrypt ...` or `batch`), one JSON result line per command on stdout.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::Path;
+use std::sync::Arc;
+
+use s3ec::aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use s3ec::aws_sdk_s3::primitives::ByteStream;
+use s3ec::aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use s3ec::{AlgorithmSuite, Client, CommitmentPolicy, Keyring, StringMap};
+use serde_json::{json, Map, Value};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Default)]
+struct Args {
+    op: String,
+    flags: BTreeMap<String, String>,
+    context: StringMap,
+    matdesc: StringMap,
+    new_matdesc: StringMap,
+    legacy: bool,
+}
+
+impl Args {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.flags.get(name).map(String::as_str)
+    }
+
+    fn need(&self, name: &str) -> Result<&str, BoxError> {
+        self.get(name)
+            .ok_or_else(|| format!("missing --{name}").into())
+    }
+}
+
+fn parse(argv: &[String]) -> Result<Args, BoxError> {
+    let (op, rest) = argv
+        .split_first()
+        .ok_or("usage: put|get|reencrypt --endpoint URL ...")?;
+    let mut a = Args {
+        op: op.clone(),
+        ..Args::default()
+    };
+    let mut it = rest.iter();
+    while let Some(flag) = it.next() {
+        if flag == "--legacy" {
+            a.legacy = true;
+            continue;
+        }
+        let name = flag
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument {flag}"))?;
+        let value = it
+            .next()
+            .ok_or_else(|| format!("missing value for {flag}"))?
+            .clone();
+        let map = match name {
+            "context" => Some(&mut a.context),
+            "matdesc" => Some(&mut a.matdesc),
+            "new-matdesc" => Some(&mut a.new_matdesc),
+            _ => None,
+        };
+        match map {
+            Some(m) => {
+                let (k, v) = value
+                    .split_once('=')
+                    .ok_or_else(|| format!("expected k=v, got {value}"))?;
+                m.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                a.flags.insert(name.to_string(), value);
+            }
+        }
+    }
+    Ok(a)
+}
+
+fn keyring(
+    spec: &str,
+    matdesc: &StringMap,
+    kms: &aws_sdk_kms::Client,
+) -> Result<Arc<dyn Keyring>, BoxError> {
+    let (kind, rest) = spec
+        .split_once(':')
+        .ok_or_else(|| format!("bad keyring {spec}"))?;
+    Ok(match kind {
+        "aes" => Arc::new(
+            s3ec_local::AesKeyring::new(s3ec_local::load_aes_key(rest)?)
+                .with_material_description(matdesc.clone()),
+        ),
+        "rsa" => {
+            let (private, public) = rest.split_once(':').unwrap_or((rest, ""));
+            let ring = match (private.is_empty(), public.is_empty()) {
+                (false, false) => s3ec_local::RsaKeyring::from_key_pair(
+                    s3ec_local::load_rsa_public_key(public)?,
+                    s3ec_local::load_rsa_private_key(private)?,
+                ),
+                (false, true) => {
+                    s3ec_local::RsaKeyring::decrypt_only(s3ec_local::load_rsa_private_key(private)?)
+                }
+                (true, false) => {
+                    s3ec_local::RsaKeyring::encrypt_only(s3ec_local::load_rsa_public_key(public)?)
+                }
+                (true, true) => return Err("rsa keyring needs a key".into()),
+            };
+            Arc::new(ring.with_material_description(matdesc.clone()))
+        }
+        "kms" => Arc::new(s3ec_kms::KmsKeyring::new(
+            s3ec_kms::AwsKms::new(kms.clone()),
+            rest,
+        )),
+        other => return Err(format!("unknown keyring kind {other}").into()),
+    })
+}
+
+async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
+    let region = Region::new(a.get("region").unwrap_or("us-west-2").to_string());
+    let creds = Credentials::new("testing", "testing", None, None, "s3ec-peer");
+    let endpoint = a.need("endpoint")?;
+    let s3 = s3ec::aws_sdk_s3::Client::from_conf(
+        s3ec::aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(region.clone())
+            .credentials_provider(creds.clone())
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .build(),
+    );
+    let kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::Config::builder()
+            .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+            .region(aws_sdk_kms::config::Region::new(
+                region.as_ref().to_string(),
+            ))
+            .credentials_provider(aws_sdk_kms::config::Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "s3ec-peer",
+            ))
+            .endpoint_url(a.get("kms-endpoint").unwrap_or(endpoint))
+            .build(),
+    );
+    let writes = a.op == "put" || a.op == "reencrypt";
+    let policy = match a.get("policy") {
+        Some("forbid") => CommitmentPolicy::ForbidEncryptAllowDecrypt,
+        Some("require-require") => CommitmentPolicy::RequireEncryptRequireDecrypt,
+        Some("require-allow") => CommitmentPolicy::RequireEncryptAllowDecrypt,
+        Some(other) => return Err(format!("unknown policy {other}").into()),
+        None if writes && a.get("format") == Some("v2") => {
+            CommitmentPolicy::ForbidEncryptAllowDecrypt
+        }
+        None if writes => CommitmentPolicy::RequireEncryptRequireDecrypt,
+        None => CommitmentPolicy::RequireEncryptAllowDecrypt,
+    };
+    let suite = if policy == CommitmentPolicy::ForbidEncryptAllowDecrypt {
+        AlgorithmSuite::AesGcm
+    } else {
+        AlgorithmSuite::AesGcmCommitKey
+    };
+    let client: Client = Client::builder()
+        .s3_client(s3)
+        .shared_keyring(keyring(a.need("keyring")?, &a.matdesc, &kms)?)
+        .commitment_policy(policy)
+        .encryption_algorithm(suite)
+        .enable_legacy_wrapping_algorithms(a.legacy)
+        .enable_legacy_unauthenticated_modes(a.legacy || a.get("range").is_some())
+        .enable_instruction_file_put(a.get("storage") == Some("instruction") || a.op == "reencrypt")
+        .build()?;
+    let (bucket, key) = (a.need("bucket")?, a.need("key")?);
+    let mut out = Map::new();
+    match a.op.as_str() {
+        "put" => {
+            let body = std::fs::read(a.need("in")?)?;
+            if let Some(part) = a.get("multipart") {
+                let part: usize = part.parse()?;
+                let up = client
+                    .create_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .encryption_context(a.context.clone())
+                    .send()
+                    .await?;
+                let id = up.upload_id().ok_or("no upload id")?.to_string();
+                let chunks: Vec<&[u8]> = if body.is_empty() {
+                    vec![&body[..]]
+                } else {
+                    body.chunks(part).collect()
+                };
+                let mut parts = Vec::new();
+                for (i, chunk) in chunks.iter().enumerate() {
+                    let n = i32::try_from(i + 1)?;
+                    let r = client
+                        .upload_part()
+                        .bucket(bucket)
+                        .key(key)
+                        .upload_id(&id)
+                        .part_number(n)
+                        .body(ByteStream::from(chunk.to_vec()))
+                        .is_last_part(i + 1 == chunks.len())
+                        .send()
+                        .await?;
+                    parts.push(
+                        CompletedPart::builder()
+                            .part_number(n)
+                            .set_e_tag(r.e_tag().map(str::to_string))
+                            .build(),
+                    );
+                }
+                client
+                    .complete_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&id)
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder()
+                            .set_parts(Some(parts))
+                            .build(),
+                    )
+                    .send()
+                    .await?;
+            } else {
+                client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(ByteStream::from(body))
+                    .encryption_context(a.context.clone())
+                    .send()
+                    .await?;
+            }
+        }
+        "get" => {
+            let mut get = client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .encryption_context(a.context.clone());
+            if let Some(r) = a.get("range") {
+                get = get.range(r);
+            }
+            if let Some(s) = a.get("suffix") {
+                get = get.instruction_file_suffix(s);
+            }
+            let resp = get.send().await?;
+            let bytes = resp.body.collect().await?.into_bytes();
+            if let Some(path) = a.get("out") {
+                std::fs::write(Path::new(path), &bytes)?;
+            }
+            out.insert("len".into(), json!(bytes.len()));
+        }
+        "reencrypt" => {
+            let new = keyring(a.need("new-keyring")?, &a.new_matdesc, &kms)?;
+            let mut re = client
+                .re_encrypt_instruction_file()
+                .bucket(bucket)
+                .key(key)
+                .new_keyring(new);
+            if let Some(s) = a.get("suffix") {
+                re = re.instruction_file_suffix(s);
+            }
+            re.send().await?;
+        }
+        other => return Err(format!("unknown operation {other}").into()),
+    }
+    Ok(out)
+}
+
+fn once(rt: &tokio::runtime::Runtime, argv: &[String]) -> String {
+    let mut res = Map::new();
+    res.insert("peer".into(), json!("s3ec"));
+    let result = parse(argv).and_then(|a| {
+        res.insert("op".into(), json!(a.op));
+        rt.block_on(run(&a))
+    });
+    match result {
+        Ok(extra) => {
+            res.insert("ok".into(), json!(true));
+            res.extend(extra);
+        }
+        Err(e) => {
+            res.insert("ok".into(), json!(false));
+            res.insert("error".into(), json!(e.to_string()));
+            let mut causes = Vec::new();
+            let mut src = e.source();
+            while let Some(s) = src {
+                causes.push(s.to_string());
+                src = s.source();
+            }
+            res.insert("cause".into(), json!(causes.join(" <- ")));
+        }
+    }
+    Value::Object(res).to_string()
+}
+
+fn main() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            println!(
+                "{}",
+                json!({"ok": false, "peer": "s3ec", "error": format!("no runtime: {e}")})
+            );
+            std::process::exit(1);
+        }
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args == ["batch"] {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if !line.is_empty() {
+                let argv: Vec<String> = line.split('\t').map(str::to_string).collect();
+                println!("{}", once(&rt, &argv));
+            }
+        }
+        return;
+    }
+    let line = once(&rt, &args);
+    println!("{line}");
+    if !line.contains("\"ok\":true") {
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,263 @@
+//! `cargo xtask interop [--peer P]...`: the live matrix against moto on 127.0.0.1.
+//!
+//! Every participant (the official clients of [`crate::peers::PEERS`] and, once its harness
+//! builds, s3ec itself as the participant `s3ec`) writes each configuration it supports, and
+//! every participant that supports reading that configuration reads it back; a cell passes when
+//! the plaintext matches. A participant that cannot be installed fails every cell it is in:
+//! nothing is skipped silently. Prints a writer-case x reader matrix and closes with
+//! `N passed, M failed`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use crate::peers::{self, Lab, Peer, PeerProcess, PEERS};
+
+/// Sizes each configuration is written with (one short, one over a 4 KiB page).
+const SIZES: [usize; 2] = [17, 4103];
+
+/// What a participant can read: (format flag the object was written with, keyring, storage).
+fn reads(reader: &str, format: &str, keyring: &str, storage: &str) -> bool {
+    let _ = storage; // every participant here reads instruction files
+    match reader {
+        "java-v4" | "s3ec" => true,
+        "go-v4" | "python-v4" => keyring == "kms" && (format == "v2" || format == "v3"),
+        "ruby" => format == "v1" || format == "v2",
+        "go-v1" => keyring == "kms" && (format == "v1" || format == "v2"),
+        _ => false,
+    }
+}
+
+struct Cell {
+    writer: String,
+    case: String,
+    reader: String,
+    ok: bool,
+    detail: String,
+}
+
+/// Entry point.
+pub fn run(args: &[String]) -> Result<()> {
+    let mut chosen: Vec<&'static Peer> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--peer" => match it.next() {
+                Some(n) => chosen.push(peers::peer(n)?),
+                None => bail!("--peer needs a name"),
+            },
+            other => bail!("unknown flag {other} (interop [--peer P]...)"),
+        }
+    }
+    if chosen.is_empty() {
+        chosen = PEERS.iter().collect();
+    }
+    let started = Instant::now();
+    let work = std::env::temp_dir().join(format!("s3ec-interop-{}", std::process::id()));
+    let lab = Lab::start(&work)?;
+    let mut procs: BTreeMap<&'static str, PeerProcess> = BTreeMap::new();
+    let mut broken: BTreeMap<&'static str, String> = BTreeMap::new();
+    for p in &chosen {
+        let started = peers::install(p)
+            .and_then(|()| PeerProcess::start(p, &work.join(format!("{}.log", p.name))));
+        match started {
+            Ok(proc) => {
+                procs.insert(p.name, proc);
+            }
+            Err(e) => {
+                println!("{}: cannot be installed or started: {e:#}", p.name);
+                broken.insert(p.name, format!("{e:#}"));
+            }
+        }
+    }
+    let mut cells = Vec::new();
+    for writer in &chosen {
+        for (case, format, keyring, storage, size, ctx) in configs(writer) {
+            let key = format!("interop/{}/{case}", writer.name);
+            let pt = peers::plaintext(size);
+            let pt_path = work.join(format!("pt-{size}"));
+            fs::write(&pt_path, &pt)?;
+            let mut put = lab.base_args("put", &key);
+            put.extend([
+                "--keyring".into(),
+                lab.keyring_arg(keyring),
+                "--format".into(),
+                format.into(),
+            ]);
+            put.extend([
+                "--storage".into(),
+                storage.into(),
+                "--in".into(),
+                pt_path.display().to_string(),
+            ]);
+            if ctx {
+                put.extend(["--context".into(), "tenant=acme-42".into()]);
+            }
+            let written = match procs.get_mut(writer.name) {
+                Some(proc) => match proc.call(&put) {
+                    Ok(v) if v["ok"].as_bool() == Some(true) => Ok(()),
+                    Ok(v) => Err(format!("put: {}", v["error"].as_str().unwrap_or("?"))),
+                    Err(e) => Err(format!("put: {e:#}")),
+                },
+                None => Err(format!(
+                    "writer not installed: {}",
+                    broken.get(writer.name).cloned().unwrap_or_default()
+                )),
+            };
+            for reader in &chosen {
+                if !reads(reader.name, format, keyring, storage) {
+                    continue;
+                }
+                let cell = |ok: bool, detail: String| Cell {
+                    writer: writer.name.into(),
+                    case: case.clone(),
+                    reader: reader.name.into(),
+                    ok,
+                    detail,
+                };
+                if let Err(e) = &written {
+                    cells.push(cell(false, e.clone()));
+                    continue;
+                }
+                let Some(proc) = procs.get_mut(reader.name) else {
+                    cells.push(cell(
+                        false,
+                        format!(
+                            "reader not installed: {}",
+                            broken.get(reader.name).cloned().unwrap_or_default()
+                        ),
+                    ));
+                    continue;
+                };
+                let out = work.join("out.bin");
+                let _ = fs::remove_file(&out);
+                let mut get = lab.base_args("get", &key);
+                get.extend([
+                    "--keyring".into(),
+                    lab.keyring_arg(keyring),
+                    "--out".into(),
+                    out.display().to_string(),
+                ]);
+                if format == "v1" {
+                    get.push("--legacy".into());
+                }
+                if ctx {
+                    get.extend(["--context".into(), "tenant=acme-42".into()]);
+                }
+                let c = match proc.call(&get) {
+                    Ok(v) if v["ok"].as_bool() == Some(true) => {
+                        if fs::read(&out).ok().as_deref() == Some(&pt[..]) {
+                            cell(true, String::new())
+                        } else {
+                            cell(false, "plaintext differs".into())
+                        }
+                    }
+                    Ok(v) => cell(
+                        false,
+                        format!(
+                            "{}: {}",
+                            v["error_class"].as_str().unwrap_or(""),
+                            v["error"].as_str().unwrap_or("?")
+                        ),
+                    ),
+                    Err(e) => cell(false, format!("{e:#}")),
+                };
+                cells.push(c);
+            }
+        }
+    }
+    print_matrix(&chosen, &cells);
+    let passed = cells.iter().filter(|c| c.ok).count();
+    let failed = cells.len() - passed;
+    println!("interop took {:.0} s", started.elapsed().as_secs_f64());
+    println!("{passed} passed, {failed} failed");
+    drop(procs);
+    let _ = fs::remove_dir_all(&work);
+    if failed > 0 || !broken.is_empty() {
+        bail!("{failed} interop cell(s) failed");
+    }
+    Ok(())
+}
+
+/// (case name, format flag, keyring, storage, size, with context) for every object `writer` puts.
+fn configs(
+    writer: &Peer,
+) -> Vec<(
+    String,
+    &'static str,
+    &'static str,
+    &'static str,
+    usize,
+    bool,
+)> {
+    let mut out = Vec::new();
+    for &format in writer.caps.formats {
+        for &keyring in writer.caps.keyrings {
+            let mut storages = vec!["metadata"];
+            if writer.caps.instruction_put {
+                storages.push("instruction");
+            }
+            for storage in storages {
+                let st = if storage == "metadata" {
+                    "meta"
+                } else {
+                    "instr"
+                };
+                for size in SIZES {
+                    out.push((
+                        format!("{format}-{keyring}-{st}-{size}"),
+                        format,
+                        keyring,
+                        storage,
+                        size,
+                        false,
+                    ));
+                }
+                // s3crypto v1 (V1 client) and Ruby's V1 client carry no encryption context.
+                if keyring == "kms" && format != "v1" {
+                    out.push((
+                        format!("{format}-{keyring}-{st}-ctx-17"),
+                        format,
+                        keyring,
+                        storage,
+                        17,
+                        true,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn print_matrix(chosen: &[&'static Peer], cells: &[Cell]) {
+    let readers: Vec<&str> = chosen.iter().map(|p| p.name).collect();
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for c in cells {
+        let row = (c.writer.clone(), c.case.clone());
+        if !rows.contains(&row) {
+            rows.push(row);
+        }
+    }
+    print!("{:<10} {:<24}", "writer", "case");
+    for r in &readers {
+        print!(" {r:>10}");
+    }
+    println!();
+    for (w, case) in &rows {
+        print!("{w:<10} {case:<24}");
+        for r in &readers {
+            let mark = cells
+                .iter()
+                .find(|c| &c.writer == w && &c.case == case && &c.reader == r)
+                .map_or("-", |c| if c.ok { "ok" } else { "FAIL" });
+            print!(" {mark:>10}");
+        }
+        println!();
+    }
+    for c in cells.iter().filter(|c| !c.ok) {
+        println!("FAIL {} {} -> {}: {}", c.writer, c.case, c.reader, c.detail);
+    }
+}
