@@ -20,13 +20,26 @@ const SIZES: [usize; 2] = [17, 4103];
 
 /// What a participant can read: (format flag the object was written with, keyring, storage).
 fn reads(reader: &str, format: &str, keyring: &str, storage: &str) -> bool {
-    let _ = storage; // every participant here reads instruction files
     match reader {
         "java-v4" | "s3ec" => true,
-        "go-v4" | "python-v4" => keyring == "kms" && (format == "v2" || format == "v3"),
+        // Go v4 4.0.0 loads instruction files through a default-config S3 client of its own, not
+        // the wrapped one, so it cannot read them from a test endpoint (its harness refuses).
+        "go-v4" => keyring == "kms" && (format == "v2" || format == "v3") && storage == "metadata",
+        "python-v4" => keyring == "kms" && (format == "v2" || format == "v3"),
         "ruby" => format == "v1" || format == "v2",
         "go-v1" => keyring == "kms" && (format == "v1" || format == "v2"),
         _ => false,
+    }
+}
+
+/// Pairs of official clients that do not read each other, with the reason; s3ec is never in here.
+/// Their cells print `known` and count neither as passed nor as failed.
+fn known_incompatible(writer: &str, storage: &str, reader: &str) -> Option<&'static str> {
+    match (writer, storage, reader) {
+        ("go-v1", "instruction", "python-v4") => Some(
+            "Python v4 4.0.0 rejects instruction files holding x-amz-unencrypted-content-length, which s3crypto writes",
+        ),
+        _ => None,
     }
 }
 
@@ -35,6 +48,7 @@ struct Cell {
     case: String,
     reader: String,
     ok: bool,
+    known: Option<&'static str>,
     detail: String,
 }
 
@@ -74,6 +88,8 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     let mut cells = Vec::new();
     for writer in &chosen {
+        let writer_started = Instant::now();
+        let before = cells.len();
         for (case, format, keyring, storage, size, ctx) in configs(writer) {
             let key = format!("interop/{}/{case}", writer.name);
             let pt = peers::plaintext(size);
@@ -110,11 +126,13 @@ pub fn run(args: &[String]) -> Result<()> {
                 if !reads(reader.name, format, keyring, storage) {
                     continue;
                 }
+                let known = known_incompatible(writer.name, storage, reader.name);
                 let cell = |ok: bool, detail: String| Cell {
                     writer: writer.name.into(),
                     case: case.clone(),
                     reader: reader.name.into(),
                     ok,
+                    known,
                     detail,
                 };
                 if let Err(e) = &written {
@@ -146,7 +164,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 if ctx {
                     get.extend(["--context".into(), "tenant=acme-42".into()]);
                 }
-                let c = match proc.call(&get) {
+                let mut c = match proc.call(&get) {
                     Ok(v) if v["ok"].as_bool() == Some(true) => {
                         if fs::read(&out).ok().as_deref() == Some(&pt[..]) {
                             cell(true, String::new())
@@ -164,14 +182,33 @@ pub fn run(args: &[String]) -> Result<()> {
                     ),
                     Err(e) => cell(false, format!("{e:#}")),
                 };
+                if c.ok && c.known.is_some() {
+                    // A known incompatibility that went away is news, not a pass to hide.
+                    c.detail =
+                        "listed as a known incompatibility but passed: update known_incompatible"
+                            .into();
+                    c.ok = false;
+                    c.known = None;
+                }
                 cells.push(c);
             }
         }
+        // Progress, so a long run is not silent until the matrix.
+        println!(
+            "{}: wrote its objects, {} reads in {:.0} s",
+            writer.name,
+            cells.len() - before,
+            writer_started.elapsed().as_secs_f64()
+        );
     }
     print_matrix(&chosen, &cells);
     let passed = cells.iter().filter(|c| c.ok).count();
-    let failed = cells.len() - passed;
+    let known = cells.iter().filter(|c| c.known.is_some()).count();
+    let failed = cells.len() - passed - known;
     println!("interop took {:.0} s", started.elapsed().as_secs_f64());
+    if known > 0 {
+        println!("{known} cell(s) between two official clients marked known (not counted; s3ec is in none)");
+    }
     println!("{passed} passed, {failed} failed");
     drop(procs);
     let _ = fs::remove_dir_all(&work);
@@ -252,12 +289,63 @@ fn print_matrix(chosen: &[&'static Peer], cells: &[Cell]) {
             let mark = cells
                 .iter()
                 .find(|c| &c.writer == w && &c.case == case && &c.reader == r)
-                .map_or("-", |c| if c.ok { "ok" } else { "FAIL" });
+                .map_or("-", |c| match (c.ok, c.known) {
+                    (true, _) => "ok",
+                    (false, Some(_)) => "known",
+                    (false, None) => "FAIL",
+                });
             print!(" {mark:>10}");
         }
         println!();
     }
     for c in cells.iter().filter(|c| !c.ok) {
-        println!("FAIL {} {} -> {}: {}", c.writer, c.case, c.reader, c.detail);
+        match c.known {
+            Some(why) => println!("known {} {} -> {}: {why}", c.writer, c.case, c.reader),
+            None => println!("FAIL {} {} -> {}: {}", c.writer, c.case, c.reader, c.detail),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_support_follows_what_each_client_implements() {
+        assert!(reads("java-v4", "v3", "rsa", "instruction"));
+        assert!(
+            !reads("go-v4", "v3", "aes", "metadata"),
+            "Go v4 has only a KMS keyring"
+        );
+        assert!(!reads("ruby", "v3", "kms", "metadata"), "Ruby predates V3");
+        assert!(reads("go-v1", "v1", "kms", "metadata"));
+        assert!(!reads("go-v1", "v2", "rsa", "metadata"));
+        assert!(!reads("go-v4", "v2", "kms", "instruction"));
+    }
+
+    #[test]
+    fn s3ec_is_never_excused() {
+        for w in PEERS {
+            for r in PEERS {
+                for st in ["metadata", "instruction"] {
+                    if w.name == "s3ec" || r.name == "s3ec" {
+                        assert_eq!(known_incompatible(w.name, st, r.name), None);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_writer_config_has_a_reader_besides_itself() {
+        for w in PEERS {
+            for (case, format, keyring, storage, _, _) in configs(w) {
+                let others = PEERS
+                    .iter()
+                    .filter(|r| r.name != w.name && reads(r.name, format, keyring, storage))
+                    .count();
+                assert!(others > 0, "{} {case} has no other reader", w.name);
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! `cargo xtask test` looks up [`COMMANDS`] to decide which optional steps to run
 //! (for example `vectors check` once the `vectors` task exists).
 
+mod bench_client;
 mod bench_crypto;
 mod interop;
 mod peers;
@@ -41,7 +42,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "bench",
-        "benchmarks: `bench crypto` (s3ec-crypto engines vs one-shot aws-lc-rs GCM) [--rounds N]",
+        "benchmarks: `bench crypto` (s3ec-crypto engines vs one-shot aws-lc-rs GCM), `bench client [pipeline|garage]` [--rounds N]",
     ),
     (
         "interop",
@@ -63,7 +64,8 @@ fn dispatch(command: &str, rest: &[String]) -> anyhow::Result<()> {
         "interop" => interop::run(rest),
         "bench" => match rest.split_first() {
             Some((what, more)) if what == "crypto" => bench_crypto::run(more),
-            _ => anyhow::bail!("usage: cargo xtask bench crypto [--rounds N]"),
+            Some((what, more)) if what == "client" => bench_client::run(more),
+            _ => anyhow::bail!("usage: cargo xtask bench crypto|client [--rounds N]"),
         },
         other => {
             print_help();

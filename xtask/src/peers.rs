@@ -25,9 +25,9 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 pub use generate::generate;
-pub use lab::{plaintext, Lab};
 pub use http::Moto;
 pub use kms_recorder::KmsRecorder;
+pub use lab::{plaintext, Lab};
 
 /// What a peer can write (reading is attempted for everything in the live matrix).
 #[derive(Clone, Copy, Debug)]

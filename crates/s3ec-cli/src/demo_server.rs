@@ -4,7 +4,14 @@
 //! temporary folder on `127.0.0.1` and a port the OS picks. s3s-fs keeps user metadata (`x-amz-meta-*`),
 //! answers ranged GETs with `206` and `Content-Range`, supports multipart uploads and honours
 //! `If-Match`/`If-None-Match` on PutObject — everything the encryption client and `s3ec migrate` rely on
-//! (the crate's `demo_server` test checks each of these with aws-sdk-s3).
+//! (the crate's `demo_server` test checks each of these with aws-sdk-s3, and the CLI tests run every command
+//! against it as the `local` backend).
+//!
+//! Why s3s-fs: it is embeddable as a library (no second process, no binary download), serves real SigV4-signed
+//! S3 over HTTP so the unmodified aws-sdk-s3 client talks to it, and keeps objects as plain files, which lets the
+//! demo show the stored ciphertext. Version 0.14.1 is the newest that builds with Rust 1.95 (0.15 and later
+//! need 1.96). Known gaps, none of which the demo needs: GetObject ignores `If-Match`/`If-None-Match` (PutObject
+//! and CompleteMultipartUpload honour them), and there is no versioning, ACLs or KMS.
 //!
 //! The server checks SigV4 signatures against one access key pair made up at start, so a client needs the
 //! values from [`DemoServer::access_key_id`] and [`DemoServer::secret_access_key`]. Requests use path-style

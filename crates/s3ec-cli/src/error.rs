@@ -73,11 +73,11 @@ pub enum CliError {
     /// A key file could not be used.
     #[error(transparent)]
     KeyFile(#[from] s3ec_local::KeyFileError),
-    /// A key could not be generated or converted.
-    #[error("key generation failed: {0}")]
-    KeyGen(String),
+    /// A key could not be generated, converted or used.
+    #[error("{0}")]
+    Key(String),
     /// The encryption client failed.
-    #[error("{}", tidy(&.0.to_string()))]
+    #[error("{}", client_message(.0))]
     Client(#[from] s3ec::Error),
     /// The stored envelope is malformed.
     #[error("s3://{bucket}/{key}: malformed or tampered encryption metadata: {problem}")]
@@ -145,10 +145,9 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage(_) => exit::USAGE,
-            CliError::NoKey
-            | CliError::TooManyKeys
-            | CliError::KeyFile(_)
-            | CliError::KeyGen(_) => exit::KEY,
+            CliError::NoKey | CliError::TooManyKeys | CliError::KeyFile(_) | CliError::Key(_) => {
+                exit::KEY
+            }
             CliError::Client(e) => client_exit_code(e),
             CliError::Format { .. } | CliError::NotEncrypted { .. } => exit::NOT_ENCRYPTED,
             CliError::S3 {
@@ -206,6 +205,24 @@ fn tidy(message: &str) -> String {
         .min()
         .unwrap_or(message.len());
     message[..cut].to_string()
+}
+
+/// The client's message, tidied, with the same hints as the CLI's own S3 calls.
+fn client_message(e: &s3ec::Error) -> String {
+    match e {
+        s3ec::Error::S3 {
+            operation,
+            status,
+            message,
+            ..
+        } => {
+            format!(
+                "S3 {operation} failed: {}",
+                friendly_s3_message(*status, message.clone())
+            )
+        }
+        other => tidy(&other.to_string()),
+    }
 }
 
 /// Puts a hint before the SDK's long error chain for the failures people meet first.

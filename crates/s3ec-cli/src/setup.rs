@@ -199,12 +199,7 @@ fn public_of(path: &Path) -> Result<RsaPublicKey, CliError> {
         .or_else(|_| aws_lc_rs::rsa::KeyPair::from_der(&der))
         .map_err(|_| bad_key(path))?;
     let spki = public_spki_der(&pair).map_err(|_| bad_key(path))?;
-    RsaPublicKey::from_der(&spki).map_err(|source| {
-        CliError::KeyFile(s3ec_local::KeyFileError::Invalid {
-            path: path.to_path_buf(),
-            source,
-        })
-    })
+    RsaPublicKey::from_der(&spki).map_err(|_| bad_key(path))
 }
 
 /// The SubjectPublicKeyInfo DER of an aws-lc-rs key pair.
@@ -218,7 +213,7 @@ pub(crate) fn public_spki_der(
 }
 
 fn bad_key(path: &Path) -> CliError {
-    CliError::KeyGen(format!(
+    CliError::Key(format!(
         "{} is not a readable RSA private key",
         path.display()
     ))

@@ -194,3 +194,34 @@ fn demo_needs_no_network_beyond_loopback() {
         .unwrap();
     check_demo_output(&out);
 }
+
+#[test]
+fn put_of_a_missing_file_is_exit_1_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = common::keygen_aes(dir.path(), "a.key");
+    s3ec()
+        .args(["--endpoint-url", "http://127.0.0.1:1", "--aes-key"])
+        .arg(&k)
+        .arg("put")
+        .arg(dir.path().join("missing.txt"))
+        .arg("s3://bucket/key")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("missing.txt"));
+}
+
+#[test]
+fn get_into_a_missing_folder_fails_before_downloading() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = common::keygen_aes(dir.path(), "a.key");
+    // The endpoint is unreachable: a usable output location is checked first, so the error names the folder.
+    s3ec()
+        .args(["--endpoint-url", "http://127.0.0.1:1", "--aes-key"])
+        .arg(&k)
+        .arg("get")
+        .arg("s3://bucket/key")
+        .arg(dir.path().join("no/such/dir/out"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no/such/dir"));
+}

@@ -459,8 +459,13 @@ fn decode_v1v2(f: &Fields, storage: Storage) -> Result<Envelope, FormatError> {
                         value: tag_len.to_string(),
                     });
                 }
-            } else {
-                forbid(f, TAG_LEN, version, storage)?;
+            } else if f.contains_key(TAG_LEN) {
+                return Err(FormatError::KeyNotAllowedWithSuite {
+                    key: TAG_LEN,
+                    suite,
+                    version,
+                    storage,
+                });
             }
             (suite, wrap)
         }

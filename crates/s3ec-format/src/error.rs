@@ -43,6 +43,19 @@ pub enum FormatError {
         /// Where the key was found.
         storage: Storage,
     },
+    /// A key the format defines, but not with the object's content algorithm: `x-amz-tag-len` on a V2
+    /// object whose `x-amz-cek-alg` is `AES/CBC/PKCS5Padding` (CBC has no authentication tag).
+    #[error("key `{key}` is not allowed with content algorithm {} (in a {version} envelope stored in the {storage})", .suite.cipher_name())]
+    KeyNotAllowedWithSuite {
+        /// The key that must be absent.
+        key: &'static str,
+        /// The content algorithm the envelope names.
+        suite: AlgorithmSuite,
+        /// The format being decoded.
+        version: FormatVersion,
+        /// Where the key was found.
+        storage: Storage,
+    },
     /// A V3 instruction file carries `x-amz-c`, `x-amz-d` or `x-amz-i`, which only the object may hold:
     /// the instruction file has been tampered with.
     #[error(

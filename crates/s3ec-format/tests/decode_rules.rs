@@ -119,12 +119,28 @@ fn v2_cbc_decodes_and_forbids_tag_len() {
     assert_eq!(env.context[KMS_CMK_ID_CONTEXT_KEY], "alias/k");
     assert!(matches!(
         err(&with(v2_cbc_kms(), "x-amz-tag-len", "128")),
-        FormatError::UnexpectedKey {
+        FormatError::KeyNotAllowedWithSuite {
             key: "x-amz-tag-len",
+            suite: AlgorithmSuite::AesCbc,
             version: FormatVersion::V2,
             storage: Storage::ObjectMetadata
         }
     ));
+}
+
+#[test]
+fn tag_len_on_v2_cbc_is_reported_against_the_content_algorithm() {
+    let message = err(&with(v2_cbc_kms(), "x-amz-tag-len", "128")).to_string();
+    assert!(
+        message
+            .contains("`x-amz-tag-len` is not allowed with content algorithm AES/CBC/PKCS5Padding"),
+        "{message}"
+    );
+    // The same key on a GCM object is required, so the message must not read as a general V2 rule.
+    assert!(
+        !message.contains("is not allowed in a V2 envelope"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -308,8 +308,9 @@ fn aws_sdk_go_v1_cbc_instruction_file_with_empty_tag_len() {
     let file = to_json(&with(v2_cbc_kms(), "x-amz-tag-len", "128"));
     assert!(matches!(
         decode_with_instruction_file(&Metadata::new(), &file),
-        Err(FormatError::UnexpectedKey {
+        Err(FormatError::KeyNotAllowedWithSuite {
             key: "x-amz-tag-len",
+            suite: AlgorithmSuite::AesCbc,
             storage: Storage::InstructionFile,
             ..
         })

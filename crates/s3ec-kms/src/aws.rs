@@ -57,7 +57,7 @@ fn refused<E: std::error::Error + Send + Sync + 'static>(
 ) -> impl FnOnce(E) -> KmsError {
     move |error| KmsError::Refused {
         operation,
-        source: Arc::new(error),
+        error: Arc::new(error),
     }
 }
 

@@ -29,12 +29,12 @@ impl fmt::Debug for GeneratedDataKey {
 #[non_exhaustive]
 pub enum KmsError {
     /// KMS refused the call (wrong key, wrong context, access denied, invalid ciphertext).
-    #[error("KMS refused {operation}: {source}")]
+    #[error("KMS refused {operation}: {error}")]
     Refused {
         /// The KMS operation.
         operation: &'static str,
         /// The service or transport error.
-        source: Arc<dyn StdError + Send + Sync>,
+        error: Arc<dyn StdError + Send + Sync>,
     },
     /// KMS answered without a field the call needs, or with a data key that is not 256 bits.
     #[error("KMS {operation} returned an invalid response: {reason}")]

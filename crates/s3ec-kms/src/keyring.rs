@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use s3ec_crypto::DataKey;
 use s3ec_format::{StringMap, WrapAlgorithm};
 use s3ec_materials::{
     DecryptRequest, DecryptionMaterials, EncryptRequest, EncryptedDataKey, EncryptionMaterials,
@@ -20,6 +21,9 @@ pub const RESERVED_CMK_ID_KEY: &str = s3ec_format::KMS_CMK_ID_CONTEXT_KEY;
 
 /// Wraps data keys with one KMS key (`kms+context`) and unwraps `kms+context` and legacy `kms` objects
 /// wrapped by that key.
+///
+/// A new object's key comes from `GenerateDataKey`; the existing key of an [`EncryptRequest::rewrap`]
+/// request is wrapped with `Encrypt`. Both bind the caller's context plus `aws:x-amz-cek-alg`.
 ///
 /// ```no_run
 /// # async fn demo(sdk: aws_sdk_kms::Client) {
@@ -65,18 +69,29 @@ impl std::fmt::Debug for KmsKeyring {
 impl Keyring for KmsKeyring {
     async fn on_encrypt(&self, request: &EncryptRequest) -> Result<EncryptionMaterials, Error> {
         let context = encryption_context_for(request)?;
-        let generated = self
-            .client
-            .generate_data_key(&self.key_id, &context)
-            .await
-            .map_err(kms_error)?;
-        let edk = EncryptedDataKey::new(WrapAlgorithm::KmsContext, generated.ciphertext_blob);
-        Ok(EncryptionMaterials::new(
-            request,
-            generated.plaintext,
-            edk,
-            context,
-        ))
+        let (data_key, blob) = match request.data_key() {
+            // A re-wrap: KMS `Encrypt` of the existing key, bound to the same context as a new object's.
+            Some(existing) => {
+                let blob = self
+                    .client
+                    .encrypt(&self.key_id, existing, &context)
+                    .await
+                    .map_err(kms_error)?;
+                let copy = DataKey::from_slice(existing.expose_secret())
+                    .map_err(|e| Error::Other(Arc::new(e)))?;
+                (copy, blob)
+            }
+            None => {
+                let generated = self
+                    .client
+                    .generate_data_key(&self.key_id, &context)
+                    .await
+                    .map_err(kms_error)?;
+                (generated.plaintext, generated.ciphertext_blob)
+            }
+        };
+        let edk = EncryptedDataKey::new(WrapAlgorithm::KmsContext, blob);
+        Ok(EncryptionMaterials::new(request, data_key, edk, context))
     }
 
     async fn on_decrypt(

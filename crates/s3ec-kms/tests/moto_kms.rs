@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
-use common::{ctx, CountingKms};
+use common::{ctx, CountingKms, RecordingKms};
 use s3ec_crypto::{ContentDecryptor, ContentEncryptor};
 use s3ec_format::{
     decode_object, encode, AlgorithmSuite, Located, Storage, StringMap, WrapAlgorithm,
@@ -150,6 +150,66 @@ async fn generate_encrypt_and_decrypt_with_a_context() {
             .is_err(),
         "KMS binds the context"
     );
+}
+
+#[tokio::test]
+async fn rewrap_of_an_existing_key_uses_encrypt_and_round_trips() {
+    let client = sdk();
+    let key = new_key(&client).await;
+    let (recording, ops) = RecordingKms::new(AwsKms::new(client.clone()));
+    let keyring = KmsKeyring::new(recording, key.clone());
+    let user = ctx(&[("tenant", "acme")]);
+    let existing = s3ec_crypto::DataKey::generate().unwrap();
+    let copy = s3ec_crypto::DataKey::from_slice(existing.expose_secret()).unwrap();
+    let request = EncryptRequest::rewrap(
+        CommitmentPolicy::RequireEncryptRequireDecrypt,
+        AlgorithmSuite::AesGcmCommitKey,
+        user.clone(),
+        copy,
+    )
+    .unwrap();
+    let materials = DefaultCmm::new(keyring.clone())
+        .get_encryption_materials(&request)
+        .await
+        .unwrap();
+    assert_eq!(*ops.lock().unwrap(), ["Encrypt"]);
+    assert!(materials.data_key() == &existing);
+    assert_eq!(
+        materials
+            .context()
+            .get(s3ec_kms::RESERVED_CEK_ALG_KEY)
+            .map(String::as_str),
+        Some("115")
+    );
+    // Through the format and back, as an instruction file would carry it.
+    let envelope = materials.to_envelope(
+        s3ec_format::ContentNonce::Committed {
+            message_id: [7; 28],
+            commitment: [8; 28],
+        },
+        None,
+        Storage::ObjectMetadata,
+    );
+    let metadata = encode(&envelope, Storage::ObjectMetadata)
+        .unwrap()
+        .object_metadata;
+    let Located::Complete(decoded) = decode_object(&metadata).unwrap() else {
+        panic!("V3 in object metadata is complete")
+    };
+    let policy = DecryptPolicy::default();
+    let dreq = DecryptRequest::new(&policy, &decoded, &user).unwrap();
+    let unwrapped = DefaultCmm::new(keyring)
+        .decrypt_materials(&dreq)
+        .await
+        .unwrap();
+    assert!(unwrapped.data_key() == &existing);
+    assert_eq!(*ops.lock().unwrap(), ["Encrypt", "Decrypt"]);
+    // moto bound the context: the same blob under another context is refused by KMS itself.
+    let kms = AwsKms::new(client);
+    assert!(kms
+        .decrypt(Some(&key), &decoded.encrypted_data_key, &user)
+        .await
+        .is_err());
 }
 
 #[tokio::test]

@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use s3ec_crypto::wrap::{self, AesWrappingKey};
-use s3ec_crypto::DataKey;
 use s3ec_format::{StringMap, WrapAlgorithm};
 use s3ec_materials::{
     DecryptRequest, DecryptionMaterials, EncryptRequest, EncryptedDataKey, EncryptionMaterials,
@@ -10,12 +9,13 @@ use s3ec_materials::{
 };
 
 use crate::keyset::KeySet;
-use crate::{crypto_error, unwrap_error};
+use crate::{crypto_error, data_key_for, unwrap_error};
 
 /// Wraps data keys with an AES key (`AES/GCM`, AAD = the object's content-algorithm identity) and
 /// unwraps `AES/GCM`, and with legacy wrapping enabled `AESWrap` and V1 `AES`.
 ///
 /// The caller's encryption context is ignored (raw keyrings store a material description instead).
+/// A request built with [`EncryptRequest::rewrap`] has its existing data key wrapped instead of a fresh one.
 pub struct AesKeyring {
     keys: KeySet<AesWrappingKey>,
 }
@@ -63,7 +63,7 @@ impl std::fmt::Debug for AesKeyring {
 #[async_trait]
 impl Keyring for AesKeyring {
     async fn on_encrypt(&self, request: &EncryptRequest) -> Result<EncryptionMaterials, Error> {
-        let data_key = DataKey::generate().map_err(crypto_error)?;
+        let data_key = data_key_for(request)?;
         let wrapped =
             wrap::aes_gcm_wrap(&self.keys.own, &data_key, request.suite()).map_err(crypto_error)?;
         Ok(EncryptionMaterials::new(

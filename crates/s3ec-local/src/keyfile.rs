@@ -13,36 +13,36 @@ use zeroize::Zeroizing;
 #[non_exhaustive]
 pub enum KeyFileError {
     /// The file could not be read.
-    #[error("cannot read key file {}: {source}", path.display())]
+    #[error("cannot read key file {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The IO error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file holds no key of the expected kind.
-    #[error("key file {} holds no usable key: {source}", path.display())]
+    #[error("key file {} holds no usable key: {error}", path.display())]
     Invalid {
         /// The file.
         path: PathBuf,
         /// What was wrong.
-        source: CryptoError,
+        error: CryptoError,
     },
 }
 
 fn read(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     std::fs::read(path)
         .map(Zeroizing::new)
-        .map_err(|source| KeyFileError::Io {
+        .map_err(|error| KeyFileError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })
 }
 
 fn invalid(path: &Path) -> impl FnOnce(CryptoError) -> KeyFileError + '_ {
-    move |source| KeyFileError::Invalid {
+    move |error| KeyFileError::Invalid {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

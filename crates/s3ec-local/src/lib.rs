@@ -35,8 +35,17 @@ pub use rsa::RsaKeyring;
 
 use std::sync::Arc;
 
-use s3ec_crypto::CryptoError;
-use s3ec_materials::Error;
+use s3ec_crypto::{CryptoError, DataKey};
+use s3ec_materials::{EncryptRequest, Error};
+
+/// The data key to wrap for `request`: a copy of the existing key of a re-wrap, or a fresh one.
+fn data_key_for(request: &EncryptRequest) -> Result<DataKey, Error> {
+    match request.data_key() {
+        Some(existing) => DataKey::from_slice(existing.expose_secret()),
+        None => DataKey::generate(),
+    }
+    .map_err(crypto_error)
+}
 
 /// Every unwrap failure becomes the one opaque [`Error::UnwrapFailed`]; other crypto failures
 /// (random generator, backend) are reported as they are.

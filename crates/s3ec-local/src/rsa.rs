@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use s3ec_crypto::wrap::{self, RsaPrivateKey, RsaPublicKey};
-use s3ec_crypto::DataKey;
 use s3ec_format::{StringMap, WrapAlgorithm};
 use s3ec_materials::{
     DecryptRequest, DecryptionMaterials, EncryptRequest, EncryptedDataKey, EncryptionMaterials,
@@ -10,7 +9,7 @@ use s3ec_materials::{
 };
 
 use crate::keyset::KeySet;
-use crate::{crypto_error, unwrap_error};
+use crate::{crypto_error, data_key_for, unwrap_error};
 
 /// Wraps data keys with an RSA public key (`RSA-OAEP-SHA1` over the pseudo data key that binds the
 /// content algorithm) and unwraps `RSA-OAEP-SHA1`, and with legacy wrapping enabled V1 `RSA`
@@ -18,6 +17,8 @@ use crate::{crypto_error, unwrap_error};
 ///
 /// A keyring built with only a public key can encrypt and not decrypt; one built with only a private
 /// key can decrypt and not encrypt (sharing objects with a partner who holds the other half).
+/// A request built with [`EncryptRequest::rewrap`] has its existing data key wrapped instead of a fresh one
+/// (for example to share an object with a partner's public key).
 pub struct RsaKeyring {
     public: Option<RsaPublicKey>,
     private: KeySet<Option<RsaPrivateKey>>,
@@ -84,7 +85,7 @@ impl Keyring for RsaKeyring {
             .public
             .as_ref()
             .ok_or(Error::CannotEncrypt("this RSA keyring holds no public key"))?;
-        let data_key = DataKey::generate().map_err(crypto_error)?;
+        let data_key = data_key_for(request)?;
         let wrapped =
             wrap::rsa_oaep_sha1_wrap(public, &data_key, request.suite()).map_err(crypto_error)?;
         Ok(EncryptionMaterials::new(

@@ -9,7 +9,8 @@ use crate::materials::{DecryptRequest, DecryptionMaterials, EncryptRequest, Encr
 
 /// Wraps and unwraps data keys.
 ///
-/// `on_encrypt` produces a fresh data key and exactly one wrapped form of it. `on_decrypt` returns
+/// `on_encrypt` produces exactly one wrapped form of a data key: of the request's
+/// [`EncryptRequest::data_key`] when it carries one (a re-wrap), of a fresh key otherwise. `on_decrypt` returns
 /// `Ok(None)` when the object's key is "not mine" (another keyring family, or no key of this keyring
 /// matches), and `Err` when the object is this keyring's and unwrapping it failed or was refused. A
 /// wrapping algorithm of the keyring's own family that it does not implement is an error, never "not mine".
@@ -17,7 +18,7 @@ use crate::materials::{DecryptRequest, DecryptionMaterials, EncryptRequest, Encr
 /// Requests reaching `on_decrypt` have already passed [`crate::DecryptPolicy::check_envelope`].
 #[async_trait]
 pub trait Keyring: Send + Sync {
-    /// Generates and wraps a data key for `request`.
+    /// Wraps `request`'s existing data key, or generates and wraps a fresh one when it has none.
     async fn on_encrypt(&self, request: &EncryptRequest) -> Result<EncryptionMaterials, Error>;
 
     /// Unwraps the object's data key, or `Ok(None)` when it is not this keyring's.
@@ -92,6 +93,15 @@ impl CryptoMaterialsManager for DefaultCmm {
         let materials = self.keyring.on_encrypt(request).await?;
         if materials.suite() != request.suite() {
             return Err(Error::InvalidMaterials("suite differs from the request"));
+        }
+        // A keyring that ignores a re-wrap request would silently replace the object's key and make the
+        // object unreadable through the new envelope.
+        if let Some(existing) = request.data_key() {
+            if materials.data_key() != existing {
+                return Err(Error::InvalidMaterials(
+                    "the keyring wrapped a different data key than the one to re-wrap",
+                ));
+            }
         }
         Ok(materials)
     }

@@ -34,6 +34,7 @@
 mod error;
 mod keyring;
 mod materials;
+mod multi;
 mod policy;
 
 pub use error::Error;
@@ -42,6 +43,7 @@ pub use materials::{
     DecryptRequest, DecryptionMaterials, EncryptRequest, EncryptedDataKey, EncryptionMaterials,
     KEY_PROVIDER_ID,
 };
+pub use multi::MultiKeyring;
 pub use policy::{ranged_suite, CommitmentPolicy, DecryptPolicy, PolicyError};
 
 /// Re-exported so that keyring authors outside the workspace use the same trait macro version.

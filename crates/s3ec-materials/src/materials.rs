@@ -1,6 +1,7 @@
 //! Requests and materials: small immutable values passed between the client, CMMs and keyrings.
 
 use std::fmt;
+use std::sync::Arc;
 
 use s3ec_crypto::DataKey;
 use s3ec_format::{
@@ -52,11 +53,31 @@ impl fmt::Debug for EncryptedDataKey {
 }
 
 /// What the client asks a CMM for when it encrypts: the suite (already checked against the commitment
-/// policy) and the caller's encryption context (used by KMS keyrings, ignored by raw keyrings).
+/// policy), the caller's encryption context (used by KMS keyrings, ignored by raw keyrings), and, for a
+/// re-wrap, the existing data key the keyring must wrap instead of generating one.
+///
+/// ```
+/// use s3ec_crypto::DataKey;
+/// use s3ec_format::{AlgorithmSuite, StringMap};
+/// use s3ec_materials::{CommitmentPolicy, EncryptRequest};
+///
+/// let policy = CommitmentPolicy::RequireEncryptRequireDecrypt;
+/// let fresh = EncryptRequest::new(policy, AlgorithmSuite::AesGcmCommitKey, StringMap::new())?;
+/// assert!(fresh.data_key().is_none());
+///
+/// let existing = DataKey::generate()?;
+/// let copy = DataKey::from_slice(existing.expose_secret())?;
+/// let rewrap = EncryptRequest::rewrap(policy, AlgorithmSuite::AesGcmCommitKey, StringMap::new(), existing)?;
+/// assert!(rewrap.data_key() == Some(&copy));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncryptRequest {
     suite: AlgorithmSuite,
     context: StringMap,
+    // Shared rather than copied on `Clone`, so the secret exists once and is wiped when the last
+    // request holding it is dropped. Its `Debug` is redacted and its `PartialEq` constant-time.
+    data_key: Option<Arc<DataKey>>,
 }
 
 impl EncryptRequest {
@@ -67,7 +88,38 @@ impl EncryptRequest {
         context: StringMap,
     ) -> Result<Self, PolicyError> {
         policy.check_encrypt_suite(suite)?;
-        Ok(Self { suite, context })
+        Ok(Self {
+            suite,
+            context,
+            data_key: None,
+        })
+    }
+
+    /// A request to wrap the EXISTING `data_key` of an object of `suite` (ReEncryptInstructionFile):
+    /// keyrings wrap this key instead of generating one, binding `suite` as for a new object.
+    ///
+    /// The policy check is that of [`EncryptRequest::new`], except that the legacy CBC suite (0x0070) is
+    /// admitted under [`CommitmentPolicy::ForbidEncryptAllowDecrypt`], because re-wrapping the key of an
+    /// existing CBC object writes no new content (the reference client allows it under that policy only).
+    /// The CTR suites are never stored with an object and stay refused.
+    pub fn rewrap(
+        policy: CommitmentPolicy,
+        suite: AlgorithmSuite,
+        context: StringMap,
+        data_key: DataKey,
+    ) -> Result<Self, PolicyError> {
+        match (suite, policy) {
+            (AlgorithmSuite::AesCbc, CommitmentPolicy::ForbidEncryptAllowDecrypt) => {}
+            (AlgorithmSuite::AesCbc, _) => {
+                return Err(PolicyError::CommitmentRequiredForEncrypt { suite: suite.id() })
+            }
+            _ => policy.check_encrypt_suite(suite)?,
+        }
+        Ok(Self {
+            suite,
+            context,
+            data_key: Some(Arc::new(data_key)),
+        })
     }
 
     /// The content suite the object will be written with.
@@ -78,6 +130,12 @@ impl EncryptRequest {
     /// The caller's encryption context.
     pub fn context(&self) -> &StringMap {
         &self.context
+    }
+
+    /// The existing data key to wrap, for a request built with [`EncryptRequest::rewrap`]; `None` when
+    /// the keyring must generate a fresh one.
+    pub fn data_key(&self) -> Option<&DataKey> {
+        self.data_key.as_deref()
     }
 }
 

@@ -195,5 +195,72 @@ fn custom_cmm_wraps_the_default_one() {
     let key_bytes = format!("{:?}", enc.data_key().expose_secret());
     // No run of the key's bytes appears in the Debug output.
     assert!(!shown.contains(&key_bytes[1..12]), "{shown}");
-    assert!(shown.contains("EncryptionMaterials") && shown.contains("tenant"));
+    assert!(shown.contains("EncryptionMaterials") && shown.contains("owner"));
+}
+
+#[test]
+fn multi_keyring_skips_not_mine_and_errors_until_one_succeeds() {
+    use s3ec_materials::MultiKeyring;
+    let right = XorKeyring {
+        pad: [0x11; 32],
+        calls: Arc::new(AtomicUsize::new(0)),
+    };
+    let request = EncryptRequest::new(
+        CommitmentPolicy::default(),
+        AlgorithmSuite::AesGcmCommitKey,
+        StringMap::new(),
+    )
+    .unwrap();
+    let enc = block_on(right.on_encrypt(&request)).unwrap();
+    let env = stored(&enc);
+    let none = StringMap::new();
+    let req = DecryptRequest::new(&DecryptPolicy::default(), &env, &none).unwrap();
+
+    /// Always fails: a keyring of the right family holding the wrong key.
+    struct Failing;
+    #[async_trait]
+    impl Keyring for Failing {
+        async fn on_encrypt(&self, _: &EncryptRequest) -> Result<EncryptionMaterials, Error> {
+            Err(Error::CannotEncrypt("no key"))
+        }
+        async fn on_decrypt(
+            &self,
+            _: &DecryptRequest<'_>,
+        ) -> Result<Option<DecryptionMaterials>, Error> {
+            Err(Error::UnwrapFailed)
+        }
+    }
+    /// Never claims anything.
+    struct Nobody;
+    #[async_trait]
+    impl Keyring for Nobody {
+        async fn on_encrypt(&self, _: &EncryptRequest) -> Result<EncryptionMaterials, Error> {
+            Err(Error::CannotEncrypt("no key"))
+        }
+        async fn on_decrypt(
+            &self,
+            _: &DecryptRequest<'_>,
+        ) -> Result<Option<DecryptionMaterials>, Error> {
+            Ok(None)
+        }
+    }
+
+    let multi = MultiKeyring::new(Failing)
+        .with_child(Nobody)
+        .with_child(right);
+    let dec = block_on(multi.on_decrypt(&req)).unwrap().unwrap();
+    assert!(dec.data_key() == enc.data_key());
+    // The generator encrypts.
+    assert!(matches!(
+        block_on(multi.on_encrypt(&request)),
+        Err(Error::CannotEncrypt(_))
+    ));
+    // Without a keyring that succeeds: the first error, or "not mine" when all said so.
+    let failing = MultiKeyring::new(Nobody).with_child(Failing);
+    assert!(matches!(
+        block_on(failing.on_decrypt(&req)),
+        Err(Error::UnwrapFailed)
+    ));
+    let nobody = MultiKeyring::new(Nobody).with_child(Nobody);
+    assert!(block_on(nobody.on_decrypt(&req)).unwrap().is_none());
 }

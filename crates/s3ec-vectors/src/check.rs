@@ -111,7 +111,7 @@ fn find_manifests(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), VectorsError
     }
     let entries = std::fs::read_dir(dir).map_err(|e| VectorsError::Io {
         path: dir.to_path_buf(),
-        source: e,
+        error: e,
     })?;
     let mut subdirs: Vec<PathBuf> = entries
         .filter_map(Result::ok)

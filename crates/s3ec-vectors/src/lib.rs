@@ -32,20 +32,20 @@ pub use replay::{NotRecorded, ReplayKms};
 #[non_exhaustive]
 pub enum VectorsError {
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {error}", path.display())]
     Io {
         /// The file or folder.
         path: PathBuf,
         /// The IO error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A manifest is not valid JSON of the schema.
-    #[error("invalid manifest {}: {source}", path.display())]
+    #[error("invalid manifest {}: {error}", path.display())]
     Manifest {
         /// The manifest.
         path: PathBuf,
         /// The JSON error.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// No `manifest.json` at or below a folder.
     #[error("no manifest.json at or below {}", .0.display())]

@@ -23,9 +23,9 @@ impl Manifest {
         let path = dir.join("manifest.json");
         let bytes = std::fs::read(&path).map_err(|e| VectorsError::Io {
             path: path.clone(),
-            source: e,
+            error: e,
         })?;
-        serde_json::from_slice(&bytes).map_err(|e| VectorsError::Manifest { path, source: e })
+        serde_json::from_slice(&bytes).map_err(|e| VectorsError::Manifest { path, error: e })
     }
 }
 

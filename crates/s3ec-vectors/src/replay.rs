@@ -47,7 +47,7 @@ impl ReplayKms {
     fn refuse(operation: &'static str) -> KmsError {
         KmsError::Refused {
             operation,
-            source: std::sync::Arc::new(NotRecorded(operation)),
+            error: std::sync::Arc::new(NotRecorded(operation)),
         }
     }
 }

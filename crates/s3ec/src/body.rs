@@ -29,7 +29,12 @@ pub(crate) struct EncryptingBody {
 
 impl EncryptingBody {
     pub(crate) fn new(source: ByteStream, encryptor: ContentEncryptor, declared: u64) -> Self {
-        Self { source, encryptor: Some(Mutex::new(encryptor)), declared, seen: 0 }
+        Self {
+            source,
+            encryptor: Some(Mutex::new(encryptor)),
+            declared,
+            seen: 0,
+        }
     }
 
     pub(crate) fn into_sdk_body(self) -> SdkBody {
@@ -41,10 +46,15 @@ impl Body for EncryptingBody {
     type Data = Bytes;
     type Error = BoxStdError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxStdError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxStdError>>> {
         let this = self.get_mut();
         loop {
-            let Some(encryptor) = this.encryptor.as_mut() else { return Poll::Ready(None) };
+            let Some(encryptor) = this.encryptor.as_mut() else {
+                return Poll::Ready(None);
+            };
             let encryptor = encryptor.get_mut().unwrap_or_else(|p| p.into_inner());
             match ready!(Pin::new(&mut this.source).poll_next(cx)) {
                 Some(Ok(chunk)) if chunk.is_empty() => continue,
@@ -52,10 +62,15 @@ impl Body for EncryptingBody {
                     this.seen += chunk.len() as u64;
                     if this.seen > this.declared {
                         this.encryptor = None;
-                        let e = Error::BodyLength { declared: this.declared, actual: this.seen };
+                        let e = Error::BodyLength {
+                            declared: this.declared,
+                            actual: this.seen,
+                        };
                         return Poll::Ready(Some(Err(Box::new(e))));
                     }
-                    let mut buf = chunk.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+                    let mut buf = chunk
+                        .try_into_mut()
+                        .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
                     if let Err(e) = encryptor.encrypt_in_place(&mut buf) {
                         this.encryptor = None;
                         return Poll::Ready(Some(Err(Box::new(Error::from(e)))));
@@ -70,7 +85,10 @@ impl Body for EncryptingBody {
                     let encryptor = this.encryptor.take().expect("checked above");
                     let encryptor = encryptor.into_inner().unwrap_or_else(|p| p.into_inner());
                     if this.seen != this.declared {
-                        let e = Error::BodyLength { declared: this.declared, actual: this.seen };
+                        let e = Error::BodyLength {
+                            declared: this.declared,
+                            actual: this.seen,
+                        };
                         return Poll::Ready(Some(Err(Box::new(e))));
                     }
                     return Poll::Ready(Some(match encryptor.finish() {
@@ -105,7 +123,10 @@ impl Body for ChannelBody {
     type Data = Bytes;
     type Error = BoxStdError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxStdError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxStdError>>> {
         match ready!(self.rx.poll_recv(cx)) {
             Some(Ok(b)) => {
                 if let Some(r) = self.remaining.as_mut() {

@@ -6,10 +6,12 @@ use std::sync::{Arc, Mutex};
 
 use s3ec_crypto::ContentEncryptor;
 use s3ec_format::{
-    check_metadata_size, decode_object, encode, AlgorithmSuite, Envelope, FormatError, Located, Metadata, Storage,
-    StringMap, DEFAULT_INSTRUCTION_SUFFIX,
+    check_metadata_size, decode_object, encode, AlgorithmSuite, Envelope, FormatError, Located,
+    Metadata, Storage, StringMap, DEFAULT_INSTRUCTION_SUFFIX,
 };
-use s3ec_materials::{CryptoMaterialsManager, DecryptPolicy, DecryptRequest, DecryptionMaterials, EncryptRequest};
+use s3ec_materials::{
+    CryptoMaterialsManager, DecryptPolicy, DecryptRequest, DecryptionMaterials, EncryptRequest,
+};
 
 use crate::config::{ClientBuilder, MetadataOverflow, Options};
 use crate::error::Error;
@@ -35,7 +37,9 @@ pub(crate) struct Shared {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("options", &self.shared.options).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,8 +59,19 @@ impl Client {
         ClientBuilder::default()
     }
 
-    pub(crate) fn from_parts(s3: aws_sdk_s3::Client, cmm: Arc<dyn CryptoMaterialsManager>, options: Options) -> Self {
-        Self { shared: Arc::new(Shared { s3, cmm, options, uploads: Mutex::new(HashMap::new()) }) }
+    pub(crate) fn from_parts(
+        s3: aws_sdk_s3::Client,
+        cmm: Arc<dyn CryptoMaterialsManager>,
+        options: Options,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                s3,
+                cmm,
+                options,
+                uploads: Mutex::new(HashMap::new()),
+            }),
+        }
     }
 
     /// The wrapped aws-sdk-s3 client, for every call that needs no encryption.
@@ -80,7 +95,8 @@ impl Client {
         user_metadata: Option<HashMap<String, String>>,
     ) -> Result<Sealed, Error> {
         let opts = &self.shared.options;
-        let request = EncryptRequest::new(opts.commitment_policy, opts.encryption_algorithm, context)?;
+        let request =
+            EncryptRequest::new(opts.commitment_policy, opts.encryption_algorithm, context)?;
         let materials = self.shared.cmm.get_encryption_materials(&request).await?;
         let suite = materials.suite();
         let (encryptor, nonce) = ContentEncryptor::new(suite, materials.data_key())?;
@@ -88,11 +104,17 @@ impl Client {
         let mut user_meta = Metadata::new();
         for (k, v) in &user {
             if s3ec_key(k) {
-                return Err(Error::Usage(format!("user metadata key `{k}` is reserved for the encryption client")));
+                return Err(Error::Usage(format!(
+                    "user metadata key `{k}` is reserved for the encryption client"
+                )));
             }
             user_meta.insert(k.clone(), v.clone());
         }
-        let preferred = if opts.instruction_file_put { Storage::InstructionFile } else { Storage::ObjectMetadata };
+        let preferred = if opts.instruction_file_put {
+            Storage::InstructionFile
+        } else {
+            Storage::ObjectMetadata
+        };
         let mut storage = preferred;
         loop {
             let envelope = materials.to_envelope(nonce.clone(), None, storage);
@@ -105,11 +127,18 @@ impl Client {
             match attempt {
                 Ok((all, instruction_file)) => {
                     let metadata = all.into_map().into_iter().collect();
-                    return Ok(Sealed { encryptor, suite, metadata, instruction_file });
+                    return Ok(Sealed {
+                        encryptor,
+                        suite,
+                        metadata,
+                        instruction_file,
+                    });
                 }
-                Err(e @ (FormatError::MetadataTooLarge { .. } | FormatError::UnstorableInMetadata { .. }))
-                    if storage == Storage::ObjectMetadata
-                        && opts.metadata_overflow == MetadataOverflow::InstructionFile =>
+                Err(
+                    e @ (FormatError::MetadataTooLarge { .. }
+                    | FormatError::UnstorableInMetadata { .. }),
+                ) if storage == Storage::ObjectMetadata
+                    && opts.metadata_overflow == MetadataOverflow::InstructionFile =>
                 {
                     tracing::debug!("envelope moved to an instruction file: {e}");
                     storage = Storage::InstructionFile;
@@ -137,17 +166,26 @@ impl Client {
         match decode_object(&meta)? {
             Located::Complete(envelope) => Ok(envelope),
             Located::NeedsInstructionFile(need) => {
-                let instruction_key = format!("{key}{}", suffix.unwrap_or(DEFAULT_INSTRUCTION_SUFFIX));
+                let instruction_key =
+                    format!("{key}{}", suffix.unwrap_or(DEFAULT_INSTRUCTION_SUFFIX));
                 let json = instruction::read(self.s3(), bucket, &instruction_key)
                     .await
-                    .map_err(|source| Error::NotEncrypted { key: key.to_string(), instruction_key, source })?;
+                    .map_err(|source| Error::NotEncrypted {
+                        key: key.to_string(),
+                        instruction_key,
+                        source,
+                    })?;
                 Ok(need.decode(&json)?)
             }
         }
     }
 
     /// Runs the policy gates and asks the CMM for the data key of a whole-object (authenticated) read.
-    pub(crate) async fn open(&self, envelope: &Envelope, context: &StringMap) -> Result<DecryptionMaterials, Error> {
+    pub(crate) async fn open(
+        &self,
+        envelope: &Envelope,
+        context: &StringMap,
+    ) -> Result<DecryptionMaterials, Error> {
         let request = DecryptRequest::new(&self.policy(), envelope, context)?;
         Ok(self.shared.cmm.decrypt_materials(&request).await?)
     }
@@ -171,9 +209,22 @@ impl Client {
 fn s3ec_key(key: &str) -> bool {
     use s3ec_format::keys::*;
     [
-        KEY_V1, KEY_V2, IV, MATDESC, CEK_ALG, TAG_LEN, WRAP_ALG, UNENCRYPTED_CONTENT_LENGTH, CONTENT_CIPHER_V3,
-        ENCRYPTED_DATA_KEY_V3, MAT_DESC_V3, ENCRYPTION_CONTEXT_V3, ENCRYPTED_DATA_KEY_ALGORITHM_V3,
-        KEY_COMMITMENT_V3, MESSAGE_ID_V3, INSTRUCTION_FILE_MARKER,
+        KEY_V1,
+        KEY_V2,
+        IV,
+        MATDESC,
+        CEK_ALG,
+        TAG_LEN,
+        WRAP_ALG,
+        UNENCRYPTED_CONTENT_LENGTH,
+        CONTENT_CIPHER_V3,
+        ENCRYPTED_DATA_KEY_V3,
+        MAT_DESC_V3,
+        ENCRYPTION_CONTEXT_V3,
+        ENCRYPTED_DATA_KEY_ALGORITHM_V3,
+        KEY_COMMITMENT_V3,
+        MESSAGE_ID_V3,
+        INSTRUCTION_FILE_MARKER,
     ]
     .iter()
     .any(|k| k.eq_ignore_ascii_case(key))

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use aws_types::SdkConfig;
 use s3ec_format::AlgorithmSuite;
-use s3ec_materials::{CommitmentPolicy, CryptoMaterialsManager, DecryptPolicy, DefaultCmm, Keyring};
+use s3ec_materials::{
+    CommitmentPolicy, CryptoMaterialsManager, DecryptPolicy, DefaultCmm, Keyring,
+};
 
 use crate::client::Client;
 
@@ -265,18 +267,25 @@ impl ClientBuilder {
             (None, None) => return Err(ConfigError::NoMaterials),
         };
         let policy = self.commitment_policy.unwrap_or_default();
-        let suite = self.encryption_algorithm.unwrap_or_else(|| policy.default_suite());
+        let suite = self
+            .encryption_algorithm
+            .unwrap_or_else(|| policy.default_suite());
         if suite.is_legacy() {
             return Err(ConfigError::LegacySuite(suite.id()));
         }
         if policy.check_encrypt_suite(suite).is_err() {
-            return Err(ConfigError::SuitePolicyMismatch { suite: suite.id(), policy });
+            return Err(ConfigError::SuitePolicyMismatch {
+                suite: suite.id(),
+                policy,
+            });
         }
         if self.delayed_authentication && self.buffer_size.is_some() {
             return Err(ConfigError::BufferSizeWithDelayedAuthentication);
         }
         let buffer_size = self.buffer_size.unwrap_or(DEFAULT_BUFFER_SIZE);
-        let max = AlgorithmSuite::AesGcm.max_plaintext_len().unwrap_or(u64::MAX);
+        let max = AlgorithmSuite::AesGcm
+            .max_plaintext_len()
+            .unwrap_or(u64::MAX);
         if !(MIN_BUFFER_SIZE..=max).contains(&buffer_size) {
             return Err(ConfigError::BufferSize(buffer_size));
         }
@@ -299,5 +308,151 @@ impl ClientBuilder {
             upload_concurrency,
         };
         Ok(Client::from_parts(s3, cmm, options))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s3ec_crypto::wrap::AesWrappingKey;
+    use s3ec_local::AesKeyring;
+
+    fn s3() -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-west-2"))
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    fn keyring() -> AesKeyring {
+        AesKeyring::new(AesWrappingKey::generate().unwrap())
+    }
+
+    fn base() -> ClientBuilder {
+        Client::builder().s3_client(s3()).keyring(keyring())
+    }
+
+    #[test]
+    fn defaults_follow_the_reference_clients() {
+        let c = base().build().unwrap();
+        let o = c.options();
+        assert_eq!(
+            o.commitment_policy,
+            CommitmentPolicy::RequireEncryptRequireDecrypt
+        );
+        assert_eq!(o.encryption_algorithm, AlgorithmSuite::AesGcmCommitKey);
+        assert!(
+            !o.legacy_wrapping_algorithms
+                && !o.legacy_unauthenticated_modes
+                && !o.delayed_authentication
+        );
+        assert!(!o.instruction_file_put);
+        assert_eq!(o.buffer_size, 64 * 1024 * 1024);
+        let forbid = base()
+            .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
+            .build()
+            .unwrap();
+        assert_eq!(
+            forbid.options().encryption_algorithm,
+            AlgorithmSuite::AesGcm
+        );
+    }
+
+    #[test]
+    fn invalid_combinations_are_refused() {
+        let cmm = DefaultCmm::new(keyring());
+        assert_eq!(
+            base().cmm(cmm).build().unwrap_err(),
+            ConfigError::BothKeyringAndCmm
+        );
+        assert_eq!(
+            Client::builder().s3_client(s3()).build().unwrap_err(),
+            ConfigError::NoMaterials
+        );
+        assert_eq!(
+            Client::builder().keyring(keyring()).build().unwrap_err(),
+            ConfigError::NoS3Client
+        );
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .build();
+        assert_eq!(
+            base().sdk_config(&sdk).build().unwrap_err(),
+            ConfigError::BothS3ClientAndSdkConfig
+        );
+        for legacy in [
+            AlgorithmSuite::AesCbc,
+            AlgorithmSuite::AesCtr,
+            AlgorithmSuite::AesCtrCommitKey,
+        ] {
+            assert_eq!(
+                base().encryption_algorithm(legacy).build().unwrap_err(),
+                ConfigError::LegacySuite(legacy.id())
+            );
+        }
+        assert!(matches!(
+            base()
+                .encryption_algorithm(AlgorithmSuite::AesGcm)
+                .build()
+                .unwrap_err(),
+            ConfigError::SuitePolicyMismatch { suite: 0x72, .. }
+        ));
+        assert!(matches!(
+            base()
+                .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
+                .encryption_algorithm(AlgorithmSuite::AesGcmCommitKey)
+                .build()
+                .unwrap_err(),
+            ConfigError::SuitePolicyMismatch { suite: 0x73, .. }
+        ));
+        assert_eq!(
+            base()
+                .enable_delayed_authentication(true)
+                .buffer_size(1 << 20)
+                .build()
+                .unwrap_err(),
+            ConfigError::BufferSizeWithDelayedAuthentication
+        );
+        assert_eq!(
+            base().buffer_size(15).build().unwrap_err(),
+            ConfigError::BufferSize(15)
+        );
+        assert_eq!(
+            base().part_size(5 * 1024 * 1024 + 1).build().unwrap_err(),
+            ConfigError::PartSize(5 * 1024 * 1024 + 1)
+        );
+        assert_eq!(
+            base().part_size(1024).build().unwrap_err(),
+            ConfigError::PartSize(1024)
+        );
+        assert_eq!(
+            base().upload_concurrency(0).build().unwrap_err(),
+            ConfigError::Concurrency
+        );
+        assert!(base().enable_delayed_authentication(true).build().is_ok());
+    }
+
+    #[test]
+    fn sdk_config_builds_a_client() {
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_types::region::Region::new("eu-west-1"))
+            .build();
+        let c = Client::builder()
+            .sdk_config(&sdk)
+            .keyring(keyring())
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.inner().config().region().map(|r| r.as_ref()),
+            Some("eu-west-1")
+        );
+    }
+
+    #[test]
+    fn debug_output_names_no_secret() {
+        let text = format!("{:?}", base());
+        assert!(text.contains("has_keyring: true"), "{text}");
     }
 }

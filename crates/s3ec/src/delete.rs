@@ -28,12 +28,18 @@ pub struct DeleteObjects {
 impl Client {
     /// Deletes an object and its instruction file.
     pub fn delete_object(&self) -> DeleteObject {
-        DeleteObject { client: self.clone(), inner: self.s3().delete_object() }
+        DeleteObject {
+            client: self.clone(),
+            inner: self.s3().delete_object(),
+        }
     }
 
     /// Deletes objects and their instruction files.
     pub fn delete_objects(&self) -> DeleteObjects {
-        DeleteObjects { client: self.clone(), inner: self.s3().delete_objects() }
+        DeleteObjects {
+            client: self.clone(),
+            inner: self.s3().delete_objects(),
+        }
     }
 }
 
@@ -49,16 +55,31 @@ impl DeleteObject {
         self
     }
     /// Sets any other field on the wrapped aws-sdk-s3 builder (version id, MFA, ...).
-    pub fn customize_request(mut self, f: impl FnOnce(DeleteObjectFluentBuilder) -> DeleteObjectFluentBuilder) -> Self {
+    pub fn customize_request(
+        mut self,
+        f: impl FnOnce(DeleteObjectFluentBuilder) -> DeleteObjectFluentBuilder,
+    ) -> Self {
         self.inner = f(self.inner);
         self
     }
 
     /// Deletes the object, then its instruction file.
     pub async fn send(self) -> Result<DeleteObjectOutput, Error> {
-        let bucket = self.inner.get_bucket().clone().ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let key = self.inner.get_key().clone().ok_or_else(|| Error::Usage("key is required".into()))?;
-        let out = self.inner.send().await.map_err(|e| Error::s3("DeleteObject", e))?;
+        let bucket = self
+            .inner
+            .get_bucket()
+            .clone()
+            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
+        let key = self
+            .inner
+            .get_key()
+            .clone()
+            .ok_or_else(|| Error::Usage("key is required".into()))?;
+        let out = self
+            .inner
+            .send()
+            .await
+            .map_err(|e| Error::s3("DeleteObject", e))?;
         self.client
             .s3()
             .delete_object()
@@ -83,28 +104,47 @@ impl DeleteObjects {
         self
     }
     /// Sets any other field on the wrapped aws-sdk-s3 builder.
-    pub fn customize_request(mut self, f: impl FnOnce(DeleteObjectsFluentBuilder) -> DeleteObjectsFluentBuilder) -> Self {
+    pub fn customize_request(
+        mut self,
+        f: impl FnOnce(DeleteObjectsFluentBuilder) -> DeleteObjectsFluentBuilder,
+    ) -> Self {
         self.inner = f(self.inner);
         self
     }
 
     /// Deletes the objects, then (quietly) their instruction files; the output is the objects' batch result.
     pub async fn send(self) -> Result<DeleteObjectsOutput, Error> {
-        let bucket = self.inner.get_bucket().clone().ok_or_else(|| Error::Usage("bucket is required".into()))?;
+        let bucket = self
+            .inner
+            .get_bucket()
+            .clone()
+            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
         let keys: Vec<String> = self
             .inner
             .get_delete()
             .as_ref()
             .map(|d| d.objects().iter().map(|o| o.key().to_string()).collect())
             .unwrap_or_default();
-        let out = self.inner.send().await.map_err(|e| Error::s3("DeleteObjects", e))?;
+        let out = self
+            .inner
+            .send()
+            .await
+            .map_err(|e| Error::s3("DeleteObjects", e))?;
         if !keys.is_empty() {
             let ids = keys
                 .iter()
-                .map(|k| ObjectIdentifier::builder().key(format!("{k}{DEFAULT_INSTRUCTION_SUFFIX}")).build())
+                .map(|k| {
+                    ObjectIdentifier::builder()
+                        .key(format!("{k}{DEFAULT_INSTRUCTION_SUFFIX}"))
+                        .build()
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| Error::Usage(e.to_string()))?;
-            let delete = Delete::builder().set_objects(Some(ids)).quiet(true).build().map_err(|e| Error::Usage(e.to_string()))?;
+            let delete = Delete::builder()
+                .set_objects(Some(ids))
+                .quiet(true)
+                .build()
+                .map_err(|e| Error::Usage(e.to_string()))?;
             self.client
                 .s3()
                 .delete_objects()

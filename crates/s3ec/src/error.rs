@@ -144,7 +144,12 @@ impl Error {
     {
         let status = e.raw_response().map(|r| r.status().as_u16());
         let message = DisplayErrorContext(&e).to_string();
-        Error::S3 { operation, status, message, source: Arc::new(e) }
+        Error::S3 {
+            operation,
+            status,
+            message,
+            source: Arc::new(e),
+        }
     }
 
     /// The HTTP status of a failed S3 call, if any.
@@ -156,4 +161,3 @@ impl Error {
         }
     }
 }
-

@@ -86,7 +86,10 @@ impl GetObject {
 
     /// Sets any other GetObject field on the wrapped aws-sdk-s3 builder (conditions, SSE-C, ...). Range and
     /// part number set here are refused; use [`GetObject::range`].
-    pub fn customize_request(mut self, f: impl FnOnce(GetObjectFluentBuilder) -> GetObjectFluentBuilder) -> Self {
+    pub fn customize_request(
+        mut self,
+        f: impl FnOnce(GetObjectFluentBuilder) -> GetObjectFluentBuilder,
+    ) -> Self {
         self.inner = f(self.inner);
         self
     }
@@ -95,12 +98,26 @@ impl GetObject {
     pub async fn send(self) -> Result<GetObjectOutput, Error> {
         let client = self.client;
         let opts = *client.options();
-        let bucket = self.inner.get_bucket().clone().ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let key = self.inner.get_key().clone().ok_or_else(|| Error::Usage("key is required".into()))?;
+        let bucket = self
+            .inner
+            .get_bucket()
+            .clone()
+            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
+        let key = self
+            .inner
+            .get_key()
+            .clone()
+            .ok_or_else(|| Error::Usage("key is required".into()))?;
         if self.inner.get_range().is_some() || self.inner.get_part_number().is_some() {
-            return Err(Error::Usage("set ranges with GetObject::range; part-number gets are not supported".into()));
+            return Err(Error::Usage(
+                "set ranges with GetObject::range; part-number gets are not supported".into(),
+            ));
         }
-        let spec = self.range.as_deref().map(str::parse::<RangeSpec>).transpose()?;
+        let spec = self
+            .range
+            .as_deref()
+            .map(str::parse::<RangeSpec>)
+            .transpose()?;
         if let Some(s) = &spec {
             if !opts.legacy_unauthenticated_modes && !s.may_cover_whole_object() {
                 return Err(Error::RangeNeedsLegacyUnauthenticated);
@@ -124,14 +141,25 @@ impl GetObject {
             (Some(_), Some(cr)) => {
                 let cr: ContentRange = cr.parse()?;
                 if cr.last - cr.first + 1 != stored_len {
-                    return Err(RangeError::BadContentRange(format!("{cr} with Content-Length {stored_len}")).into());
+                    return Err(RangeError::BadContentRange(format!(
+                        "{cr} with Content-Length {stored_len}"
+                    ))
+                    .into());
                 }
                 Some(cr)
             }
-            (Some(_), None) if stored_len == 0 => return Err(RangeError::Unsatisfiable { object_size: 0 }.into()),
-            (Some(_), None) => Some(ContentRange { first: 0, last: stored_len - 1, total: stored_len }),
+            (Some(_), None) if stored_len == 0 => {
+                return Err(RangeError::Unsatisfiable { object_size: 0 }.into())
+            }
+            (Some(_), None) => Some(ContentRange {
+                first: 0,
+                last: stored_len - 1,
+                total: stored_len,
+            }),
         };
-        let envelope = client.locate(&bucket, &key, out.metadata.as_ref(), self.suffix.as_deref()).await?;
+        let envelope = client
+            .locate(&bucket, &key, out.metadata.as_ref(), self.suffix.as_deref())
+            .await?;
         let suite = envelope.suite;
         let plan = match (spec, fetched) {
             (Some(_), Some(_)) if suite == AlgorithmSuite::AesCbc => {
@@ -147,18 +175,31 @@ impl GetObject {
                     return Err(Error::RangeNeedsLegacyUnauthenticated);
                 }
                 let materials = client.open_ranged(&envelope, &self.context).await?;
-                let ctr = CtrRangeDecryptor::new(materials.content_suite(), materials.data_key(), &envelope.nonce, p.first_block)?;
-                (ranged(body, ctr, p), Some(p.emit), Some(p.content_range.to_string()))
+                let ctr = CtrRangeDecryptor::new(
+                    materials.content_suite(),
+                    materials.data_key(),
+                    &envelope.nonce,
+                    p.first_block,
+                )?;
+                (
+                    ranged(body, ctr, p),
+                    Some(p.emit),
+                    Some(p.content_range.to_string()),
+                )
             }
             whole => {
                 let materials = client.open(&envelope, &self.context).await?;
                 let key = materials.data_key();
                 let nonce = &envelope.nonce;
                 let (plain, len) = if suite == AlgorithmSuite::AesCbc {
-                    let ContentNonce::Iv(iv) = nonce else { return Err(Error::Unsupported("CBC object without an IV")) };
+                    let ContentNonce::Iv(iv) = nonce else {
+                        return Err(Error::Unsupported("CBC object without an IV"));
+                    };
                     (cbc_streamed(body, CbcDecryptor::new(key, iv)?), None)
                 } else {
-                    let body_len = stored_len.checked_sub(TAG_LEN as u64).ok_or(Error::Authentication)?;
+                    let body_len = stored_len
+                        .checked_sub(TAG_LEN as u64)
+                        .ok_or(Error::Authentication)?;
                     let dec = ContentDecryptor::new(suite, key, nonce)?;
                     let plain = if opts.delayed_authentication {
                         delayed(body, dec)
@@ -171,7 +212,9 @@ impl GetObject {
                     (plain, Some(body_len))
                 };
                 let content_range = match whole {
-                    Some(DecodePlan::Whole { size }) => Some(format!("bytes 0-{}/{size}", size - 1)),
+                    Some(DecodePlan::Whole { size }) => {
+                        Some(format!("bytes 0-{}/{size}", size - 1))
+                    }
                     _ => None,
                 };
                 (plain, len, content_range)
@@ -204,21 +247,33 @@ fn io(e: aws_smithy_types::byte_stream::error::Error) -> Error {
 }
 
 /// Reads the whole object into memory and opens it; plaintext only on success.
-async fn buffered(mut body: ByteStream, dec: ContentDecryptor, stored_len: u64) -> Result<ByteStream, Error> {
+async fn buffered(
+    mut body: ByteStream,
+    dec: ContentDecryptor,
+    stored_len: u64,
+) -> Result<ByteStream, Error> {
     let mut buf = Vec::with_capacity(stored_len as usize);
     while let Some(chunk) = body.try_next().await.map_err(io)? {
         if (buf.len() + chunk.len()) as u64 > stored_len {
-            return Err(Error::BodyLength { declared: stored_len, actual: (buf.len() + chunk.len()) as u64 });
+            return Err(Error::BodyLength {
+                declared: stored_len,
+                actual: (buf.len() + chunk.len()) as u64,
+            });
         }
         buf.extend_from_slice(&chunk);
     }
     if (buf.len() as u64) != stored_len {
-        return Err(Error::BodyLength { declared: stored_len, actual: buf.len() as u64 });
+        return Err(Error::BodyLength {
+            declared: stored_len,
+            actual: buf.len() as u64,
+        });
     }
     let body_len = buf.len() - TAG_LEN;
     let (content, tag) = buf.split_at_mut(body_len);
     let mut dec = dec;
-    let result = dec.decrypt_in_place_unverified(content).and_then(|()| dec.finish(tag));
+    let result = dec
+        .decrypt_in_place_unverified(content)
+        .and_then(|()| dec.finish(tag));
     if let Err(e) = result {
         zeroize::Zeroize::zeroize(&mut buf);
         return Err(e.into());
@@ -246,7 +301,10 @@ async fn spooled(
         let content = ((body_len.saturating_sub(seen)) as usize).min(chunk.len());
         seen += chunk.len() as u64;
         if seen > stored_len {
-            return Err(Error::BodyLength { declared: stored_len, actual: seen });
+            return Err(Error::BodyLength {
+                declared: stored_len,
+                actual: seen,
+            });
         }
         spool.write(&chunk[..content]).await?;
         scratch.clear();
@@ -256,7 +314,10 @@ async fn spooled(
     }
     scratch.fill(0);
     if seen != stored_len {
-        return Err(Error::BodyLength { declared: stored_len, actual: seen });
+        return Err(Error::BodyLength {
+            declared: stored_len,
+            actual: seen,
+        });
     }
     dec.finish(&tag)?;
     let spooled = spool.finish().await?;
@@ -270,7 +331,10 @@ async fn release(spooled: Spooled, mut ctr: CtrRangeDecryptor, sink: Sink) {
         Spooled::File { file, .. } => file,
         Spooled::Memory(b) => {
             let mut buf = BytesMut::from(&b[..]);
-            let item = ctr.apply(&mut buf).map(|()| buf.freeze()).map_err(Error::from);
+            let item = ctr
+                .apply(&mut buf)
+                .map(|()| buf.freeze())
+                .map_err(Error::from);
             let _ = sink.send(item).await;
             return;
         }
@@ -280,7 +344,10 @@ async fn release(spooled: Spooled, mut ctr: CtrRangeDecryptor, sink: Sink) {
         match read_chunk(&mut file, &mut buf, RELEASE_CHUNK).await {
             Ok(0) => return,
             Ok(_) => {
-                let item = ctr.apply(&mut buf).map(|()| buf.freeze()).map_err(Error::from);
+                let item = ctr
+                    .apply(&mut buf)
+                    .map(|()| buf.freeze())
+                    .map_err(Error::from);
                 let failed = item.is_err();
                 if sink.send(item).await.is_err() || failed {
                     return;
@@ -306,7 +373,9 @@ fn delayed(mut body: ByteStream, mut dec: ContentDecryptor) -> ByteStream {
                     held.extend_from_slice(&chunk);
                     if held.len() > TAG_LEN {
                         let mut out = held.split_to(held.len() - TAG_LEN);
-                        let item = dec.decrypt_in_place_unverified(&mut out).map(|()| out.freeze());
+                        let item = dec
+                            .decrypt_in_place_unverified(&mut out)
+                            .map(|()| out.freeze());
                         if sink.send(item.map_err(Error::from)).await.is_err() {
                             return;
                         }
@@ -377,7 +446,9 @@ fn ranged(mut body: ByteStream, mut ctr: CtrRangeDecryptor, plan: PartialPlan) -
             let chunk: Bytes = match body.try_next().await {
                 Ok(Some(c)) => c,
                 Ok(None) => {
-                    let _ = sink.send(Err(RangeError::ShortResponse { first: 0, last: 0 }.into())).await;
+                    let _ = sink
+                        .send(Err(RangeError::ShortResponse { first: 0, last: 0 }.into()))
+                        .await;
                     return;
                 }
                 Err(e) => {

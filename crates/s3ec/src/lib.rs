@@ -38,13 +38,16 @@ mod upload;
 
 pub use client::Client;
 pub use config::{
-    ClientBuilder, ConfigError, MetadataOverflow, Options, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY,
-    DEFAULT_PART_SIZE, MIN_PART_SIZE,
+    ClientBuilder, ConfigError, MetadataOverflow, Options, DEFAULT_BUFFER_SIZE,
+    DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, MIN_PART_SIZE,
 };
 pub use delete::{DeleteObject, DeleteObjects};
 pub use error::{BoxError, Error};
 pub use get::GetObject;
-pub use multipart::{AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, MultipartError, UploadPart};
+pub use multipart::{
+    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, MultipartError,
+    UploadPart,
+};
 pub use put::PutObject;
 pub use reencrypt::ReEncryptInstructionFile;
 pub use upload::Upload;

@@ -24,7 +24,9 @@ use crate::instruction;
 #[non_exhaustive]
 pub enum MultipartError {
     /// The upload id is not one this client created (or it was completed or aborted).
-    #[error("unknown multipart upload id (not created by this client, or already completed or aborted)")]
+    #[error(
+        "unknown multipart upload id (not created by this client, or already completed or aborted)"
+    )]
     UnknownUpload,
     /// Parts must be uploaded in increasing part-number order, one at a time.
     #[error("part {got} uploaded after part {after}: parts of an encrypted upload go in increasing order, one at a time")]
@@ -49,7 +51,9 @@ pub enum MultipartError {
     #[error("the last part was already uploaded")]
     AfterLastPart,
     /// Complete without a last part.
-    #[error("the last part was never uploaded (set is_last_part on it); the upload cannot be completed")]
+    #[error(
+        "the last part was never uploaded (set is_last_part on it); the upload cannot be completed"
+    )]
     NoLastPart,
     /// An earlier part failed after the cipher advanced: the stream cannot continue.
     #[error("an earlier part of this upload failed; abort it and start again")]
@@ -82,12 +86,24 @@ impl std::fmt::Debug for PartCipher {
 impl PartCipher {
     /// A cipher for an upload whose plaintext may not exceed `max` bytes.
     pub fn new(encryptor: ContentEncryptor, max: u64) -> Self {
-        Self { encryptor: Some(encryptor), last_part: None, finished: false, poisoned: false, max, total: 0 }
+        Self {
+            encryptor: Some(encryptor),
+            last_part: None,
+            finished: false,
+            poisoned: false,
+            max,
+            total: 0,
+        }
     }
 
     /// Encrypts part `part` in place (`data` holds its plaintext); on the last part appends the tag.
     /// Any refusal leaves the state as it was; a cipher failure poisons it.
-    pub fn encrypt_part(&mut self, part: i32, data: &mut Vec<u8>, is_last: bool) -> Result<(), MultipartError> {
+    pub fn encrypt_part(
+        &mut self,
+        part: i32,
+        data: &mut Vec<u8>,
+        is_last: bool,
+    ) -> Result<(), MultipartError> {
         if self.poisoned {
             return Err(MultipartError::Poisoned);
         }
@@ -178,26 +194,45 @@ impl Client {
 
     /// Uploads the next part of an upload created by this client.
     pub fn upload_part(&self) -> UploadPart {
-        UploadPart { client: Some(self.clone()), ..UploadPart::default() }
+        UploadPart {
+            client: Some(self.clone()),
+            ..UploadPart::default()
+        }
     }
 
     /// Completes an upload whose last part was uploaded.
     pub fn complete_multipart_upload(&self) -> CompleteMultipartUpload {
-        CompleteMultipartUpload { client: Some(self.clone()), ..Default::default() }
+        CompleteMultipartUpload {
+            client: Some(self.clone()),
+            ..Default::default()
+        }
     }
 
     /// Aborts an upload (and removes its instruction file, if any).
     pub fn abort_multipart_upload(&self) -> AbortMultipartUpload {
-        AbortMultipartUpload { client: Some(self.clone()), ..Default::default() }
+        AbortMultipartUpload {
+            client: Some(self.clone()),
+            ..Default::default()
+        }
     }
 
     fn upload_state(&self, upload_id: &str) -> Result<Arc<tokio::sync::Mutex<UploadState>>, Error> {
-        let map = self.shared.uploads.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(upload_id).cloned().ok_or(Error::Multipart(MultipartError::UnknownUpload))
+        let map = self
+            .shared
+            .uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.get(upload_id)
+            .cloned()
+            .ok_or(Error::Multipart(MultipartError::UnknownUpload))
     }
 
     fn forget_upload(&self, upload_id: &str) -> Option<Arc<tokio::sync::Mutex<UploadState>>> {
-        self.shared.uploads.lock().unwrap_or_else(|p| p.into_inner()).remove(upload_id)
+        self.shared
+            .uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(upload_id)
     }
 
     /// Creates the S3 upload and writes the envelope; shared with [`Client::upload`].
@@ -207,9 +242,20 @@ impl Client {
         metadata: Option<std::collections::HashMap<String, String>>,
         context: StringMap,
     ) -> Result<(CreateMultipartUploadOutput, UploadState), Error> {
-        let bucket = inner.get_bucket().clone().ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let key = inner.get_key().clone().ok_or_else(|| Error::Usage("key is required".into()))?;
-        let Sealed { encryptor, suite, metadata, instruction_file } = self.seal(context, metadata).await?;
+        let bucket = inner
+            .get_bucket()
+            .clone()
+            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
+        let key = inner
+            .get_key()
+            .clone()
+            .ok_or_else(|| Error::Usage("key is required".into()))?;
+        let Sealed {
+            encryptor,
+            suite,
+            metadata,
+            instruction_file,
+        } = self.seal(context, metadata).await?;
         let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
         let mut instruction_key = None;
         if let Some(json) = instruction_file {
@@ -231,7 +277,13 @@ impl Client {
                 return Err(Error::s3("CreateMultipartUpload", e));
             }
         };
-        Ok((out, UploadState { cipher: PartCipher::new(encryptor, max), instruction_key }))
+        Ok((
+            out,
+            UploadState {
+                cipher: PartCipher::new(encryptor, max),
+                instruction_key,
+            },
+        ))
     }
 }
 
@@ -250,7 +302,9 @@ impl CreateMultipartUpload {
 
     /// One user metadata entry.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.get_or_insert_with(Default::default).insert(key.into(), value.into());
+        self.metadata
+            .get_or_insert_with(Default::default)
+            .insert(key.into(), value.into());
         self
     }
 
@@ -271,8 +325,13 @@ impl CreateMultipartUpload {
 
     /// Creates the upload.
     pub async fn send(self) -> Result<CreateMultipartUploadOutput, Error> {
-        let (out, state) = self.client.create_upload(self.inner, self.metadata, self.context).await?;
-        let id = out.upload_id().ok_or_else(|| Error::Usage("S3 returned no upload id".into()))?;
+        let (out, state) = self
+            .client
+            .create_upload(self.inner, self.metadata, self.context)
+            .await?;
+        let id = out
+            .upload_id()
+            .ok_or_else(|| Error::Usage("S3 returned no upload id".into()))?;
         self.client
             .shared
             .uploads
@@ -332,11 +391,15 @@ impl UploadPart {
     /// Encrypts and uploads the part. A failed upload poisons the upload (the cipher has moved on): abort it.
     pub async fn send(self) -> Result<UploadPartOutput, Error> {
         let client = self.client.expect("built by Client::upload_part");
-        let need = |v: Option<String>, what: &str| v.ok_or_else(|| Error::Usage(format!("{what} is required")));
+        let need = |v: Option<String>, what: &str| {
+            v.ok_or_else(|| Error::Usage(format!("{what} is required")))
+        };
         let bucket = need(self.bucket, "bucket")?;
         let key = need(self.key, "key")?;
         let upload_id = need(self.upload_id, "upload_id")?;
-        let part = self.part_number.ok_or_else(|| Error::Usage("part_number is required".into()))?;
+        let part = self
+            .part_number
+            .ok_or_else(|| Error::Usage("part_number is required".into()))?;
         let state = client.upload_state(&upload_id)?;
         let mut state = state.lock().await;
         let body = self.body.unwrap_or_default();
@@ -399,8 +462,12 @@ impl CompleteMultipartUpload {
 
     /// Completes the upload; refused (and the upload left open for an abort) if the last part is missing.
     pub async fn send(self) -> Result<CompleteMultipartUploadOutput, Error> {
-        let client = self.client.expect("built by Client::complete_multipart_upload");
-        let upload_id = self.upload_id.ok_or_else(|| Error::Usage("upload_id is required".into()))?;
+        let client = self
+            .client
+            .expect("built by Client::complete_multipart_upload");
+        let upload_id = self
+            .upload_id
+            .ok_or_else(|| Error::Usage("upload_id is required".into()))?;
         let state = client.upload_state(&upload_id)?;
         state.lock().await.cipher.check_complete()?;
         let out = client
@@ -447,16 +514,31 @@ impl AbortMultipartUpload {
 
     /// Aborts the upload and deletes the instruction file written at create, if any.
     pub async fn send(self) -> Result<(), Error> {
-        let client = self.client.expect("built by Client::abort_multipart_upload");
-        let bucket = self.bucket.ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let upload_id = self.upload_id.ok_or_else(|| Error::Usage("upload_id is required".into()))?;
-        let key = self.key.ok_or_else(|| Error::Usage("key is required".into()))?;
+        let client = self
+            .client
+            .expect("built by Client::abort_multipart_upload");
+        let bucket = self
+            .bucket
+            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
+        let upload_id = self
+            .upload_id
+            .ok_or_else(|| Error::Usage("upload_id is required".into()))?;
+        let key = self
+            .key
+            .ok_or_else(|| Error::Usage("key is required".into()))?;
         let state = client.forget_upload(&upload_id);
         let instruction_key = match &state {
             Some(s) => s.lock().await.instruction_key.clone(),
             None => None,
         };
-        abort(&client, &bucket, &key, &upload_id, instruction_key.as_deref()).await
+        abort(
+            &client,
+            &bucket,
+            &key,
+            &upload_id,
+            instruction_key.as_deref(),
+        )
+        .await
     }
 }
 
@@ -468,11 +550,20 @@ pub(crate) async fn abort(
     upload_id: &str,
     instruction_key: Option<&str>,
 ) -> Result<(), Error> {
-    let result = client.s3().abort_multipart_upload().bucket(bucket).key(key).upload_id(upload_id).send().await;
+    let result = client
+        .s3()
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await;
     if let Some(ikey) = instruction_key {
         instruction::delete_quietly(client.s3(), bucket, ikey).await;
     }
-    result.map(|_| ()).map_err(|e| Error::s3("AbortMultipartUpload", e))
+    result
+        .map(|_| ())
+        .map_err(|e| Error::s3("AbortMultipartUpload", e))
 }
 
 #[cfg(test)]
@@ -492,14 +583,23 @@ mod tests {
         let (mut c, key, nonce) = cipher();
         let plain: Vec<u8> = (0..100u8).collect();
         let mut object = Vec::new();
-        for (i, piece) in [&plain[..32], &plain[32..64], &plain[64..]].into_iter().enumerate() {
+        for (i, piece) in [&plain[..32], &plain[32..64], &plain[64..]]
+            .into_iter()
+            .enumerate()
+        {
             let mut part = piece.to_vec();
             c.encrypt_part(i as i32 + 1, &mut part, i == 2).unwrap();
             object.extend_from_slice(&part);
         }
         c.check_complete().unwrap();
         assert_eq!(object.len(), 100 + TAG_LEN);
-        let out = ContentDecryptor::open_in_place(AlgorithmSuite::AesGcmCommitKey, &key, &nonce, &mut object).unwrap();
+        let out = ContentDecryptor::open_in_place(
+            AlgorithmSuite::AesGcmCommitKey,
+            &key,
+            &nonce,
+            &mut object,
+        )
+        .unwrap();
         assert_eq!(out, &plain[..]);
     }
 
@@ -507,19 +607,40 @@ mod tests {
     fn misuse_is_refused_without_advancing_the_cipher() {
         let (mut c, key, nonce) = cipher();
         let mut unaligned = vec![0u8; 17];
-        assert_eq!(c.encrypt_part(1, &mut unaligned, false), Err(MultipartError::Unaligned { part: 1, len: 17 }));
-        assert_eq!(c.encrypt_part(0, &mut vec![0; 16], false), Err(MultipartError::PartNumber(0)));
+        assert_eq!(
+            c.encrypt_part(1, &mut unaligned, false),
+            Err(MultipartError::Unaligned { part: 1, len: 17 })
+        );
+        assert_eq!(
+            c.encrypt_part(0, &mut vec![0; 16], false),
+            Err(MultipartError::PartNumber(0))
+        );
         assert_eq!(c.check_complete(), Err(MultipartError::NoLastPart));
         let mut first = vec![7u8; 16];
         c.encrypt_part(2, &mut first, false).unwrap();
-        assert_eq!(c.encrypt_part(2, &mut vec![0; 16], false), Err(MultipartError::OutOfOrder { after: 2, got: 2 }));
-        assert_eq!(c.encrypt_part(1, &mut vec![0; 16], false), Err(MultipartError::OutOfOrder { after: 2, got: 1 }));
+        assert_eq!(
+            c.encrypt_part(2, &mut vec![0; 16], false),
+            Err(MultipartError::OutOfOrder { after: 2, got: 2 })
+        );
+        assert_eq!(
+            c.encrypt_part(1, &mut vec![0; 16], false),
+            Err(MultipartError::OutOfOrder { after: 2, got: 1 })
+        );
         let mut last = vec![9u8; 5];
         c.encrypt_part(3, &mut last, true).unwrap();
-        assert_eq!(c.encrypt_part(4, &mut vec![0; 16], true), Err(MultipartError::AfterLastPart));
+        assert_eq!(
+            c.encrypt_part(4, &mut vec![0; 16], true),
+            Err(MultipartError::AfterLastPart)
+        );
         // The refused calls did not touch the stream: the two accepted parts still decrypt.
         let mut object = [first, last].concat();
-        let out = ContentDecryptor::open_in_place(AlgorithmSuite::AesGcmCommitKey, &key, &nonce, &mut object).unwrap();
+        let out = ContentDecryptor::open_in_place(
+            AlgorithmSuite::AesGcmCommitKey,
+            &key,
+            &nonce,
+            &mut object,
+        )
+        .unwrap();
         assert_eq!(out, [[7u8; 16].as_slice(), &[9u8; 5]].concat());
     }
 
@@ -528,7 +649,10 @@ mod tests {
         let (mut c, _, _) = cipher();
         c.encrypt_part(1, &mut vec![0; 16], false).unwrap();
         c.poison();
-        assert_eq!(c.encrypt_part(2, &mut vec![0; 1], true), Err(MultipartError::Poisoned));
+        assert_eq!(
+            c.encrypt_part(2, &mut vec![0; 1], true),
+            Err(MultipartError::Poisoned)
+        );
         assert_eq!(c.check_complete(), Err(MultipartError::Poisoned));
     }
 
@@ -538,6 +662,9 @@ mod tests {
         let (enc, _) = ContentEncryptor::new(AlgorithmSuite::AesGcm, &key).unwrap();
         let mut c = PartCipher::new(enc, 20);
         c.encrypt_part(1, &mut vec![0; 16], false).unwrap();
-        assert_eq!(c.encrypt_part(2, &mut vec![0; 16], true), Err(MultipartError::TooLarge));
+        assert_eq!(
+            c.encrypt_part(2, &mut vec![0; 16], true),
+            Err(MultipartError::TooLarge)
+        );
     }
 }

@@ -67,7 +67,9 @@ impl PutObject {
 
     /// One user metadata entry (stored in clear, beside the envelope).
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.get_or_insert_with(HashMap::new).insert(key.into(), value.into());
+        self.metadata
+            .get_or_insert_with(HashMap::new)
+            .insert(key.into(), value.into());
         self
     }
 
@@ -91,7 +93,10 @@ impl PutObject {
 
     /// Sets any other PutObject field on the wrapped aws-sdk-s3 builder (storage class, tagging, SSE, ...).
     /// Body, length, Content-MD5 and checksum values set here are replaced.
-    pub fn customize_request(mut self, f: impl FnOnce(PutObjectFluentBuilder) -> PutObjectFluentBuilder) -> Self {
+    pub fn customize_request(
+        mut self,
+        f: impl FnOnce(PutObjectFluentBuilder) -> PutObjectFluentBuilder,
+    ) -> Self {
         self.inner = f(self.inner);
         self
     }
@@ -99,17 +104,34 @@ impl PutObject {
     /// Encrypts and uploads. With an instruction file, the object is written first and removed again if the
     /// instruction file cannot be written, so no half-written object remains.
     pub async fn send(self) -> Result<PutObjectOutput, Error> {
-        let bucket = self.inner.get_bucket().clone().ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let key = self.inner.get_key().clone().ok_or_else(|| Error::Usage("key is required".into()))?;
+        let bucket = self
+            .inner
+            .get_bucket()
+            .clone()
+            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
+        let key = self
+            .inner
+            .get_key()
+            .clone()
+            .ok_or_else(|| Error::Usage("key is required".into()))?;
         let sealed = self.client.seal(self.context, self.metadata).await?;
-        let Sealed { encryptor, suite, metadata, instruction_file } = sealed;
+        let Sealed {
+            encryptor,
+            suite,
+            metadata,
+            instruction_file,
+        } = sealed;
         let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
-        let (body, len) = encrypt_body(self.body, encryptor, max, self.client.options().buffer_size).await?;
+        let (body, len) =
+            encrypt_body(self.body, encryptor, max, self.client.options().buffer_size).await?;
         let request = strip_plaintext_checksums(self.inner)
             .set_metadata(Some(metadata))
             .content_length(len as i64)
             .set_body(Some(body.stream));
-        let out = request.send().await.map_err(|e| Error::s3("PutObject", e))?;
+        let out = request
+            .send()
+            .await
+            .map_err(|e| Error::s3("PutObject", e))?;
         drop(body.spool_guard);
         if let Some(json) = instruction_file {
             let ikey = format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}");
@@ -161,7 +183,13 @@ pub(crate) async fn encrypt_body(
         encryptor.encrypt_in_place(&mut buf)?;
         buf.extend_from_slice(&encryptor.finish()?);
         let len = buf.len() as u64;
-        return Ok((CipherBody { stream: ByteStream::from(buf), spool_guard: None }, len));
+        return Ok((
+            CipherBody {
+                stream: ByteStream::from(buf),
+                spool_guard: None,
+            },
+            len,
+        ));
     }
     let (low, high) = body.size_hint();
     if high == Some(low) {
@@ -169,14 +197,24 @@ pub(crate) async fn encrypt_body(
             return Err(Error::TooLarge { max });
         }
         let stream = ByteStream::new(EncryptingBody::new(body, encryptor, low).into_sdk_body());
-        return Ok((CipherBody { stream, spool_guard: None }, low + TAG_LEN as u64));
+        return Ok((
+            CipherBody {
+                stream,
+                spool_guard: None,
+            },
+            low + TAG_LEN as u64,
+        ));
     }
     // Unknown length: encrypt into a spool, then send the spool (replayable).
     let limit = usize::try_from(spool_limit).unwrap_or(usize::MAX);
     let mut spool = NamedSpool::new(limit);
     let mut pending = BytesMut::new();
     let mut total = 0u64;
-    while let Some(chunk) = body.try_next().await.map_err(|e| Error::Io(std::sync::Arc::new(e)))? {
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| Error::Io(std::sync::Arc::new(e)))?
+    {
         total += chunk.len() as u64;
         if total > max {
             return Err(Error::TooLarge { max });
@@ -203,7 +241,11 @@ struct NamedSpool {
 
 impl NamedSpool {
     fn new(limit: usize) -> Self {
-        Self { limit, memory: Some(Spool::new(usize::MAX)), file: None }
+        Self {
+            limit,
+            memory: Some(Spool::new(usize::MAX)),
+            file: None,
+        }
     }
 
     async fn write(&mut self, data: &[u8]) -> Result<(), Error> {
@@ -212,7 +254,9 @@ impl NamedSpool {
                 return Ok(mem.write(data).await?);
             }
             let mem = self.memory.take().expect("checked above");
-            let named = tokio::task::spawn_blocking(tempfile::NamedTempFile::new).await.map_err(std::io::Error::other)??;
+            let named = tokio::task::spawn_blocking(tempfile::NamedTempFile::new)
+                .await
+                .map_err(std::io::Error::other)??;
             self.file = Some((named, 0));
             if let Spooled::Memory(b) = mem.finish().await? {
                 self.append(&b).await?;
@@ -226,7 +270,9 @@ impl NamedSpool {
         let (named, len) = self.file.as_mut().expect("file mode");
         let mut f = named.as_file().try_clone()?;
         let owned = data.to_vec();
-        tokio::task::spawn_blocking(move || f.write_all(&owned)).await.map_err(std::io::Error::other)??;
+        tokio::task::spawn_blocking(move || f.write_all(&owned))
+            .await
+            .map_err(std::io::Error::other)??;
         *len += data.len() as u64;
         Ok(())
     }
@@ -234,9 +280,17 @@ impl NamedSpool {
     async fn finish(self) -> Result<(CipherBody, u64), Error> {
         match (self.memory, self.file) {
             (Some(mem), _) => {
-                let Spooled::Memory(b) = mem.finish().await? else { unreachable!("unlimited memory spool") };
+                let Spooled::Memory(b) = mem.finish().await? else {
+                    unreachable!("unlimited memory spool")
+                };
                 let len = b.len() as u64;
-                Ok((CipherBody { stream: ByteStream::from(b), spool_guard: None }, len))
+                Ok((
+                    CipherBody {
+                        stream: ByteStream::from(b),
+                        spool_guard: None,
+                    },
+                    len,
+                ))
             }
             (None, Some((named, len))) => {
                 let path = named.into_temp_path();
@@ -246,7 +300,13 @@ impl NamedSpool {
                     .build()
                     .await
                     .map_err(|e| Error::Io(std::sync::Arc::new(e)))?;
-                Ok((CipherBody { stream, spool_guard: Some(path) }, len))
+                Ok((
+                    CipherBody {
+                        stream,
+                        spool_guard: Some(path),
+                    },
+                    len,
+                ))
             }
             (None, None) => unreachable!("one of memory or file is always set"),
         }

@@ -98,8 +98,12 @@ impl FromStr for RangeSpec {
         let (a, b) = spec.split_once('-').ok_or_else(bad)?;
         match (a.is_empty(), b.is_empty()) {
             (true, true) => Err(bad()),
-            (true, false) => Ok(RangeSpec::Suffix { len: digits(b).ok_or_else(bad)? }),
-            (false, true) => Ok(RangeSpec::From { first: digits(a).ok_or_else(bad)? }),
+            (true, false) => Ok(RangeSpec::Suffix {
+                len: digits(b).ok_or_else(bad)?,
+            }),
+            (false, true) => Ok(RangeSpec::From {
+                first: digits(a).ok_or_else(bad)?,
+            }),
             (false, false) => {
                 let (first, last) = (digits(a).ok_or_else(bad)?, digits(b).ok_or_else(bad)?);
                 if first > last {
@@ -243,7 +247,11 @@ impl PartialPlan {
 
 /// Maps a fetched window `fetched` of an object whose suite has a `tag_len`-byte tag to the bytes to release for
 /// `spec`. Errors with [`RangeError::Unsatisfiable`] when the range selects nothing of the plaintext.
-pub fn plan(spec: &RangeSpec, fetched: ContentRange, tag_len: u64) -> Result<DecodePlan, RangeError> {
+pub fn plan(
+    spec: &RangeSpec,
+    fetched: ContentRange,
+    tag_len: u64,
+) -> Result<DecodePlan, RangeError> {
     let total = fetched.total;
     let size = total
         .checked_sub(tag_len)
@@ -253,7 +261,10 @@ pub fn plan(spec: &RangeSpec, fetched: ContentRange, tag_len: u64) -> Result<Dec
         return Ok(DecodePlan::Whole { size });
     }
     let aligned = start - start % BLOCK;
-    let short = RangeError::ShortResponse { first: fetched.first, last: fetched.last };
+    let short = RangeError::ShortResponse {
+        first: fetched.first,
+        last: fetched.last,
+    };
     if fetched.first > aligned || fetched.last < end {
         return Err(short);
     }
@@ -264,7 +275,11 @@ pub fn plan(spec: &RangeSpec, fetched: ContentRange, tag_len: u64) -> Result<Dec
         first_block: aligned / BLOCK,
         discard,
         emit,
-        content_range: ContentRange { first: start, last: end, total: size },
+        content_range: ContentRange {
+            first: start,
+            last: end,
+            total: size,
+        },
     };
     // The decrypted blocks may run into the tag (never past the fetched window); only `emit` bytes leave.
     let avail = fetched.last + 1 - aligned;
@@ -281,13 +296,32 @@ mod tests {
 
     #[test]
     fn parses_the_three_forms_and_refuses_the_rest() {
-        assert_eq!("bytes=0-0".parse(), Ok(RangeSpec::FromTo { first: 0, last: 0 }));
+        assert_eq!(
+            "bytes=0-0".parse(),
+            Ok(RangeSpec::FromTo { first: 0, last: 0 })
+        );
         assert_eq!("bytes=7-".parse(), Ok(RangeSpec::From { first: 7 }));
         assert_eq!("bytes=-0".parse(), Ok(RangeSpec::Suffix { len: 0 }));
-        for bad in ["", "bytes=", "bytes=-", "bytes=a-b", "bytes=1-2-3", "items=0-1", "bytes=+1-2", "bytes=3-2", "0-1"] {
-            assert!(matches!(bad.parse::<RangeSpec>(), Err(RangeError::Syntax(_))), "{bad}");
+        for bad in [
+            "",
+            "bytes=",
+            "bytes=-",
+            "bytes=a-b",
+            "bytes=1-2-3",
+            "items=0-1",
+            "bytes=+1-2",
+            "bytes=3-2",
+            "0-1",
+        ] {
+            assert!(
+                matches!(bad.parse::<RangeSpec>(), Err(RangeError::Syntax(_))),
+                "{bad}"
+            );
         }
-        assert_eq!("bytes=0-1,3-4".parse::<RangeSpec>(), Err(RangeError::MultipleRanges));
+        assert_eq!(
+            "bytes=0-1,3-4".parse::<RangeSpec>(),
+            Err(RangeError::MultipleRanges)
+        );
         assert!("bytes=99999999999999999999-".parse::<RangeSpec>().is_err());
     }
 
@@ -301,18 +335,61 @@ mod tests {
     #[test]
     fn fetch_widening_matches_the_reference_formula() {
         // lower = a - a%16 - 16 clamped at 0; upper = b + (16 - b%16) + 16.
-        assert_eq!(RangeSpec::FromTo { first: 0, last: 0 }.ciphertext_request(), "bytes=0-32");
-        assert_eq!(RangeSpec::FromTo { first: 17, last: 31 }.ciphertext_request(), "bytes=0-48");
-        assert_eq!(RangeSpec::FromTo { first: 40, last: 47 }.ciphertext_request(), "bytes=16-64");
-        assert_eq!(RangeSpec::FromTo { first: 0, last: u64::MAX - 3 }.ciphertext_request(), format!("bytes=0-{}", u64::MAX));
-        assert_eq!(RangeSpec::From { first: 33 }.ciphertext_request(), "bytes=16-");
-        assert_eq!(RangeSpec::Suffix { len: 10 }.ciphertext_request(), "bytes=-58");
+        assert_eq!(
+            RangeSpec::FromTo { first: 0, last: 0 }.ciphertext_request(),
+            "bytes=0-32"
+        );
+        assert_eq!(
+            RangeSpec::FromTo {
+                first: 17,
+                last: 31
+            }
+            .ciphertext_request(),
+            "bytes=0-48"
+        );
+        assert_eq!(
+            RangeSpec::FromTo {
+                first: 40,
+                last: 47
+            }
+            .ciphertext_request(),
+            "bytes=16-64"
+        );
+        assert_eq!(
+            RangeSpec::FromTo {
+                first: 0,
+                last: u64::MAX - 3
+            }
+            .ciphertext_request(),
+            format!("bytes=0-{}", u64::MAX)
+        );
+        assert_eq!(
+            RangeSpec::From { first: 33 }.ciphertext_request(),
+            "bytes=16-"
+        );
+        assert_eq!(
+            RangeSpec::Suffix { len: 10 }.ciphertext_request(),
+            "bytes=-58"
+        );
     }
 
     #[test]
     fn content_range_parses_and_rejects() {
-        assert_eq!("bytes 0-9/10".parse(), Ok(ContentRange { first: 0, last: 9, total: 10 }));
-        for bad in ["bytes */10", "bytes 5-4/10", "bytes 0-10/10", "0-1/2", "bytes 0-1/*"] {
+        assert_eq!(
+            "bytes 0-9/10".parse(),
+            Ok(ContentRange {
+                first: 0,
+                last: 9,
+                total: 10
+            })
+        );
+        for bad in [
+            "bytes */10",
+            "bytes 5-4/10",
+            "bytes 0-10/10",
+            "0-1/2",
+            "bytes 0-1/*",
+        ] {
             assert!(bad.parse::<ContentRange>().is_err(), "{bad}");
         }
     }
@@ -323,7 +400,14 @@ mod tests {
         assert_eq!(RangeSpec::From { first: 0 }.resolve(0), unsat(0));
         assert_eq!(RangeSpec::From { first: 10 }.resolve(10), unsat(10));
         assert_eq!(RangeSpec::Suffix { len: 0 }.resolve(10), unsat(10));
-        assert_eq!(RangeSpec::FromTo { first: 10, last: 20 }.resolve(10), unsat(10));
+        assert_eq!(
+            RangeSpec::FromTo {
+                first: 10,
+                last: 20
+            }
+            .resolve(10),
+            unsat(10)
+        );
         assert_eq!(RangeSpec::Suffix { len: 50 }.resolve(10), Ok((0, 9)));
     }
 
@@ -337,7 +421,11 @@ mod tests {
             (total.saturating_sub(n), total.checked_sub(1)?)
         } else {
             let a: u64 = a.parse().unwrap();
-            let b: u64 = if b.is_empty() { u64::MAX } else { b.parse().unwrap() };
+            let b: u64 = if b.is_empty() {
+                u64::MAX
+            } else {
+                b.parse().unwrap()
+            };
             (a, b.min(total.checked_sub(1)?))
         };
         (first <= last && first < total).then_some(ContentRange { first, last, total })
@@ -351,7 +439,9 @@ mod tests {
                 Some(&pt[first as usize..=(last as usize).min(n - 1)])
             }
             RangeSpec::From { first } if (first as usize) < n => Some(&pt[first as usize..]),
-            RangeSpec::Suffix { len } if len > 0 && n > 0 => Some(&pt[n.saturating_sub(len as usize)..]),
+            RangeSpec::Suffix { len } if len > 0 && n > 0 => {
+                Some(&pt[n.saturating_sub(len as usize)..])
+            }
             _ => None,
         }
     }
@@ -360,8 +450,11 @@ mod tests {
     fn simulate(spec: RangeSpec, pt: &[u8]) -> Result<Vec<u8>, RangeError> {
         let mut stored = pt.to_vec();
         stored.extend_from_slice(&[0xEE; 16]);
-        let fetched = server(&spec.ciphertext_request(), stored.len() as u64)
-            .ok_or(RangeError::Unsatisfiable { object_size: pt.len() as u64 })?;
+        let fetched = server(&spec.ciphertext_request(), stored.len() as u64).ok_or(
+            RangeError::Unsatisfiable {
+                object_size: pt.len() as u64,
+            },
+        )?;
         let window = &stored[fetched.first as usize..=fetched.last as usize];
         match plan(&spec, fetched, 16)? {
             DecodePlan::Whole { size } => {
@@ -388,7 +481,24 @@ mod tests {
 
     #[test]
     fn every_block_edge_matches_the_reference() {
-        let edges = |n: u64| [0, 1, 15, 16, 17, 31, 32, 33, n.saturating_sub(17), n.saturating_sub(16), n.saturating_sub(1), n, n + 1, n + 16];
+        let edges = |n: u64| {
+            [
+                0,
+                1,
+                15,
+                16,
+                17,
+                31,
+                32,
+                33,
+                n.saturating_sub(17),
+                n.saturating_sub(16),
+                n.saturating_sub(1),
+                n,
+                n + 1,
+                n + 16,
+            ]
+        };
         for len in [0u64, 1, 15, 16, 17, 31, 32, 33, 100] {
             for a in edges(len) {
                 check(RangeSpec::From { first: a }, len as usize);
@@ -404,13 +514,20 @@ mod tests {
 
     #[test]
     fn whole_object_ranges_are_planned_as_whole() {
-        let fetched = |total| server(&RangeSpec::From { first: 0 }.ciphertext_request(), total).unwrap();
-        assert_eq!(plan(&RangeSpec::From { first: 0 }, fetched(116), 16), Ok(DecodePlan::Whole { size: 100 }));
+        let fetched =
+            |total| server(&RangeSpec::From { first: 0 }.ciphertext_request(), total).unwrap();
+        assert_eq!(
+            plan(&RangeSpec::From { first: 0 }, fetched(116), 16),
+            Ok(DecodePlan::Whole { size: 100 })
+        );
         let spec = RangeSpec::FromTo { first: 0, last: 99 };
         let got = plan(&spec, server(&spec.ciphertext_request(), 116).unwrap(), 16);
         assert_eq!(got, Ok(DecodePlan::Whole { size: 100 }));
         let spec = RangeSpec::FromTo { first: 0, last: 98 };
-        assert!(matches!(plan(&spec, server(&spec.ciphertext_request(), 116).unwrap(), 16), Ok(DecodePlan::Partial(_))));
+        assert!(matches!(
+            plan(&spec, server(&spec.ciphertext_request(), 116).unwrap(), 16),
+            Ok(DecodePlan::Partial(_))
+        ));
         let spec = RangeSpec::Suffix { len: 100 };
         let got = plan(&spec, server(&spec.ciphertext_request(), 116).unwrap(), 16);
         assert_eq!(got, Ok(DecodePlan::Whole { size: 100 }));
@@ -418,12 +535,42 @@ mod tests {
 
     #[test]
     fn short_windows_are_refused() {
-        let spec = RangeSpec::FromTo { first: 40, last: 50 };
-        let got = plan(&spec, ContentRange { first: 48, last: 80, total: 200 }, 16);
+        let spec = RangeSpec::FromTo {
+            first: 40,
+            last: 50,
+        };
+        let got = plan(
+            &spec,
+            ContentRange {
+                first: 48,
+                last: 80,
+                total: 200,
+            },
+            16,
+        );
         assert!(matches!(got, Err(RangeError::ShortResponse { .. })));
-        let got = plan(&spec, ContentRange { first: 32, last: 49, total: 200 }, 16);
+        let got = plan(
+            &spec,
+            ContentRange {
+                first: 32,
+                last: 49,
+                total: 200,
+            },
+            16,
+        );
         assert!(matches!(got, Err(RangeError::ShortResponse { .. })));
-        assert!(matches!(plan(&spec, ContentRange { first: 0, last: 9, total: 10 }, 16), Err(RangeError::ObjectTooShort { .. })));
+        assert!(matches!(
+            plan(
+                &spec,
+                ContentRange {
+                    first: 0,
+                    last: 9,
+                    total: 10
+                },
+                16
+            ),
+            Err(RangeError::ObjectTooShort { .. })
+        ));
     }
 
     proptest! {

@@ -62,7 +62,14 @@ impl ReEncryptInstructionFile {
 
     /// Runs the re-encryption.
     pub async fn send(self) -> Result<(), Error> {
-        let _ = (&self.client, &self.bucket, &self.key, &self.keyring, &self.suffix, self.enforce_rotation);
+        let _ = (
+            &self.client,
+            &self.bucket,
+            &self.key,
+            &self.keyring,
+            &self.suffix,
+            self.enforce_rotation,
+        );
         Err(Error::Unsupported("re-encrypting an instruction file needs keyring support for wrapping an existing data key (requested)"))
     }
 }

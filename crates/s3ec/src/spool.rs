@@ -36,7 +36,12 @@ pub enum Spooled {
 impl Spool {
     /// A spool that keeps up to `limit` bytes in memory.
     pub fn new(limit: usize) -> Self {
-        Self { limit, memory: BytesMut::new(), file: None, len: 0 }
+        Self {
+            limit,
+            memory: BytesMut::new(),
+            file: None,
+            len: 0,
+        }
     }
 
     /// A spool that goes to a file at once (the size is known to exceed the memory limit).
@@ -67,7 +72,9 @@ impl Spool {
             return Ok(());
         }
         if self.file.is_none() {
-            let file = tokio::task::spawn_blocking(tempfile::tempfile).await.map_err(std::io::Error::other)??;
+            let file = tokio::task::spawn_blocking(tempfile::tempfile)
+                .await
+                .map_err(std::io::Error::other)??;
             self.file = Some(File::from_std(file));
         }
         self.memory.extend_from_slice(data);
@@ -97,7 +104,10 @@ impl Spool {
         let std = tokio::task::spawn_blocking(move || std.seek(SeekFrom::Start(0)).map(|_| std))
             .await
             .map_err(std::io::Error::other)??;
-        Ok(Spooled::File { file: File::from_std(std), len: self.len })
+        Ok(Spooled::File {
+            file: File::from_std(std),
+            len: self.len,
+        })
     }
 }
 
@@ -117,7 +127,11 @@ impl Spooled {
 }
 
 /// Reads up to `buf.capacity()` bytes, filling `buf` as far as the file allows.
-pub(crate) async fn read_chunk(file: &mut File, buf: &mut BytesMut, want: usize) -> std::io::Result<usize> {
+pub(crate) async fn read_chunk(
+    file: &mut File,
+    buf: &mut BytesMut,
+    want: usize,
+) -> std::io::Result<usize> {
     buf.clear();
     buf.reserve(want);
     while buf.len() < want {

@@ -91,7 +91,9 @@ impl Upload {
 
     /// One user metadata entry.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.get_or_insert_with(HashMap::new).insert(key.into(), value.into());
+        self.metadata
+            .get_or_insert_with(HashMap::new)
+            .insert(key.into(), value.into());
         self
     }
 
@@ -117,7 +119,9 @@ impl Upload {
             return Err(crate::ConfigError::Concurrency.into());
         }
         let body = match (self.body, self.path) {
-            (Some(_), Some(_)) => return Err(Error::Usage("give either body or file, not both".into())),
+            (Some(_), Some(_)) => {
+                return Err(Error::Usage("give either body or file, not both".into()))
+            }
             (Some(b), None) => b,
             (None, Some(p)) => ByteStream::read_from()
                 .path(p)
@@ -130,11 +134,25 @@ impl Upload {
         let bucket = self.inner.get_bucket().clone().unwrap_or_default();
         let key = self.inner.get_key().clone().unwrap_or_default();
         let client = self.client;
-        let (created, state) = client.create_upload(self.inner, self.metadata, self.context).await?;
+        let (created, state) = client
+            .create_upload(self.inner, self.metadata, self.context)
+            .await?;
         let upload_id = created.upload_id().unwrap_or_default().to_string();
         let instruction_key = state.instruction_key.clone();
-        let target = Target { bucket: bucket.clone(), key: key.clone(), upload_id: upload_id.clone() };
-        let result = run(&client, &target, state, body, self.part_size as usize, self.concurrency).await;
+        let target = Target {
+            bucket: bucket.clone(),
+            key: key.clone(),
+            upload_id: upload_id.clone(),
+        };
+        let result = run(
+            &client,
+            &target,
+            state,
+            body,
+            self.part_size as usize,
+            self.concurrency,
+        )
+        .await;
         let completed = match result {
             Ok(parts) => client
                 .s3()
@@ -142,7 +160,11 @@ impl Upload {
                 .bucket(&bucket)
                 .key(&key)
                 .upload_id(&upload_id)
-                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
                 .send()
                 .await
                 .map_err(|e| Error::s3("CompleteMultipartUpload", e)),
@@ -151,8 +173,18 @@ impl Upload {
         match completed {
             Ok(out) => Ok(out),
             Err(e) => {
-                if let Err(abort_err) = abort(&client, &bucket, &key, &upload_id, instruction_key.as_deref()).await {
-                    tracing::warn!("AbortMultipartUpload after a failed upload also failed: {abort_err}");
+                if let Err(abort_err) = abort(
+                    &client,
+                    &bucket,
+                    &key,
+                    &upload_id,
+                    instruction_key.as_deref(),
+                )
+                .await
+                {
+                    tracing::warn!(
+                        "AbortMultipartUpload after a failed upload also failed: {abort_err}"
+                    );
                 }
                 Err(e)
             }
@@ -177,11 +209,18 @@ async fn run(
 ) -> Result<Vec<CompletedPart>, Error> {
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks: JoinSet<Result<CompletedPart, Error>> = JoinSet::new();
-    let mut reader = PartReader { body, carry: Bytes::new() };
+    let mut reader = PartReader {
+        body,
+        carry: Bytes::new(),
+    };
     let mut parts = Vec::new();
     let mut number = 1i32;
     loop {
-        let permit = permits.clone().acquire_owned().await.map_err(|_| Error::Usage("upload cancelled".into()))?;
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Usage("upload cancelled".into()))?;
         while let Some(done) = tasks.try_join_next() {
             parts.push(joined(done)?);
         }
@@ -204,7 +243,10 @@ async fn run(
                 .send()
                 .await
                 .map_err(|e| Error::s3("UploadPart", e))?;
-            Ok(CompletedPart::builder().set_e_tag(out.e_tag).part_number(number).build())
+            Ok(CompletedPart::builder()
+                .set_e_tag(out.e_tag)
+                .part_number(number)
+                .build())
         });
         if is_last {
             break;
@@ -218,7 +260,9 @@ async fn run(
     Ok(parts)
 }
 
-fn joined(done: Result<Result<CompletedPart, Error>, tokio::task::JoinError>) -> Result<CompletedPart, Error> {
+fn joined(
+    done: Result<Result<CompletedPart, Error>, tokio::task::JoinError>,
+) -> Result<CompletedPart, Error> {
     done.map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))?
 }
 
@@ -239,7 +283,12 @@ impl PartReader {
             if out.len() == part_size {
                 return Ok(out);
             }
-            match self.body.try_next().await.map_err(|e| Error::Io(Arc::new(e)))? {
+            match self
+                .body
+                .try_next()
+                .await
+                .map_err(|e| Error::Io(Arc::new(e)))?
+            {
                 Some(chunk) => self.carry = chunk,
                 None => return Ok(out),
             }
@@ -248,7 +297,12 @@ impl PartReader {
 
     async fn at_end(&mut self) -> Result<bool, Error> {
         while self.carry.is_empty() {
-            match self.body.try_next().await.map_err(|e| Error::Io(Arc::new(e)))? {
+            match self
+                .body
+                .try_next()
+                .await
+                .map_err(|e| Error::Io(Arc::new(e)))?
+            {
                 Some(chunk) => self.carry = chunk,
                 None => return Ok(true),
             }

@@ -9,7 +9,11 @@ use s3ec::{AlgorithmSuite, Error};
 /// The bytes of `plain` a range header selects (RFC 9110), or `None` for 416.
 fn reference(header: &str, plain: &[u8]) -> Option<Vec<u8>> {
     let n = plain.len() as u64;
-    let (a, b) = header.strip_prefix("bytes=").unwrap().split_once('-').unwrap();
+    let (a, b) = header
+        .strip_prefix("bytes=")
+        .unwrap()
+        .split_once('-')
+        .unwrap();
     let (first, last) = if a.is_empty() {
         let k: u64 = b.parse().unwrap();
         if k == 0 || n == 0 {
@@ -18,7 +22,11 @@ fn reference(header: &str, plain: &[u8]) -> Option<Vec<u8>> {
         (n.saturating_sub(k), n - 1)
     } else {
         let first: u64 = a.parse().unwrap();
-        let last = if b.is_empty() { n.saturating_sub(1) } else { b.parse::<u64>().unwrap().min(n.saturating_sub(1)) };
+        let last = if b.is_empty() {
+            n.saturating_sub(1)
+        } else {
+            b.parse::<u64>().unwrap().min(n.saturating_sub(1))
+        };
         if first >= n {
             return None;
         }
@@ -29,7 +37,15 @@ fn reference(header: &str, plain: &[u8]) -> Option<Vec<u8>> {
 
 fn headers(len: u64) -> Vec<String> {
     let mut edges: Vec<u64> = vec![0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 49];
-    edges.extend([len.saturating_sub(17), len.saturating_sub(16), len.saturating_sub(15), len.saturating_sub(1), len, len + 1, len + 17]);
+    edges.extend([
+        len.saturating_sub(17),
+        len.saturating_sub(16),
+        len.saturating_sub(15),
+        len.saturating_sub(1),
+        len,
+        len + 1,
+        len + 17,
+    ]);
     edges.sort_unstable();
     edges.dedup();
     let mut out = Vec::new();
@@ -48,31 +64,70 @@ fn headers(len: u64) -> Vec<String> {
 async fn check(server: &Server, suite: AlgorithmSuite, len: usize) -> usize {
     let keys = common::keys(server).await;
     let kr = common::keyring(server, &keys, KeyringKind::Aes);
-    let client = common::client(server, kr, Opts { suite, legacy_unauthenticated: true, ..Opts::default() });
+    let client = common::client(
+        server,
+        kr,
+        Opts {
+            suite,
+            legacy_unauthenticated: true,
+            ..Opts::default()
+        },
+    );
     let key = common::unique_key("ranged");
     let plain = common::data(len, 99);
-    common::put_bytes(&client, server, &key, &plain).await.unwrap();
+    common::put_bytes(&client, server, &key, &plain)
+        .await
+        .unwrap();
     let mut checked = 0;
     for h in headers(len as u64) {
         let what = format!("{} {suite:?} len={len} {h}", server.name);
-        let got = client.get_object().bucket(&server.bucket).key(&key).range(&h).send().await;
+        let got = client
+            .get_object()
+            .bucket(&server.bucket)
+            .key(&key)
+            .range(&h)
+            .send()
+            .await;
         match (reference(&h, &plain), got) {
             (Some(want), Ok(out)) => {
-                assert_eq!(out.content_length, Some(want.len() as i64), "{what}: content length");
-                let cr = out.content_range.clone().expect("ranged answers carry a Content-Range");
-                assert!(cr.ends_with(&format!("/{len}")), "{what}: Content-Range {cr} names the plaintext size");
+                assert_eq!(
+                    out.content_length,
+                    Some(want.len() as i64),
+                    "{what}: content length"
+                );
+                let cr = out
+                    .content_range
+                    .clone()
+                    .expect("ranged answers carry a Content-Range");
+                assert!(
+                    cr.ends_with(&format!("/{len}")),
+                    "{what}: Content-Range {cr} names the plaintext size"
+                );
                 let body = out.body.collect().await.unwrap().to_vec();
                 assert!(body == want, "{what}: bytes differ");
             }
             (None, Err(e)) => {
-                assert!(matches!(e, Error::Range(RangeError::Unsatisfiable { .. })), "{what}: want 416, got {e}");
+                assert!(
+                    matches!(e, Error::Range(RangeError::Unsatisfiable { .. })),
+                    "{what}: want 416, got {e}"
+                );
                 assert_eq!(e.http_status(), Some(416));
             }
-            (want, got) => panic!("{what}: want {:?} bytes, got {:?}", want.map(|w| w.len()), got.map(|_| ()).map_err(|e| e.to_string())),
+            (want, got) => panic!(
+                "{what}: want {:?} bytes, got {:?}",
+                want.map(|w| w.len()),
+                got.map(|_| ()).map_err(|e| e.to_string())
+            ),
         }
         checked += 1;
     }
-    client.delete_object().bucket(&server.bucket).key(&key).send().await.unwrap();
+    client
+        .delete_object()
+        .bucket(&server.bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
     checked
 }
 
@@ -82,16 +137,44 @@ async fn refusals(server: &Server) {
     let strict = common::client(server, kr, Opts::default());
     let key = common::unique_key("ranged-strict");
     let plain = common::data(100, 3);
-    common::put_bytes(&strict, server, &key, &plain).await.unwrap();
-    let get = |r: &str| strict.get_object().bucket(&server.bucket).key(&key).range(r).send();
+    common::put_bytes(&strict, server, &key, &plain)
+        .await
+        .unwrap();
+    let get = |r: &str| {
+        strict
+            .get_object()
+            .bucket(&server.bucket)
+            .key(&key)
+            .range(r)
+            .send()
+    };
     // Without the legacy option, a partial range is refused...
-    assert!(matches!(get("bytes=5-9").await, Err(Error::RangeNeedsLegacyUnauthenticated)));
-    assert!(matches!(get("bytes=0-98").await, Err(Error::RangeNeedsLegacyUnauthenticated)));
-    assert!(matches!(get("bytes=-99").await, Err(Error::RangeNeedsLegacyUnauthenticated)));
+    assert!(matches!(
+        get("bytes=5-9").await,
+        Err(Error::RangeNeedsLegacyUnauthenticated)
+    ));
+    assert!(matches!(
+        get("bytes=0-98").await,
+        Err(Error::RangeNeedsLegacyUnauthenticated)
+    ));
+    assert!(matches!(
+        get("bytes=-99").await,
+        Err(Error::RangeNeedsLegacyUnauthenticated)
+    ));
     // ...but a range that covers the whole object is fetched whole and authenticated.
-    for whole in ["bytes=0-", "bytes=0-99", "bytes=0-1000", "bytes=-100", "bytes=-5000"] {
+    for whole in [
+        "bytes=0-",
+        "bytes=0-99",
+        "bytes=0-1000",
+        "bytes=-100",
+        "bytes=-5000",
+    ] {
         let out = get(whole).await.unwrap_or_else(|e| panic!("{whole}: {e}"));
-        assert_eq!(out.content_range.as_deref(), Some("bytes 0-99/100"), "{whole}");
+        assert_eq!(
+            out.content_range.as_deref(),
+            Some("bytes 0-99/100"),
+            "{whole}"
+        );
         assert_eq!(out.body.collect().await.unwrap().to_vec(), plain, "{whole}");
     }
     // Unsupported syntax is an error, not the whole object.

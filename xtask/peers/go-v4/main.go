@@ -25,7 +25,7 @@ import (
 
 type args struct {
 	op, endpoint, kmsEndpoint, region, bucket, key, keyring string
-	format, storage, policy, in, out, rng, suffix          string
+	format, storage, policy, in, out, rng, suffix           string
 	context, matdesc                                        map[string]string
 	legacy                                                  bool
 }
@@ -174,6 +174,23 @@ func run(a *args) (map[string]any, error) {
 		}
 		if a.suffix != "" {
 			return nil, fmt.Errorf("the Go v4 client takes no instruction-file suffix")
+		}
+		// Go v4 4.0.0 fetches an instruction file with a client of its own, built by
+		// config.LoadDefaultConfig instead of the wrapped client, so it would ask real AWS instead
+		// of the test endpoint. Refuse such objects before the client sees them.
+		head, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &a.bucket, Key: &a.key})
+		if err != nil {
+			return nil, err
+		}
+		inMetadata := false
+		for k := range head.Metadata {
+			switch strings.ToLower(k) {
+			case "x-amz-key", "x-amz-key-v2", "x-amz-3":
+				inMetadata = true
+			}
+		}
+		if !inMetadata {
+			return nil, fmt.Errorf("not attempted: the Go v4 client loads instruction files through its own default-config S3 client, which cannot be pointed at the test endpoint")
 		}
 		out, err := ec.GetObject(rctx, in)
 		if err != nil {

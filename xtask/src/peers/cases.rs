@@ -405,3 +405,84 @@ pub fn apply(t: &Tamper, stored: &Stored) -> Result<(Stored, Option<&'static str
     }
     Ok((s, policy))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v3_instruction_object() -> Stored {
+        Stored {
+            body: vec![7u8; 33],
+            meta: vec![
+                ("x-amz-c".into(), "115".into()),
+                ("x-amz-d".into(), B64.encode([1u8; 28])),
+                ("x-amz-i".into(), B64.encode([2u8; 28])),
+            ],
+            instruction: Some(
+                br#"{"x-amz-3":"AAAAAAAAAAAAAAAAAAAAAAAA","x-amz-w":"02","x-amz-m":"{}"}"#.to_vec(),
+            ),
+        }
+    }
+
+    fn instruction_map(s: &Stored) -> Map<String, Value> {
+        serde_json::from_slice(s.instruction.as_deref().unwrap_or_default()).unwrap_or_default()
+    }
+
+    #[test]
+    fn bit_flips_change_exactly_one_bit_where_named() {
+        let base = v3_instruction_object();
+        let (ct, _) = apply(&Tamper::CiphertextBitflip, &base).expect("ciphertext flip");
+        assert_eq!(ct.body[0], 7 ^ 1);
+        assert_eq!(&ct.body[1..], &base.body[1..]);
+        let (tag, _) = apply(&Tamper::TagBitflip, &base).expect("tag flip");
+        assert_eq!(tag.body[32], 7 ^ 1);
+        let (d, _) = apply(&Tamper::CommitmentBitflip, &base).expect("commitment flip");
+        let flipped = B64.decode(&d.meta[1].1).expect("base64");
+        assert_eq!(flipped[0], 1 ^ 1);
+        assert_eq!(&flipped[1..], &[1u8; 27][..]);
+        // The wrapped key lives in the instruction file here, and is flipped there.
+        let (w, _) = apply(&Tamper::WrappedKeyBitflip, &base).expect("edk flip");
+        let edk = B64
+            .decode(instruction_map(&w)["x-amz-3"].as_str().unwrap_or(""))
+            .expect("b64");
+        assert_eq!(edk.iter().filter(|&&b| b != 0).count(), 1);
+        assert_eq!(w.meta, base.meta);
+    }
+
+    #[test]
+    fn cdi_moves_from_object_to_instruction_file() {
+        let (moved, policy) =
+            apply(&Tamper::CdiIntoInstructionFile, &v3_instruction_object()).expect("move");
+        assert!(moved.meta.is_empty());
+        let m = instruction_map(&moved);
+        for k in ["x-amz-c", "x-amz-d", "x-amz-i", "x-amz-3", "x-amz-w"] {
+            assert!(m.contains_key(k), "{k} missing from the instruction file");
+        }
+        assert_eq!(policy, None);
+    }
+
+    #[test]
+    fn v3_spoof_adds_v3_keys_and_requires_the_strict_policy() {
+        let v2 = Stored {
+            body: vec![0u8; 33],
+            meta: vec![
+                ("x-amz-key-v2".into(), "AAAA".into()),
+                ("x-amz-wrap-alg".into(), "kms+context".into()),
+                ("x-amz-cek-alg".into(), "AES/GCM/NoPadding".into()),
+            ],
+            instruction: None,
+        };
+        let (s, policy) = apply(&Tamper::V3HeadersOnV2, &v2).expect("spoof");
+        let env = s.envelope();
+        assert_eq!(env.get("x-amz-c").map(String::as_str), Some("115"));
+        assert_eq!(env.get("x-amz-w").map(String::as_str), Some("12"));
+        assert_eq!(policy, Some("require-require"));
+        assert_eq!(s.classify().0, "V2");
+    }
+
+    #[test]
+    fn tampers_that_keep_the_object_are_refused_by_apply() {
+        assert!(apply(&Tamper::WrongKey, &v3_instruction_object()).is_err());
+        assert!(apply(&Tamper::IvBitflip, &v3_instruction_object()).is_err());
+    }
+}

@@ -149,6 +149,9 @@ pub fn read_body<R: BufRead>(
     Ok(body)
 }
 
+/// An object body and its user metadata (names without `x-amz-meta-`), as stored.
+pub type RawObject = (Vec<u8>, Vec<(String, String)>);
+
 /// moto, seen as S3 and KMS.
 pub struct Moto {
     /// Where moto listens.
@@ -196,11 +199,7 @@ impl Moto {
     }
 
     /// A plain GetObject: `None` for 404, else the body and the user metadata (prefix removed).
-    pub fn get_raw(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<(Vec<u8>, Vec<(String, String)>)>> {
+    pub fn get_raw(&self, bucket: &str, key: &str) -> Result<Option<RawObject>> {
         let r = self.s3("GET", &format!("/{bucket}/{}", escape_key(key)), &[], &[])?;
         match r.status {
             200 => {
@@ -311,4 +310,38 @@ fn escape_key(key: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_chunked_and_length_delimited_responses() {
+        let raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\
+                    X-Amz-Meta-A: b\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+        let r = read_response(&mut &raw[..]).expect("chunked");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, b"abcde");
+        assert!(r
+            .headers
+            .contains(&("x-amz-meta-a".to_string(), "b".to_string())));
+        let raw = b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnopeEXTRA";
+        let r = read_response(&mut &raw[..]).expect("length");
+        assert_eq!((r.status, &r.body[..]), (404, &b"nope"[..]));
+    }
+
+    #[test]
+    fn truncated_responses_are_errors() {
+        assert!(
+            read_response(&mut &b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc"[..]).is_err()
+        );
+        assert!(read_response(&mut &b"HTTP/1.1 200 OK\r\nX: y\r\n"[..]).is_err());
+        assert!(read_response(&mut &b""[..]).is_err());
+    }
+
+    #[test]
+    fn keys_are_escaped_but_slashes_kept() {
+        assert_eq!(escape_key("a/b c+d"), "a/b%20c%2Bd");
+    }
 }

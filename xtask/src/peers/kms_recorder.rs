@@ -166,3 +166,42 @@ fn serve(conn: TcpStream, upstream: SocketAddr, sink: &Mutex<Vec<KmsCall>>) -> R
         writer.flush()?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decrypt_calls_keep_request_blob_and_context() {
+        let call = KmsCall {
+            op: "Decrypt".into(),
+            status: 200,
+            request: json!({"CiphertextBlob": "QkxPQg==", "EncryptionContext": {"a": "b"}, "KeyId": "k"}),
+            response: json!({"Plaintext": "UFQ=", "KeyId": "arn:k"}),
+        };
+        let m = call.to_manifest().expect("a successful Decrypt is kept");
+        assert_eq!(m["op"], "Decrypt");
+        assert_eq!(m["ciphertext_blob_b64"], "QkxPQg==");
+        assert_eq!(m["encryption_context"], json!({"a": "b"}));
+        assert_eq!(m["plaintext_b64"], "UFQ=");
+        assert_eq!(m["key_id"], "arn:k");
+    }
+
+    #[test]
+    fn failed_and_unreplayable_calls_are_dropped() {
+        let failed = KmsCall {
+            op: "Decrypt".into(),
+            status: 400,
+            request: json!({}),
+            response: json!({"__type": "InvalidCiphertextException"}),
+        };
+        assert!(failed.to_manifest().is_none());
+        let other = KmsCall {
+            op: "CreateKey".into(),
+            status: 200,
+            request: json!({}),
+            response: json!({}),
+        };
+        assert!(other.to_manifest().is_none());
+    }
+}

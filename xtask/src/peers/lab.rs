@@ -330,3 +330,46 @@ impl Stored {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_is_deterministic_and_sized() {
+        for size in [0usize, 1, 15, 16, 17, 4103] {
+            assert_eq!(plaintext(size).len(), size);
+            assert_eq!(plaintext(size), plaintext(size));
+        }
+        // Different sizes give unrelated prefixes (the seed includes the size).
+        assert_ne!(plaintext(17)[..16], plaintext(16)[..]);
+    }
+
+    #[test]
+    fn classify_reads_the_format_from_the_stored_keys() {
+        let v3 = Stored {
+            body: Vec::new(),
+            meta: vec![("x-amz-c".into(), "115".into())],
+            instruction: Some(br#"{"x-amz-3":"AA==","x-amz-w":"22"}"#.to_vec()),
+        };
+        let (format, content, wrap, storage) = v3.classify();
+        assert_eq!(
+            (format.as_str(), content.as_str(), storage),
+            ("V3", "115", "instruction-file")
+        );
+        assert_eq!(wrap, json!("RSA-OAEP-SHA1"));
+        let v1 = Stored {
+            body: Vec::new(),
+            meta: vec![
+                ("x-amz-key".into(), "AA==".into()),
+                ("x-amz-iv".into(), "AA==".into()),
+            ],
+            instruction: None,
+        };
+        let (format, content, wrap, storage) = v1.classify();
+        assert_eq!(
+            (format.as_str(), content.as_str(), storage),
+            ("V1", "AES/CBC/PKCS5Padding", "object-metadata")
+        );
+        assert_eq!(wrap, Value::Null);
+    }
+}

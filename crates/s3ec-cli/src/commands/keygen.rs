@@ -52,8 +52,9 @@ pub fn generate(kind: KeyKind, bits: u32, out: &Path) -> Result<Generated, CliEr
     match kind {
         KeyKind::Aes => {
             let mut key = Zeroizing::new([0u8; 32]);
-            getrandom::fill(key.as_mut())
-                .map_err(|e| CliError::KeyGen(format!("OS random generator: {e}")))?;
+            getrandom::fill(key.as_mut()).map_err(|e| {
+                CliError::Key(format!("key generation failed: OS random generator: {e}"))
+            })?;
             write_new(out, key.as_ref(), true)?;
             // Read it back through the loader the other commands use, so a file we write is always usable.
             s3ec_local::load_aes_key(out)?;
@@ -77,13 +78,13 @@ pub fn generate(kind: KeyKind, bits: u32, out: &Path) -> Result<Generated, CliEr
                 }
             };
             let pair = KeyPair::generate(size)
-                .map_err(|_| CliError::KeyGen("RSA key generation failed".into()))?;
+                .map_err(|_| CliError::Key("RSA key generation failed".into()))?;
             let pkcs8 = pair
                 .as_der()
-                .map_err(|_| CliError::KeyGen("cannot encode the RSA private key".into()))?;
+                .map_err(|_| CliError::Key("cannot encode the RSA private key".into()))?;
             let private_pem = Zeroizing::new(pem("PRIVATE KEY", pkcs8.as_ref()));
             let spki = crate::setup::public_spki_der(&pair)
-                .map_err(|_| CliError::KeyGen("cannot encode the RSA public key".into()))?;
+                .map_err(|_| CliError::Key("cannot encode the RSA public key".into()))?;
             let public_pem = pem("PUBLIC KEY", &spki);
             let mut public_path = out.as_os_str().to_owned();
             public_path.push(".pub");

@@ -73,7 +73,9 @@ impl Migrator {
             .get_object()
             .bucket(bucket)
             .key(key)
-            .encryption_context(read_context(env, envelope))
+            // Migration keeps each object's context, so it reads with the stored one (or `--context`, which must
+            // then match it).
+            .encryption_context(context.clone())
             .customize_request(move |b| b.if_match(etag))
             .send()
             .await?;
@@ -155,13 +157,8 @@ impl Migrator {
     }
 }
 
-/// The context a KMS object is read with: `--context` when given, else none (the stored one is then used as is).
-fn read_context(env: &Env, _envelope: &Envelope) -> StringMap {
-    env.context()
-}
-
-/// The context the new object is written with: `--context` when given, else the stored context of a KMS
-/// object without the keys the client reserves for itself.
+/// The context the object is read and the new object written with: `--context` when given, else the stored
+/// context of a KMS object without the keys the client reserves for itself.
 fn write_context(env: &Env, envelope: &Envelope) -> StringMap {
     let given = env.context();
     if !given.is_empty() || !envelope.wrap.is_kms() {
@@ -265,7 +262,7 @@ pub async fn run(env: &Env, args: &MigrateArgs) -> Result<(), CliError> {
         );
     } else {
         println!(
-            "{} object(s) scanned, {} {}, {} failed, {} left as they were (V3 or not encrypted)",
+            "{} object(s) scanned, {} {}, {} failed, {} left as they were (already V3, not encrypted, or malformed: see `s3ec scan`)",
             found.len(),
             todo.len() - failed,
             if args.dry_run {

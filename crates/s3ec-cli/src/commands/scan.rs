@@ -40,7 +40,13 @@ pub async fn inspect_prefix(
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<Inspection>, CliError> {
-    let keys = list_keys(env, bucket, prefix).await?;
+    let mut keys = list_keys(env, bucket, prefix).await?;
+    // `K.instruction` beside `K` is K's instruction file even when its writer set no marker metadata.
+    let all: std::collections::HashSet<String> = keys.iter().cloned().collect();
+    keys.retain(|k| {
+        k.strip_suffix(s3ec_format::DEFAULT_INSTRUCTION_SUFFIX)
+            .is_none_or(|base| !all.contains(base))
+    });
     let bar = env.progress(Some(keys.len() as u64), false, "scanning");
     let mut found: Vec<Inspection> = stream::iter(keys)
         .map(|key| {

@@ -75,7 +75,7 @@ pub struct FakeKms {
 fn refused(op: &'static str, why: &'static str) -> KmsError {
     KmsError::Refused {
         operation: op,
-        source: Arc::new(FakeRefusal(why)),
+        error: Arc::new(FakeRefusal(why)),
     }
 }
 
@@ -139,4 +139,53 @@ pub fn ctx(pairs: &[(&str, &str)]) -> StringMap {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// Records the name of every KMS operation that reaches it, then forwards to `inner`.
+pub struct RecordingKms<C> {
+    pub inner: C,
+    pub ops: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl<C> RecordingKms<C> {
+    pub fn new(inner: C) -> (Self, Arc<Mutex<Vec<&'static str>>>) {
+        let ops = Arc::new(Mutex::new(Vec::new()));
+        (
+            Self {
+                inner,
+                ops: ops.clone(),
+            },
+            ops,
+        )
+    }
+}
+
+#[async_trait]
+impl<C: KmsClient> KmsClient for RecordingKms<C> {
+    async fn generate_data_key(
+        &self,
+        key_id: &str,
+        context: &StringMap,
+    ) -> Result<GeneratedDataKey, KmsError> {
+        self.ops.lock().unwrap().push("GenerateDataKey");
+        self.inner.generate_data_key(key_id, context).await
+    }
+    async fn encrypt(
+        &self,
+        key_id: &str,
+        plaintext: &DataKey,
+        context: &StringMap,
+    ) -> Result<Vec<u8>, KmsError> {
+        self.ops.lock().unwrap().push("Encrypt");
+        self.inner.encrypt(key_id, plaintext, context).await
+    }
+    async fn decrypt(
+        &self,
+        key_id: Option<&str>,
+        blob: &[u8],
+        context: &StringMap,
+    ) -> Result<DataKey, KmsError> {
+        self.ops.lock().unwrap().push("Decrypt");
+        self.inner.decrypt(key_id, blob, context).await
+    }
 }

@@ -3,6 +3,8 @@
 //! A missing variable is a failure, never a skip: `cargo xtask test` starts both servers and exports them.
 #![allow(dead_code)]
 
+mod moto_fix;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
@@ -32,12 +34,25 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A key no other test uses.
 pub fn unique_key(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{prefix}/{}-{nanos}-{n}", std::process::id())
 }
 
-fn s3_client(endpoint: &str, id: &str, secret: &str, region: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
+fn s3_client(
+    endpoint: &str,
+    id: &str,
+    secret: &str,
+    region: &str,
+    moto: bool,
+) -> aws_sdk_s3::Client {
+    let mut conf = aws_sdk_s3::Config::builder();
+    if moto {
+        conf = conf.interceptor(moto_fix::MotoCompleteFix);
+    }
+    let conf = conf
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new(region.to_string()))
@@ -50,7 +65,7 @@ fn s3_client(endpoint: &str, id: &str, secret: &str, region: &str) -> aws_sdk_s3
 /// moto: S3 and KMS, creds test/test, us-west-2; a bucket per test process.
 pub async fn moto() -> Server {
     let endpoint = env("S3EC_TEST_MOTO_ENDPOINT");
-    let s3 = s3_client(&endpoint, "test", "test", "us-west-2");
+    let s3 = s3_client(&endpoint, "test", "test", "us-west-2", true);
     let bucket = format!("s3ec-test-{}", std::process::id());
     let create = s3
         .create_bucket()
@@ -63,16 +78,33 @@ pub async fn moto() -> Server {
         .send()
         .await;
     if let Err(e) = create {
-        let already = e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists());
-        assert!(already, "moto CreateBucket failed: {}", aws_smithy_types::error::display::DisplayErrorContext(e));
+        let already = e
+            .as_service_error()
+            .is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists());
+        assert!(
+            already,
+            "moto CreateBucket failed: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(e)
+        );
     }
     let kms_conf = aws_sdk_kms::Config::builder()
         .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
         .endpoint_url(&endpoint)
         .region(aws_sdk_kms::config::Region::new("us-west-2"))
-        .credentials_provider(aws_sdk_kms::config::Credentials::new("test", "test", None, None, "s3ec-tests"))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "s3ec-tests",
+        ))
         .build();
-    Server { name: "moto", s3, bucket, kms: Some(aws_sdk_kms::Client::from_conf(kms_conf)) }
+    Server {
+        name: "moto",
+        s3,
+        bucket,
+        kms: Some(aws_sdk_kms::Client::from_conf(kms_conf)),
+    }
 }
 
 /// Garage: a real single-node S3 store; bucket given by the environment.
@@ -82,8 +114,14 @@ pub async fn garage() -> Server {
         &env("S3EC_TEST_GARAGE_ACCESS_KEY_ID"),
         &env("S3EC_TEST_GARAGE_SECRET_ACCESS_KEY"),
         &env("S3EC_TEST_GARAGE_REGION"),
+        false,
     );
-    Server { name: "garage", s3, bucket: env("S3EC_TEST_GARAGE_BUCKET"), kms: None }
+    Server {
+        name: "garage",
+        s3,
+        bucket: env("S3EC_TEST_GARAGE_BUCKET"),
+        kms: None,
+    }
 }
 
 /// Both servers.
@@ -111,10 +149,23 @@ pub async fn keys(server: &Server) -> Keys {
     let aes: Vec<u8> = (0..32).map(|_| rand::random::<u8>()).collect();
     let (rsa_private_der, rsa_public_der) = rsa_pair();
     let kms_key_id = match &server.kms {
-        Some(kms) => Some(kms.create_key().send().await.expect("moto CreateKey").key_metadata.unwrap().key_id),
+        Some(kms) => Some(
+            kms.create_key()
+                .send()
+                .await
+                .expect("moto CreateKey")
+                .key_metadata
+                .unwrap()
+                .key_id,
+        ),
         None => None,
     };
-    Keys { aes, rsa_private_der, rsa_public_der, kms_key_id }
+    Keys {
+        aes,
+        rsa_private_der,
+        rsa_public_der,
+        kms_key_id,
+    }
 }
 
 fn rsa_pair() -> (Vec<u8>, Vec<u8>) {
@@ -124,14 +175,25 @@ fn rsa_pair() -> (Vec<u8>, Vec<u8>) {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k.pem");
         let ok = std::process::Command::new("openssl")
-            .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-outform", "DER", "-out"])
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-outform",
+                "DER",
+                "-out",
+            ])
             .arg(&key)
             .status()
             .expect("openssl is needed to make a test RSA key");
         assert!(ok.success());
         let private = std::fs::read(&key).unwrap();
         let out = std::process::Command::new("openssl")
-            .args(["pkey", "-inform", "DER", "-pubout", "-outform", "DER", "-in"])
+            .args([
+                "pkey", "-inform", "DER", "-pubout", "-outform", "DER", "-in",
+            ])
             .arg(&key)
             .output()
             .unwrap();
@@ -141,9 +203,15 @@ fn rsa_pair() -> (Vec<u8>, Vec<u8>) {
     .clone()
 }
 
-pub fn keyring(server: &Server, keys: &Keys, kind: KeyringKind) -> std::sync::Arc<dyn s3ec::Keyring> {
+pub fn keyring(
+    server: &Server,
+    keys: &Keys,
+    kind: KeyringKind,
+) -> std::sync::Arc<dyn s3ec::Keyring> {
     match kind {
-        KeyringKind::Aes => std::sync::Arc::new(AesKeyring::new(AesWrappingKey::from_raw(&keys.aes).unwrap())),
+        KeyringKind::Aes => std::sync::Arc::new(AesKeyring::new(
+            AesWrappingKey::from_raw(&keys.aes).unwrap(),
+        )),
         KeyringKind::Rsa => std::sync::Arc::new(RsaKeyring::from_key_pair(
             RsaPublicKey::from_der(&keys.rsa_public_der).unwrap(),
             RsaPrivateKey::from_der(&keys.rsa_private_der).unwrap(),
@@ -211,19 +279,51 @@ pub fn data(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-pub async fn get_bytes(client: &Client, server: &Server, key: &str) -> Result<Vec<u8>, s3ec::Error> {
-    let out = client.get_object().bucket(&server.bucket).key(key).send().await?;
-    Ok(out.body.collect().await.map_err(|e| s3ec::Error::Io(std::sync::Arc::new(e)))?.to_vec())
+pub async fn get_bytes(
+    client: &Client,
+    server: &Server,
+    key: &str,
+) -> Result<Vec<u8>, s3ec::Error> {
+    let out = client
+        .get_object()
+        .bucket(&server.bucket)
+        .key(key)
+        .send()
+        .await?;
+    Ok(out
+        .body
+        .collect()
+        .await
+        .map_err(|e| s3ec::Error::Io(std::sync::Arc::new(e)))?
+        .to_vec())
 }
 
-pub async fn put_bytes(client: &Client, server: &Server, key: &str, plain: &[u8]) -> Result<(), s3ec::Error> {
-    client.put_object().bucket(&server.bucket).key(key).body(ByteStream::from(plain.to_vec())).send().await?;
+pub async fn put_bytes(
+    client: &Client,
+    server: &Server,
+    key: &str,
+    plain: &[u8],
+) -> Result<(), s3ec::Error> {
+    client
+        .put_object()
+        .bucket(&server.bucket)
+        .key(key)
+        .body(ByteStream::from(plain.to_vec()))
+        .send()
+        .await?;
     Ok(())
 }
 
 /// Raw (ciphertext) bytes of an object.
 pub async fn raw(server: &Server, key: &str) -> Vec<u8> {
-    let out = server.s3.get_object().bucket(&server.bucket).key(key).send().await.expect("raw get");
+    let out = server
+        .s3
+        .get_object()
+        .bucket(&server.bucket)
+        .key(key)
+        .send()
+        .await
+        .expect("raw get");
     out.body.collect().await.unwrap().to_vec()
 }
 
