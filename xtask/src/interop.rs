@@ -6,6 +6,9 @@
 //! the plaintext matches. A participant that cannot be installed fails every cell it is in:
 //! nothing is skipped silently. Prints a writer-case x reader matrix and closes with
 //! `N passed, M failed`.
+//!
+//! A writer that re-encrypts instruction files also re-wraps one AES instruction-file object of each
+//! format to a new AES key (new material description); every reader then reads it with the new key only.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -90,7 +93,9 @@ pub fn run(args: &[String]) -> Result<()> {
     for writer in &chosen {
         let writer_started = Instant::now();
         let before = cells.len();
-        for (case, format, keyring, storage, size, ctx) in configs(writer) {
+        for (case, format, keyring, storage, size, ctx, reencrypt) in configs(writer) {
+            // The key that reads the object: the re-encrypted ones are read with the new key only.
+            let read_keyring = if reencrypt { "aes-new" } else { keyring };
             let key = format!("interop/{}/{case}", writer.name);
             let pt = peers::plaintext(size);
             let pt_path = work.join(format!("pt-{size}"));
@@ -112,11 +117,35 @@ pub fn run(args: &[String]) -> Result<()> {
                 put.extend(["--context".into(), "tenant=acme-42".into()]);
             }
             let written = match procs.get_mut(writer.name) {
-                Some(proc) => match proc.call(&put) {
-                    Ok(v) if v["ok"].as_bool() == Some(true) => Ok(()),
-                    Ok(v) => Err(format!("put: {}", v["error"].as_str().unwrap_or("?"))),
-                    Err(e) => Err(format!("put: {e:#}")),
-                },
+                Some(proc) => {
+                    let put_done = match proc.call(&put) {
+                        Ok(v) if v["ok"].as_bool() == Some(true) => Ok(()),
+                        Ok(v) => Err(format!("put: {}", v["error"].as_str().unwrap_or("?"))),
+                        Err(e) => Err(format!("put: {e:#}")),
+                    };
+                    if reencrypt && put_done.is_ok() {
+                        let mut re = lab.base_args("reencrypt", &key);
+                        re.extend([
+                            "--keyring".into(),
+                            lab.keyring_arg(keyring),
+                            "--format".into(),
+                            format.into(),
+                            "--new-keyring".into(),
+                            lab.keyring_arg(read_keyring),
+                            "--new-matdesc".into(),
+                            "rotated=yes".into(),
+                        ]);
+                        match proc.call(&re) {
+                            Ok(v) if v["ok"].as_bool() == Some(true) => Ok(()),
+                            Ok(v) => {
+                                Err(format!("reencrypt: {}", v["error"].as_str().unwrap_or("?")))
+                            }
+                            Err(e) => Err(format!("reencrypt: {e:#}")),
+                        }
+                    } else {
+                        put_done
+                    }
+                }
                 None => Err(format!(
                     "writer not installed: {}",
                     broken.get(writer.name).cloned().unwrap_or_default()
@@ -154,7 +183,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 let mut get = lab.base_args("get", &key);
                 get.extend([
                     "--keyring".into(),
-                    lab.keyring_arg(keyring),
+                    lab.keyring_arg(read_keyring),
                     "--out".into(),
                     out.display().to_string(),
                 ]);
@@ -218,17 +247,20 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// (case name, format flag, keyring, storage, size, with context) for every object `writer` puts.
-fn configs(
-    writer: &Peer,
-) -> Vec<(
+/// One object a writer puts: (case name, format flag, keyring, storage, size, with context, re-encrypted
+/// by the writer to the `aes-new` key after the put).
+type Config = (
     String,
     &'static str,
     &'static str,
     &'static str,
     usize,
     bool,
-)> {
+    bool,
+);
+
+/// Every object `writer` puts.
+fn configs(writer: &Peer) -> Vec<Config> {
     let mut out = Vec::new();
     for &format in writer.caps.formats {
         for &keyring in writer.caps.keyrings {
@@ -250,6 +282,7 @@ fn configs(
                         storage,
                         size,
                         false,
+                        false,
                     ));
                 }
                 // s3crypto v1 (V1 client) and Ruby's V1 client carry no encryption context.
@@ -261,9 +294,24 @@ fn configs(
                         storage,
                         17,
                         true,
+                        false,
                     ));
                 }
             }
+        }
+        if writer.caps.reencrypt
+            && writer.caps.instruction_put
+            && writer.caps.keyrings.contains(&"aes")
+        {
+            out.push((
+                format!("{format}-aes-instr-reencrypt-aes-17"),
+                format,
+                "aes",
+                "instruction",
+                17,
+                false,
+                true,
+            ));
         }
     }
     out
@@ -278,13 +326,14 @@ fn print_matrix(chosen: &[&'static Peer], cells: &[Cell]) {
             rows.push(row);
         }
     }
-    print!("{:<10} {:<24}", "writer", "case");
+    let width = rows.iter().map(|(_, c)| c.len()).max().unwrap_or(0).max(24);
+    print!("{:<10} {:<width$}", "writer", "case");
     for r in &readers {
         print!(" {r:>10}");
     }
     println!();
     for (w, case) in &rows {
-        print!("{w:<10} {case:<24}");
+        print!("{w:<10} {case:<width$}");
         for r in &readers {
             let mark = cells
                 .iter()
@@ -339,7 +388,7 @@ mod tests {
     #[test]
     fn every_writer_config_has_a_reader_besides_itself() {
         for w in PEERS {
-            for (case, format, keyring, storage, _, _) in configs(w) {
+            for (case, format, keyring, storage, _, _, _) in configs(w) {
                 let others = PEERS
                     .iter()
                     .filter(|r| r.name != w.name && reads(r.name, format, keyring, storage))

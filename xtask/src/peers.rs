@@ -71,8 +71,7 @@ pub const PEERS: &[Peer] = &[
             instruction_put: true,
             multipart: Some(5 * 1024 * 1024),
             ranged_get: true,
-            // ReEncryptInstructionFile answers Error::Unsupported in s3ec 0.1.0.
-            reencrypt: false,
+            reencrypt: true,
         },
     },
     Peer {

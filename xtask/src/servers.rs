@@ -286,12 +286,7 @@ fn start_moto(tools: &Tools, run_dir: &Path, port: u16) -> Result<Group> {
 }
 
 /// Fills the placeholders of `servers/garage.toml` and writes the result into `run_dir`.
-fn write_garage_config(
-    root: &Path,
-    run_dir: &Path,
-    s3_port: u16,
-    rpc_port: u16,
-) -> Result<()> {
+fn write_garage_config(root: &Path, run_dir: &Path, s3_port: u16, rpc_port: u16) -> Result<()> {
     let template_path = root.join("servers/garage.toml");
     let template = fs::read_to_string(&template_path)
         .with_context(|| format!("cannot read {}", template_path.display()))?;

@@ -81,7 +81,7 @@ fn steps(root: &Path) -> Vec<Step> {
                 "warnings",
             ],
         ),
-        Step::cargo("test", &["test", "--workspace"]).counting(),
+        Step::cargo("test", &["test", "--workspace", "--no-fail-fast"]).counting(),
     ];
     if crate_has_feature(root, "crates/s3ec-crypto", "rustcrypto") {
         steps.push(
@@ -89,6 +89,7 @@ fn steps(root: &Path) -> Vec<Step> {
                 "test rustcrypto",
                 &[
                     "test",
+                    "--no-fail-fast",
                     "-p",
                     "s3ec-crypto",
                     "--no-default-features",
@@ -106,7 +107,23 @@ fn steps(root: &Path) -> Vec<Step> {
     if crate::has_command("vectors") {
         steps.push(vectors_step(root));
     }
+    if crate::has_command("interop") {
+        steps.push(interop_step());
+    }
     steps
+}
+
+/// `cargo xtask interop`: the live matrix over every peer. A peer that cannot be installed fails its cells and
+/// the command exits non-zero, so this step fails rather than skipping it.
+fn interop_step() -> Step {
+    Step {
+        name: "interop",
+        program: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("xtask")),
+        args: vec!["interop".into()],
+        env: Vec::new(),
+        count_tests: false,
+        missing: None,
+    }
 }
 
 /// `cargo xtask vectors check` over every producer folder of `../shared/vectors` and
@@ -425,6 +442,17 @@ mod tests {
         assert!(!crate_has_feature(&dir, "c", "rustcrypto"));
         assert!(!crate_has_feature(&dir, "missing", "fast"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn interop_runs_after_vectors_over_every_peer() {
+        let names: Vec<&str> = steps(&workspace_root()).iter().map(|s| s.name).collect();
+        let vectors = names.iter().position(|n| *n == "vectors");
+        let interop = names.iter().position(|n| *n == "interop");
+        assert!(vectors.is_some() && interop > vectors, "{names:?}");
+        let step = interop_step();
+        assert_eq!(step.args, ["interop"], "no --peer filter: every peer runs");
+        assert!(step.missing.is_none());
     }
 
     #[test]

@@ -186,6 +186,10 @@ pub struct RekeyArgs {
     /// Write the new envelope to KEY+SUFFIX instead of replacing KEY.instruction.
     #[arg(long, value_name = "SUFFIX")]
     pub instruction_suffix: Option<String>,
+    /// Material description entry KEY=VALUE stored with the new wrap (repeatable). With an AES or RSA key it must
+    /// differ from the object's current description, so readers holding several keys can tell old from new.
+    #[arg(long = "new-description", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub new_description: Vec<(String, String)>,
 }
 
 /// `s3ec migrate`.

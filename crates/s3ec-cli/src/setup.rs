@@ -165,24 +165,41 @@ pub struct ClientTweak {
 
 /// An AES keyring from a key file.
 pub fn aes_keyring(path: &Path) -> Result<Arc<dyn Keyring>, CliError> {
+    aes_keyring_described(path, StringMap::new())
+}
+
+/// An AES keyring from a key file that stores `description` as the material description of what it wraps.
+pub fn aes_keyring_described(
+    path: &Path,
+    description: StringMap,
+) -> Result<Arc<dyn Keyring>, CliError> {
     let key = s3ec_local::load_aes_key(path)?;
-    Ok(Arc::new(s3ec_local::AesKeyring::new(key)))
+    Ok(Arc::new(
+        s3ec_local::AesKeyring::new(key).with_material_description(description),
+    ))
 }
 
 /// An RSA keyring from a private key file (encrypts and decrypts) or a public key file (encrypts only).
 pub fn rsa_keyring(path: &Path) -> Result<Arc<dyn Keyring>, CliError> {
-    match s3ec_local::load_rsa_private_key(path) {
+    rsa_keyring_described(path, StringMap::new())
+}
+
+/// An RSA keyring (as [`rsa_keyring`]) that stores `description` as the material description of what it wraps.
+pub fn rsa_keyring_described(
+    path: &Path,
+    description: StringMap,
+) -> Result<Arc<dyn Keyring>, CliError> {
+    let keyring = match s3ec_local::load_rsa_private_key(path) {
         Ok(private) => {
             let public = public_of(path)?;
-            Ok(Arc::new(s3ec_local::RsaKeyring::from_key_pair(
-                public, private,
-            )))
+            s3ec_local::RsaKeyring::from_key_pair(public, private)
         }
         Err(private_err) => match s3ec_local::load_rsa_public_key(path) {
-            Ok(public) => Ok(Arc::new(s3ec_local::RsaKeyring::encrypt_only(public))),
-            Err(_) => Err(private_err.into()),
+            Ok(public) => s3ec_local::RsaKeyring::encrypt_only(public),
+            Err(_) => return Err(private_err.into()),
         },
-    }
+    };
+    Ok(Arc::new(keyring.with_material_description(description)))
 }
 
 /// The public half of the RSA private key in `path`, derived with aws-lc-rs (the s3ec key types do not export

@@ -41,6 +41,7 @@ on_all!(
     inspect_needs_no_key,
     scan_counts_and_fail_on_legacy,
     migrate_v1_v2_v3_prefix,
+    rekey_rewrites_the_instruction_file,
 );
 
 fn json_out(out: &std::process::Output) -> Value {
@@ -789,6 +790,17 @@ fn rekey_rewrites_the_instruction_file(b: &Backend) {
         .arg("--new-aes-key")
         .arg(&new)
         .assert()
+        .code(2)
+        .stderr(predicate::str::contains("material description must differ"));
+    b.cmd()
+        .arg("--aes-key")
+        .arg(&old)
+        .arg("rekey")
+        .arg(b.url("r"))
+        .arg("--new-aes-key")
+        .arg(&new)
+        .args(["--new-description", "rotation=2"])
+        .assert()
         .success();
     assert_eq!(
         b.get_raw("r").unwrap().0,
@@ -812,18 +824,6 @@ fn rekey_rewrites_the_instruction_file(b: &Backend) {
         .arg("-")
         .assert()
         .code(4);
-}
-
-#[test]
-#[ignore = "needs s3ec::Client::re_encrypt_instruction_file, which still returns Error::Unsupported"]
-fn local_rekey_rewrites_the_instruction_file() {
-    rekey_rewrites_the_instruction_file(&Backend::local("rekey"));
-}
-
-#[test]
-#[ignore = "needs s3ec::Client::re_encrypt_instruction_file, which still returns Error::Unsupported"]
-fn moto_rekey_rewrites_the_instruction_file() {
-    rekey_rewrites_the_instruction_file(&Backend::moto("rekey"));
 }
 
 #[test]
@@ -872,4 +872,25 @@ fn moto_migrate_kms_v2_keeps_the_encryption_context() {
         .assert()
         .success()
         .stdout("written as V2");
+}
+
+/// With `--endpoint-url`, `s3ec demo` runs the same steps against that endpoint instead of its own.
+#[test]
+fn garage_demo_against_a_configured_endpoint() {
+    let b = Backend::garage("demo");
+    let out = b
+        .cmd()
+        .args(["demo", "--bucket", &b.bucket])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("Using the configured endpoint"), "{text}");
+    assert!(!text.contains("in-process endpoint"), "{text}");
+    assert_eq!(text.matches("   ok: ").count(), 6, "{text}");
 }

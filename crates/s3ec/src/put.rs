@@ -128,10 +128,21 @@ impl PutObject {
             .set_metadata(Some(metadata))
             .content_length(len as i64)
             .set_body(Some(body.stream));
-        let out = request
-            .send()
-            .await
-            .map_err(|e| Error::s3("PutObject", e))?;
+        // With its default checksum setting the SDK sends a body it cannot read in advance as signed aws-chunked
+        // (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`: per-chunk signatures, a CRC32 trailer and a trailer
+        // signature), which Garage 2.5 rejects as "Invalid payload signature" whatever the length. Without the
+        // optional checksum the same body goes plainly, with `UNSIGNED-PAYLOAD` and its Content-Length, which every
+        // store takes; the GCM tag still protects the content. Replayable bodies keep the SDK's checksum, computed
+        // over the ciphertext.
+        let out = if body.streamed {
+            let cfg = aws_sdk_s3::config::Builder::default().request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            );
+            request.customize().config_override(cfg).send().await
+        } else {
+            request.send().await
+        };
+        let out = out.map_err(|e| Error::s3("PutObject", e))?;
         drop(body.spool_guard);
         if let Some(json) = instruction_file {
             let ikey = format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}");
@@ -164,6 +175,8 @@ pub(crate) fn strip_plaintext_checksums(b: PutObjectFluentBuilder) -> PutObjectF
 pub(crate) struct CipherBody {
     pub(crate) stream: ByteStream,
     pub(crate) spool_guard: Option<tempfile::TempPath>,
+    /// Not an in-memory body (encrypted on the fly, or a spool file): sent without the optional checksum.
+    pub(crate) streamed: bool,
 }
 
 /// Chooses how to encrypt `body`: in memory (replayable), streamed (known length, not retried) or spooled
@@ -187,6 +200,7 @@ pub(crate) async fn encrypt_body(
             CipherBody {
                 stream: ByteStream::from(buf),
                 spool_guard: None,
+                streamed: false,
             },
             len,
         ));
@@ -201,6 +215,7 @@ pub(crate) async fn encrypt_body(
             CipherBody {
                 stream,
                 spool_guard: None,
+                streamed: true,
             },
             low + TAG_LEN as u64,
         ));
@@ -288,6 +303,7 @@ impl NamedSpool {
                     CipherBody {
                         stream: ByteStream::from(b),
                         spool_guard: None,
+                        streamed: false,
                     },
                     len,
                 ))
@@ -304,6 +320,7 @@ impl NamedSpool {
                     CipherBody {
                         stream,
                         spool_guard: Some(path),
+                        streamed: true,
                     },
                     len,
                 ))

@@ -2,10 +2,15 @@
 
 use std::sync::Arc;
 
-use s3ec_materials::Keyring;
+use s3ec_crypto::DataKey;
+use s3ec_format::{
+    decode_object, encode, Located, Metadata, Storage, StringMap, DEFAULT_INSTRUCTION_SUFFIX,
+};
+use s3ec_materials::{DecryptRequest, EncryptRequest, Keyring};
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::instruction;
 
 /// Fluent builder of [`Client::re_encrypt_instruction_file`].
 #[must_use]
@@ -16,6 +21,7 @@ pub struct ReEncryptInstructionFile {
     keyring: Option<Arc<dyn Keyring>>,
     suffix: Option<String>,
     enforce_rotation: bool,
+    context: StringMap,
 }
 
 impl Client {
@@ -29,6 +35,7 @@ impl Client {
             keyring: None,
             suffix: None,
             enforce_rotation: false,
+            context: StringMap::new(),
         }
     }
 }
@@ -60,16 +67,86 @@ impl ReEncryptInstructionFile {
         self
     }
 
-    /// Runs the re-encryption.
+    /// The encryption context for the new wrap (KMS keyrings) and for reading the current one.
+    pub fn encryption_context(mut self, context: StringMap) -> Self {
+        self.context = context;
+        self
+    }
+
+    /// Runs the re-encryption: reads the object's metadata and instruction file, unwraps the data key with the
+    /// client's keyring, wraps the same key with the new keyring, and writes the new instruction file. The object
+    /// and its metadata are untouched; nonce, commitment and suite are preserved.
     pub async fn send(self) -> Result<(), Error> {
-        let _ = (
-            &self.client,
-            &self.bucket,
-            &self.key,
-            &self.keyring,
-            &self.suffix,
-            self.enforce_rotation,
+        let client = self.client;
+        if !client.options().instruction_file_put {
+            return Err(Error::Usage(
+                "re-encrypting needs instruction-file writes enabled on the client".into(),
+            ));
+        }
+        let bucket = self
+            .bucket
+            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
+        let key = self
+            .key
+            .ok_or_else(|| Error::Usage("key is required".into()))?;
+        let keyring = self
+            .keyring
+            .ok_or_else(|| Error::Usage("new_keyring is required".into()))?;
+        let head = client
+            .s3()
+            .head_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| Error::s3("HeadObject", e))?;
+        let mut meta = Metadata::new();
+        for (k, v) in head.metadata().into_iter().flatten() {
+            meta.insert(k.clone(), v.clone());
+        }
+        if let Located::Complete(_) = decode_object(&meta)? {
+            return Err(Error::Unsupported(
+                "the object's envelope is in its metadata; only instruction-file envelopes can be re-encrypted",
+            ));
+        }
+        let old = client.locate(&bucket, &key, head.metadata(), None).await?;
+        let opened = client.open(&old, &self.context).await?;
+        let data_key = DataKey::from_slice(opened.data_key().expose_secret())?;
+        let policy = client.options().commitment_policy;
+        let request = EncryptRequest::rewrap(policy, old.suite, self.context.clone(), data_key)?;
+        let materials = keyring.on_encrypt(&request).await?;
+        if materials.data_key() != opened.data_key() {
+            return Err(Error::Materials(s3ec_materials::Error::InvalidMaterials(
+                "the new keyring wrapped a different data key",
+            )));
+        }
+        let new = materials.to_envelope(
+            old.nonce.clone(),
+            old.unencrypted_content_length,
+            Storage::InstructionFile,
         );
-        Err(Error::Unsupported("re-encrypting an instruction file needs keyring support for wrapping an existing data key (requested)"))
+        if new.wrap == old.wrap && new.context == old.context && !new.wrap.is_kms() {
+            return Err(Error::Usage(
+                "the new keyring's material description must differ from the one stored with the object".into(),
+            ));
+        }
+        if self.enforce_rotation {
+            let check = DecryptRequest::new(&client.policy(), &new, &self.context)?;
+            if client.shared.cmm.decrypt_materials(&check).await.is_ok() {
+                return Err(Error::Usage(
+                    "rotation not enforced: the client's current keyring can still unwrap the new instruction file".into(),
+                ));
+            }
+        }
+        let encoded = encode(&new, Storage::InstructionFile)?;
+        let json = encoded.instruction_file.ok_or(Error::Unsupported(
+            "the envelope produced no instruction file",
+        ))?;
+        let suffix = match self.suffix {
+            Some(s) if s.starts_with('.') => s,
+            Some(s) => format!(".{s}"),
+            None => DEFAULT_INSTRUCTION_SUFFIX.to_string(),
+        };
+        instruction::write(client.s3(), &bucket, &format!("{key}{suffix}"), json).await
     }
 }

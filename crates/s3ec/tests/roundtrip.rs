@@ -133,7 +133,10 @@ async fn big_object(server: &Server) {
 async fn streamed_puts(server: &Server) {
     let keys = common::keys(server).await;
     for buffer in [None, Some(1024u64)] {
-        let o = Opts { buffer_size: buffer, ..Opts::default() };
+        let o = Opts {
+            buffer_size: buffer,
+            ..Opts::default()
+        };
         let client = common::client(server, common::keyring(server, &keys, KeyringKind::Aes), o);
         for len in [0usize, 33, 3 * MIB + 5] {
             let what = format!("{} len={len} buffer={buffer:?}", server.name);
@@ -143,17 +146,45 @@ async fn streamed_puts(server: &Server) {
             std::fs::write(&path, &plain).unwrap();
             let key = common::unique_key("file");
             let body = ByteStream::from_path(&path).await.unwrap();
-            client.put_object().bucket(&server.bucket).key(&key).body(body).send().await.unwrap_or_else(|e| panic!("{what}: file put: {e}"));
-            assert!(common::get_bytes(&client, server, &key).await.unwrap() == plain, "{what}: file put round trip");
+            client
+                .put_object()
+                .bucket(&server.bucket)
+                .key(&key)
+                .body(body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{what}: file put: {e}"));
+            assert!(
+                common::get_bytes(&client, server, &key).await.unwrap() == plain,
+                "{what}: file put round trip"
+            );
 
             let key = common::unique_key("stream");
-            let chunks: Vec<Result<http_body::Frame<Bytes>, std::io::Error>> =
-                plain.chunks(100_000).map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c)))).collect();
-            let body = ByteStream::new(SdkBody::from_body_1_x(StreamBody::new(futures_util::stream::iter(chunks))));
-            assert_ne!(Some(body.size_hint().0), body.size_hint().1, "unknown length");
-            client.put_object().bucket(&server.bucket).key(&key).body(body).send().await.unwrap_or_else(|e| panic!("{what}: stream put: {e}"));
+            let chunks: Vec<Result<http_body::Frame<Bytes>, std::io::Error>> = plain
+                .chunks(100_000)
+                .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
+                .collect();
+            let body = ByteStream::new(SdkBody::from_body_1_x(StreamBody::new(
+                futures_util::stream::iter(chunks),
+            )));
+            assert_ne!(
+                Some(body.size_hint().0),
+                body.size_hint().1,
+                "unknown length"
+            );
+            client
+                .put_object()
+                .bucket(&server.bucket)
+                .key(&key)
+                .body(body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{what}: stream put: {e}"));
             assert_eq!(common::raw(server, &key).await.len(), len + 16);
-            assert!(common::get_bytes(&client, server, &key).await.unwrap() == plain, "{what}: stream put round trip");
+            assert!(
+                common::get_bytes(&client, server, &key).await.unwrap() == plain,
+                "{what}: stream put round trip"
+            );
         }
     }
 }

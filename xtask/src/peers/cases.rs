@@ -93,6 +93,12 @@ impl Spec {
             ("ruby", _) => "Aws::S3::EncryptionV2::Client".into(),
             ("go-v1", "v1") => "s3crypto.EncryptionClient (V1, deprecated)".into(),
             ("go-v1", _) => "s3crypto.EncryptionClientV2".into(),
+            ("s3ec", "v2") => {
+                "s3ec::Client, ForbidEncryptAllowDecrypt, AlgorithmSuite::AesGcm".into()
+            }
+            ("s3ec", _) => {
+                "s3ec::Client, RequireEncryptRequireDecrypt, AlgorithmSuite::AesGcmCommitKey".into()
+            }
             (_, "v2") => {
                 "v4 client, ForbidEncryptAllowDecrypt, ALG_AES_256_GCM_IV12_TAG16_NO_KDF".into()
             }

@@ -4,15 +4,16 @@ use serde_json::json;
 
 use crate::cli::RekeyArgs;
 use crate::error::CliError;
-use crate::setup::{aes_keyring, rsa_keyring, ClientTweak, Env};
+use crate::setup::{aes_keyring_described, rsa_keyring_described, ClientTweak, Env};
 
 /// Runs `rekey`: the current key (global options) unwraps the data key, the new one wraps it again, and only
 /// the instruction file is rewritten; the object's ciphertext is not touched.
 pub async fn run(env: &Env, args: &RekeyArgs) -> Result<(), CliError> {
     let key = args.object.require_key("rekey")?;
+    let description: s3ec_format::StringMap = args.new_description.iter().cloned().collect();
     let new_keyring = match (&args.new_aes_key, &args.new_rsa_key) {
-        (Some(p), None) => aes_keyring(p)?,
-        (None, Some(p)) => rsa_keyring(p)?,
+        (Some(p), None) => aes_keyring_described(p, description)?,
+        (None, Some(p)) => rsa_keyring_described(p, description)?,
         (None, None) => {
             return Err(CliError::Usage(
                 "rekey needs the new key: --new-aes-key FILE or --new-rsa-key FILE".into(),
@@ -32,7 +33,11 @@ pub async fn run(env: &Env, args: &RekeyArgs) -> Result<(), CliError> {
             args.object
         )));
     }
-    let client = env.client(ClientTweak::default())?;
+    // The client refuses to re-encrypt unless instruction-file writes are on: rewriting one is the whole job.
+    let client = env.client(ClientTweak {
+        instruction_file: true,
+        ..ClientTweak::default()
+    })?;
     let mut request = client
         .re_encrypt_instruction_file()
         .bucket(&args.object.bucket)

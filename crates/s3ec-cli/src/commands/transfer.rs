@@ -56,9 +56,20 @@ pub async fn put(
             .await
             .map_err(|e| CliError::io(file, e))?
             .len();
-        let body = ByteStream::from_path(file)
-            .await
-            .map_err(|e| CliError::io(file, std::io::Error::other(e)))?;
+        let body = if multipart || len >= MULTIPART_THRESHOLD {
+            ByteStream::from_path(file)
+                .await
+                .map_err(|e| CliError::io(file, std::io::Error::other(e)))?
+        } else {
+            // Below the multipart threshold the file is read into memory: an in-memory body can be signed
+            // and retried. (A streamed single-part body is refused by Garage 2.5 with "Invalid payload
+            // signature".)
+            ByteStream::from(
+                tokio::fs::read(file)
+                    .await
+                    .map_err(|e| CliError::io(file, e))?,
+            )
+        };
         (body, len)
     };
     let multipart = multipart || len >= MULTIPART_THRESHOLD;

@@ -283,6 +283,7 @@ fn once(rt: &tokio::runtime::Runtime, argv: &[String]) -> String {
         }
         Err(e) => {
             res.insert("ok".into(), json!(false));
+            res.insert("error_class".into(), json!("s3ec"));
             res.insert("error".into(), json!(e.to_string()));
             let mut causes = Vec::new();
             let mut src = e.source();
