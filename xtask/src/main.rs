@@ -13,6 +13,7 @@
 
 mod bench_client;
 mod bench_crypto;
+mod fuzz;
 mod interop;
 mod peers;
 mod proc;
@@ -45,6 +46,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "benchmarks: `bench crypto` (s3ec-crypto engines vs one-shot aws-lc-rs GCM), `bench client [pipeline|garage]` [--rounds N]",
     ),
     (
+        "fuzz",
+        "[--time SECONDS] [TARGET...]: run the cargo-fuzz targets (nightly) for a budget each (default 60 s)",
+    ),
+    (
         "interop",
         "live matrix against moto: each peer writes, the others read [--peer P]...",
     ),
@@ -62,6 +67,7 @@ fn dispatch(command: &str, rest: &[String]) -> anyhow::Result<()> {
         "servers" => servers::run(rest),
         "peers" => peers::run(rest),
         "interop" => interop::run(rest),
+        "fuzz" => fuzz::run(rest),
         "bench" => match rest.split_first() {
             Some((what, more)) if what == "crypto" => bench_crypto::run(more),
             Some((what, more)) if what == "client" => bench_client::run(more),

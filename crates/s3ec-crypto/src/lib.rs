@@ -43,6 +43,8 @@ mod random;
 pub mod wrap;
 
 #[doc(hidden)]
+pub mod fuzzing;
+#[doc(hidden)]
 pub mod testing;
 
 #[cfg(test)]

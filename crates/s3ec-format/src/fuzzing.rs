@@ -89,3 +89,97 @@ pub fn decode_metadata_input(data: &[u8]) {
         .collect();
     decode_metadata(&pairs, instruction);
 }
+
+/// Builds an envelope from arbitrary bytes and, whenever [`encode`] accepts it for a storage,
+/// asserts that decoding the result gives the envelope back (encode first, unlike
+/// [`decode_metadata`], which starts from bytes).
+///
+/// Layout: a selector byte (version, suite, wrap), a length-prefixed wrapped key, a
+/// length-prefixed IV, 28 bytes of message id, 28 of commitment, an optional-length flag and 8
+/// bytes of length, then `key<TAB>value` context lines (lossy UTF-8).
+pub fn encode_roundtrip(data: &[u8]) {
+    use crate::{
+        AlgorithmSuite, ContentNonce, FormatVersion, StringMap, WrapAlgorithm, COMMITMENT_LEN,
+        MESSAGE_ID_LEN,
+    };
+    let mut rest = data;
+    let mut take = |n: usize| {
+        let n = n.min(rest.len());
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        head
+    };
+    let Some(&[selector, wrap_sel]) = take(2).first_chunk::<2>() else {
+        return;
+    };
+    let version =
+        [FormatVersion::V1, FormatVersion::V2, FormatVersion::V3][usize::from(selector % 3)];
+    let suite = AlgorithmSuite::ALL[usize::from(selector / 3) % AlgorithmSuite::ALL.len()];
+    let wrap = WrapAlgorithm::ALL[usize::from(wrap_sel) % WrapAlgorithm::ALL.len()];
+    let key_len = take(1).first().copied().unwrap_or(0);
+    let encrypted_data_key = take(usize::from(key_len)).to_vec();
+    let iv_len = take(1).first().copied().unwrap_or(0) % 33;
+    let iv = take(usize::from(iv_len)).to_vec();
+    let mut message_id = [0u8; MESSAGE_ID_LEN];
+    let id = take(MESSAGE_ID_LEN);
+    message_id[..id.len()].copy_from_slice(id);
+    let mut commitment = [0u8; COMMITMENT_LEN];
+    let c = take(COMMITMENT_LEN);
+    commitment[..c.len()].copy_from_slice(c);
+    let has_len = take(1).first().is_some_and(|b| b & 1 == 1);
+    let len_bytes = take(8);
+    let mut len = [0u8; 8];
+    len[..len_bytes.len()].copy_from_slice(len_bytes);
+    let text = String::from_utf8_lossy(rest);
+    let context: StringMap = text
+        .split('\n')
+        .filter(|l| !l.is_empty())
+        .map(|line| match line.split_once('\t') {
+            Some((k, v)) => (String::from(k), String::from(v)),
+            None => (String::from(line), String::new()),
+        })
+        .collect();
+    let env = Envelope {
+        version,
+        suite,
+        wrap,
+        encrypted_data_key,
+        nonce: if version == FormatVersion::V3 {
+            ContentNonce::Committed {
+                message_id,
+                commitment,
+            }
+        } else {
+            ContentNonce::Iv(iv)
+        },
+        context,
+        unencrypted_content_length: has_len.then_some(u64::from_be_bytes(len)),
+        storage: Storage::ObjectMetadata,
+    };
+    for storage in [Storage::ObjectMetadata, Storage::InstructionFile] {
+        let Ok(encoded) = encode(&env, storage) else {
+            continue;
+        };
+        let expected = Envelope {
+            storage,
+            ..env.clone()
+        };
+        let again = match (
+            decode_object(&encoded.object_metadata),
+            &encoded.instruction_file,
+        ) {
+            (Ok(Located::Complete(e)), None) => Ok(e),
+            (Ok(Located::NeedsInstructionFile(need)), Some(file)) => need.decode(file),
+            (Ok(other), file) => {
+                panic!("encoded {storage} envelope located as {other:?}, file {file:?}")
+            }
+            (Err(e), _) => Err(e),
+        };
+        match again {
+            Ok(e) => assert_eq!(e, expected, "encode then decode changed the envelope"),
+            Err(e) => {
+                panic!("encode accepted an envelope that decode refuses ({storage}): {e}\n{env:?}")
+            }
+        }
+    }
+}

@@ -62,8 +62,8 @@ pub(crate) const V3_FILE_KEYS: [&str; 4] = [
     ENCRYPTION_CONTEXT_V3,
 ];
 
-/// Every key this crate reads, as the static name errors carry.
-pub(crate) const ALL: [&str; 16] = [
+/// Every envelope key an S3 encryption client writes or reads (the static names errors carry).
+pub const ALL: [&str; 16] = [
     KEY_V1,
     KEY_V2,
     IV,
@@ -81,3 +81,14 @@ pub(crate) const ALL: [&str; 16] = [
     MESSAGE_ID_V3,
     INSTRUCTION_FILE_MARKER,
 ];
+
+/// Whether `key` (user metadata, without `x-amz-meta-`) belongs to an envelope, matched case-insensitively
+/// as S3-compatible stores differ in case.
+///
+/// ```
+/// assert!(s3ec_format::keys::is_envelope_key("X-Amz-Key-V2"));
+/// assert!(!s3ec_format::keys::is_envelope_key("owner"));
+/// ```
+pub fn is_envelope_key(key: &str) -> bool {
+    ALL.iter().any(|k| k.eq_ignore_ascii_case(key))
+}

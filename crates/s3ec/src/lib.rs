@@ -27,6 +27,8 @@ mod client;
 mod config;
 mod delete;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod get;
 mod instruction;
 pub mod multipart;

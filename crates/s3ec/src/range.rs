@@ -240,8 +240,14 @@ pub struct PartialPlan {
 
 impl PartialPlan {
     /// Ciphertext bytes to decrypt after `skip`: whole blocks up to and including the last byte emitted.
+    ///
+    /// Saturates at `u64::MAX` when the block count times 16 would overflow: a server can claim any total in its
+    /// `Content-Range`, and a range ending within the last 16 bytes of a `u64` must not panic (found by the
+    /// `range_header` fuzz target).
     pub fn decrypt_len(&self) -> u64 {
-        (self.discard + self.emit).div_ceil(BLOCK) * BLOCK
+        (self.discard + self.emit)
+            .div_ceil(BLOCK)
+            .saturating_mul(BLOCK)
     }
 }
 
@@ -589,5 +595,24 @@ mod tests {
             let _ = s.parse::<RangeSpec>();
             let _ = s.parse::<ContentRange>();
         }
+    }
+
+    /// Regression (fuzz target `range_header`): a server claiming a total near `u64::MAX` made the block rounding
+    /// of `decrypt_len` overflow.
+    #[test]
+    fn plan_near_u64_max_does_not_overflow() {
+        let size = u64::MAX - 1;
+        let fetched = ContentRange {
+            first: 0,
+            last: size - 1,
+            total: size,
+        };
+        let spec = RangeSpec::From { first: 10 };
+        let DecodePlan::Partial(p) = plan(&spec, fetched, 0).expect("the whole window was fetched")
+        else {
+            panic!("a range from byte 10 is partial");
+        };
+        assert_eq!((p.discard, p.emit), (10, size - 10));
+        assert!(p.decrypt_len() >= p.discard + p.emit);
     }
 }

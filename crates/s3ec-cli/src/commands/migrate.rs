@@ -91,7 +91,7 @@ impl Migrator {
         let user_metadata: HashMap<String, String> = inspection
             .metadata
             .iter()
-            .filter(|(k, _)| !is_s3ec_key(k))
+            .filter(|(k, _)| !s3ec_format::keys::is_envelope_key(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let etag = expected_etag.to_string();
@@ -172,31 +172,6 @@ fn write_context(env: &Env, envelope: &Envelope) -> StringMap {
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
-}
-
-/// Whether a metadata key belongs to an S3 encryption client envelope (dropped when rewriting).
-fn is_s3ec_key(key: &str) -> bool {
-    use s3ec_format::keys::*;
-    [
-        KEY_V1,
-        KEY_V2,
-        IV,
-        MATDESC,
-        CEK_ALG,
-        TAG_LEN,
-        WRAP_ALG,
-        UNENCRYPTED_CONTENT_LENGTH,
-        CONTENT_CIPHER_V3,
-        ENCRYPTED_DATA_KEY_V3,
-        MAT_DESC_V3,
-        ENCRYPTION_CONTEXT_V3,
-        ENCRYPTED_DATA_KEY_ALGORITHM_V3,
-        KEY_COMMITMENT_V3,
-        MESSAGE_ID_V3,
-        INSTRUCTION_FILE_MARKER,
-    ]
-    .iter()
-    .any(|k| k.eq_ignore_ascii_case(key))
 }
 
 /// Runs `migrate`.

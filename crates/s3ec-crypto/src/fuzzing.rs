@@ -1,0 +1,274 @@
+//! Thin entry points for the fuzz targets in `fuzz/` (`unwrap_keys`, `content_engines`). Not part of
+//! the API: hidden, and free to change.
+//!
+//! Each function takes arbitrary bytes, runs the public engines on them and asserts the invariants
+//! that must hold for any input: no panic, the same answer for every chunking of the same bytes, and
+//! no plaintext left in the caller's buffer when authenticated decryption fails.
+
+use s3ec_format::{AlgorithmSuite, ContentNonce};
+
+use crate::commitment::{COMMITMENT_LEN, MESSAGE_ID_LEN};
+use crate::wrap::{self, AesWrappingKey, RsaPrivateKey};
+use crate::{
+    CbcDecryptor, ContentDecryptor, ContentEncryptor, CtrRangeDecryptor, DataKey, BLOCK_LEN,
+    TAG_LEN,
+};
+
+/// The fixed AES wrapping key of the `unwrap_keys` target (test data, not a secret).
+const FUZZ_AES_KEY: [u8; 32] = [0x5a; 32];
+/// The fixed data key of the `content_engines` target (test data, not a secret).
+const FUZZ_DATA_KEY: [u8; 32] = [0x3c; 32];
+
+fn suite_of(selector: u8) -> AlgorithmSuite {
+    AlgorithmSuite::ALL[usize::from(selector) % AlgorithmSuite::ALL.len()]
+}
+
+/// Runs every key unwrap of [`crate::wrap`] on `data[1..]` (`data[0]` picks the suite the
+/// suite-bound unwraps check). Each must return a typed result; the V1 RSA unwrap, which answers
+/// a synthetic key instead of an error on bad padding, must at least be deterministic.
+pub fn unwrap_keys(rsa: &RsaPrivateKey, data: &[u8]) {
+    let Some((&selector, wrapped)) = data.split_first() else {
+        return;
+    };
+    let suite = suite_of(selector);
+    let aes = AesWrappingKey::from_raw(&FUZZ_AES_KEY).expect("a 32-byte AES key is valid");
+    let _ = wrap::aes_gcm_unwrap(&aes, wrapped, suite);
+    let _ = wrap::aes_wrap_unwrap(&aes, wrapped);
+    let _ = wrap::aes_v1_unwrap(&aes, wrapped);
+    let _ = wrap::rsa_oaep_sha1_unwrap(rsa, wrapped, suite);
+    let _ = wrap::rsa_oaep_sha256_unwrap(rsa, wrapped);
+    let first = wrap::rsa_v1_unwrap(rsa, wrapped).map(|k| *k.expose_secret());
+    let second = wrap::rsa_v1_unwrap(rsa, wrapped).map(|k| *k.expose_secret());
+    assert_eq!(
+        first.is_ok(),
+        second.is_ok(),
+        "V1 RSA unwrap is not deterministic"
+    );
+    if let (Ok(a), Ok(b)) = (first, second) {
+        assert!(a == b, "V1 RSA unwrap is not deterministic");
+    }
+}
+
+/// A cursor over the fuzz input that never fails: it yields zeros once the input runs out.
+struct Input<'a>(&'a [u8]);
+
+impl Input<'_> {
+    fn byte(&mut self) -> u8 {
+        let Some((&b, rest)) = self.0.split_first() else {
+            return 0;
+        };
+        self.0 = rest;
+        b
+    }
+
+    fn array<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        for b in &mut out {
+            *b = self.byte();
+        }
+        out
+    }
+}
+
+/// Splits `len` bytes into chunk lengths drawn from `sizes` (cycled; a zero size is an empty
+/// chunk, which the engines must accept too).
+fn chunks(len: usize, sizes: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut left = len;
+    let mut i = 0;
+    while left > 0 {
+        let size = sizes.get(i % sizes.len().max(1)).copied().unwrap_or(0);
+        let size = usize::from(size).min(left);
+        if size == 0 && out.len() > 2 * len + 8 {
+            // A run of zero sizes: finish in one chunk rather than loop.
+            out.push(left);
+            break;
+        }
+        out.push(size);
+        left -= size;
+        i += 1;
+    }
+    out
+}
+
+/// Input layout: selector byte (engine and suite), chunk-size count `n` and `n` chunk sizes,
+/// an IV length byte and IV, a 28-byte message id, a 28-byte commitment, an 8-byte first block,
+/// then the ciphertext (for GCM, the body followed by the tag).
+pub fn content_engines(data: &[u8]) {
+    let mut input = Input(data);
+    let selector = input.byte();
+    let n = usize::from(input.byte() % 16);
+    let sizes: Vec<u8> = (0..n).map(|_| input.byte()).collect();
+    let iv_len = usize::from(input.byte() % 33);
+    let iv: Vec<u8> = (0..iv_len).map(|_| input.byte()).collect();
+    let message_id = input.array::<MESSAGE_ID_LEN>();
+    let commitment = input.array::<COMMITMENT_LEN>();
+    let first_block = u64::from_be_bytes(input.array::<8>());
+    let ciphertext = input.0;
+
+    let key = DataKey::from_slice(&FUZZ_DATA_KEY).expect("a 32-byte data key is valid");
+    let suite = suite_of(selector >> 2);
+    let nonce = if selector & 0x80 == 0 {
+        ContentNonce::Iv(iv.clone())
+    } else {
+        ContentNonce::Committed {
+            message_id,
+            commitment,
+        }
+    };
+    match selector & 3 {
+        0 => gcm(suite, &key, &nonce, ciphertext, &sizes),
+        1 => ctr(suite, &key, &nonce, first_block, ciphertext, &sizes),
+        2 => cbc(&key, &iv, ciphertext, &sizes),
+        _ => round_trip(suite, &key, first_block, ciphertext, &sizes),
+    }
+}
+
+/// GCM on arbitrary bytes: the streaming and one-shot paths agree for any chunking, and a failed
+/// one-shot open leaves no plaintext behind.
+fn gcm(suite: AlgorithmSuite, key: &DataKey, nonce: &ContentNonce, ct: &[u8], sizes: &[u8]) {
+    let mut whole = ct.to_vec();
+    let one_shot =
+        ContentDecryptor::open_in_place(suite, key, nonce, &mut whole).map(|p| p.to_vec());
+    if one_shot.is_err() {
+        // Either refused before decrypting (buffer untouched) or wiped.
+        assert!(
+            whole.iter().all(|&b| b == 0) || whole == ct,
+            "failed GCM open left decrypted bytes in the buffer"
+        );
+    }
+    let streamed = (|| {
+        let body_len = ct.len().checked_sub(TAG_LEN).ok_or(())?;
+        let mut dec = ContentDecryptor::new(suite, key, nonce).map_err(|_| ())?;
+        let mut body = ct[..body_len].to_vec();
+        let mut at = 0;
+        for len in chunks(body_len, sizes) {
+            dec.decrypt_in_place_unverified(&mut body[at..at + len])
+                .map_err(|_| ())?;
+            at += len;
+        }
+        dec.finish(&ct[body_len..]).map_err(|_| ())?;
+        Ok::<_, ()>(body)
+    })();
+    assert_eq!(
+        one_shot.ok(),
+        streamed.ok(),
+        "chunked GCM disagrees with one-shot"
+    );
+}
+
+/// CTR range decryption: any chunking gives the same bytes as one call.
+fn ctr(
+    suite: AlgorithmSuite,
+    key: &DataKey,
+    nonce: &ContentNonce,
+    first_block: u64,
+    ct: &[u8],
+    sizes: &[u8],
+) {
+    let Ok(mut one) = CtrRangeDecryptor::new(suite, key, nonce, first_block) else {
+        return;
+    };
+    let mut whole = ct.to_vec();
+    let one_shot = one.apply(&mut whole).map(|()| whole);
+    let mut dec = CtrRangeDecryptor::new(suite, key, nonce, first_block)
+        .expect("the same parameters were accepted a moment ago");
+    let mut buf = ct.to_vec();
+    let mut at = 0;
+    let mut chunked = Ok(());
+    for len in chunks(buf.len(), sizes) {
+        chunked = chunked.and_then(|()| dec.apply(&mut buf[at..at + len]));
+        at += len;
+    }
+    assert_eq!(
+        one_shot.ok(),
+        chunked.ok().map(|()| buf),
+        "chunked CTR disagrees with one-shot"
+    );
+}
+
+/// CBC: a failed open wipes the buffer; whole-block chunking agrees with the one-shot open.
+fn cbc(key: &DataKey, iv: &[u8], ct: &[u8], sizes: &[u8]) {
+    let mut whole = ct.to_vec();
+    let one_shot = CbcDecryptor::open_in_place(key, iv, &mut whole).map(|p| p.to_vec());
+    if one_shot.is_err() {
+        assert!(
+            whole.iter().all(|&b| b == 0),
+            "failed CBC open left bytes in the buffer"
+        );
+    }
+    let streamed = (|| {
+        let mut dec = CbcDecryptor::new(key, iv).map_err(|_| ())?;
+        let last_start = ct.len().checked_sub(BLOCK_LEN).ok_or(())?;
+        let mut buf = ct.to_vec();
+        let mut at = 0;
+        for len in chunks(last_start / BLOCK_LEN, sizes) {
+            let span = len * BLOCK_LEN;
+            dec.decrypt_blocks_in_place(&mut buf[at..at + span])
+                .map_err(|_| ())?;
+            at += span;
+        }
+        let (head, last) = buf.split_at_mut(at);
+        let kept = dec.finish(last).map_err(|_| ())?;
+        let mut out = head.to_vec();
+        out.extend_from_slice(&last[..kept]);
+        Ok::<_, ()>(out)
+    })();
+    assert_eq!(
+        one_shot.ok(),
+        streamed.ok(),
+        "chunked CBC disagrees with one-shot"
+    );
+}
+
+/// Encrypts `plaintext` (GCM suites), decrypts it back in arbitrary chunks, checks that a flipped
+/// tag bit is refused with a wiped buffer, and that CTR from `first_block` matches the GCM body.
+fn round_trip(
+    suite: AlgorithmSuite,
+    key: &DataKey,
+    first_block: u64,
+    plaintext: &[u8],
+    sizes: &[u8],
+) {
+    let Ok((mut enc, nonce)) = ContentEncryptor::new(suite, key) else {
+        return;
+    };
+    let mut sealed = plaintext.to_vec();
+    let mut at = 0;
+    for len in chunks(sealed.len(), sizes) {
+        enc.encrypt_in_place(&mut sealed[at..at + len])
+            .expect("encryption of a small buffer succeeds");
+        at += len;
+    }
+    sealed.extend_from_slice(&enc.finish().expect("finishing GCM succeeds"));
+    let ct_body = sealed[..plaintext.len()].to_vec();
+
+    let mut opened = sealed.clone();
+    let got = ContentDecryptor::open_in_place(suite, key, &nonce, &mut opened)
+        .expect("own ciphertext must decrypt");
+    assert_eq!(got, plaintext, "round trip changed the plaintext");
+    gcm(suite, key, &nonce, &sealed, sizes);
+
+    let mut forged = sealed.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1 << (first_block % 8);
+    assert!(
+        ContentDecryptor::open_in_place(suite, key, &nonce, &mut forged).is_err(),
+        "a forged tag was accepted"
+    );
+    assert!(
+        forged.iter().all(|&b| b == 0),
+        "forged open left bytes in the buffer"
+    );
+
+    let blocks = plaintext.len().div_ceil(BLOCK_LEN) as u64;
+    let start = if blocks == 0 { 0 } else { first_block % blocks };
+    let from = (start as usize * BLOCK_LEN).min(plaintext.len());
+    if let Ok(mut range) = CtrRangeDecryptor::new(suite, key, &nonce, start) {
+        let mut window = ct_body[from..].to_vec();
+        range
+            .apply(&mut window)
+            .expect("a short range is in bounds");
+        assert_eq!(window, &plaintext[from..], "CTR range disagrees with GCM");
+    }
+}
