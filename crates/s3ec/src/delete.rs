@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use s3ec_format::DEFAULT_INSTRUCTION_SUFFIX;
 
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{required, Error};
 
 /// Fluent builder for DeleteObject: deletes the object, then `<key>.instruction` (without a version id, as
 /// instruction files are not versioned with their object).
@@ -65,16 +65,8 @@ impl DeleteObject {
 
     /// Deletes the object, then its instruction file.
     pub async fn send(self) -> Result<DeleteObjectOutput, Error> {
-        let bucket = self
-            .inner
-            .get_bucket()
-            .clone()
-            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let key = self
-            .inner
-            .get_key()
-            .clone()
-            .ok_or_else(|| Error::Usage("key is required".into()))?;
+        let bucket = required(self.inner.get_bucket().clone(), "bucket")?;
+        let key = required(self.inner.get_key().clone(), "key")?;
         let out = self
             .inner
             .send()
@@ -114,11 +106,7 @@ impl DeleteObjects {
 
     /// Deletes the objects, then (quietly) their instruction files; the output is the objects' batch result.
     pub async fn send(self) -> Result<DeleteObjectsOutput, Error> {
-        let bucket = self
-            .inner
-            .get_bucket()
-            .clone()
-            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
+        let bucket = required(self.inner.get_bucket().clone(), "bucket")?;
         let keys: Vec<String> = self
             .inner
             .get_delete()

@@ -161,3 +161,8 @@ impl Error {
         }
     }
 }
+
+/// The value of a builder field the call cannot do without, or a usage error naming the field.
+pub(crate) fn required<T>(value: Option<T>, field: &str) -> Result<T, Error> {
+    value.ok_or_else(|| Error::Usage(format!("{field} is required")))
+}

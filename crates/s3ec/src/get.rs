@@ -9,7 +9,7 @@ use s3ec_format::{AlgorithmSuite, ContentNonce, StringMap};
 
 use crate::body::{channel, Sink};
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{required, Error};
 use crate::range::{self, ContentRange, DecodePlan, PartialPlan, RangeError, RangeSpec};
 use crate::spool::{read_chunk, Spool, Spooled};
 
@@ -98,16 +98,8 @@ impl GetObject {
     pub async fn send(self) -> Result<GetObjectOutput, Error> {
         let client = self.client;
         let opts = *client.options();
-        let bucket = self
-            .inner
-            .get_bucket()
-            .clone()
-            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let key = self
-            .inner
-            .get_key()
-            .clone()
-            .ok_or_else(|| Error::Usage("key is required".into()))?;
+        let bucket = required(self.inner.get_bucket().clone(), "bucket")?;
+        let key = required(self.inner.get_key().clone(), "key")?;
         if self.inner.get_range().is_some() || self.inner.get_part_number().is_some() {
             return Err(Error::Usage(
                 "set ranges with GetObject::range; part-number gets are not supported".into(),

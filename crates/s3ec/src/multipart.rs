@@ -16,7 +16,7 @@ use s3ec_crypto::ContentEncryptor;
 use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 
 use crate::client::{Client, Sealed};
-use crate::error::Error;
+use crate::error::{required, Error};
 use crate::instruction;
 
 /// A multipart upload driven out of order for the single GCM stream.
@@ -242,14 +242,8 @@ impl Client {
         metadata: Option<std::collections::HashMap<String, String>>,
         context: StringMap,
     ) -> Result<(CreateMultipartUploadOutput, UploadState), Error> {
-        let bucket = inner
-            .get_bucket()
-            .clone()
-            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let key = inner
-            .get_key()
-            .clone()
-            .ok_or_else(|| Error::Usage("key is required".into()))?;
+        let bucket = required(inner.get_bucket().clone(), "bucket")?;
+        let key = required(inner.get_key().clone(), "key")?;
         let Sealed {
             encryptor,
             suite,
@@ -391,15 +385,10 @@ impl UploadPart {
     /// Encrypts and uploads the part. A failed upload poisons the upload (the cipher has moved on): abort it.
     pub async fn send(self) -> Result<UploadPartOutput, Error> {
         let client = self.client.expect("built by Client::upload_part");
-        let need = |v: Option<String>, what: &str| {
-            v.ok_or_else(|| Error::Usage(format!("{what} is required")))
-        };
-        let bucket = need(self.bucket, "bucket")?;
-        let key = need(self.key, "key")?;
-        let upload_id = need(self.upload_id, "upload_id")?;
-        let part = self
-            .part_number
-            .ok_or_else(|| Error::Usage("part_number is required".into()))?;
+        let bucket = required(self.bucket, "bucket")?;
+        let key = required(self.key, "key")?;
+        let upload_id = required(self.upload_id, "upload_id")?;
+        let part = required(self.part_number, "part_number")?;
         let state = client.upload_state(&upload_id)?;
         let mut state = state.lock().await;
         let body = self.body.unwrap_or_default();
@@ -465,9 +454,7 @@ impl CompleteMultipartUpload {
         let client = self
             .client
             .expect("built by Client::complete_multipart_upload");
-        let upload_id = self
-            .upload_id
-            .ok_or_else(|| Error::Usage("upload_id is required".into()))?;
+        let upload_id = required(self.upload_id, "upload_id")?;
         let state = client.upload_state(&upload_id)?;
         state.lock().await.cipher.check_complete()?;
         let out = client
@@ -517,15 +504,9 @@ impl AbortMultipartUpload {
         let client = self
             .client
             .expect("built by Client::abort_multipart_upload");
-        let bucket = self
-            .bucket
-            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let upload_id = self
-            .upload_id
-            .ok_or_else(|| Error::Usage("upload_id is required".into()))?;
-        let key = self
-            .key
-            .ok_or_else(|| Error::Usage("key is required".into()))?;
+        let bucket = required(self.bucket, "bucket")?;
+        let upload_id = required(self.upload_id, "upload_id")?;
+        let key = required(self.key, "key")?;
         let state = client.forget_upload(&upload_id);
         let instruction_key = match &state {
             Some(s) => s.lock().await.instruction_key.clone(),

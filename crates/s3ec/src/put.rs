@@ -11,7 +11,7 @@ use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 
 use crate::body::EncryptingBody;
 use crate::client::{Client, Sealed};
-use crate::error::Error;
+use crate::error::{required, Error};
 use crate::instruction;
 use crate::spool::{Spool, Spooled};
 
@@ -104,16 +104,8 @@ impl PutObject {
     /// Encrypts and uploads. With an instruction file, the object is written first and removed again if the
     /// instruction file cannot be written, so no half-written object remains.
     pub async fn send(self) -> Result<PutObjectOutput, Error> {
-        let bucket = self
-            .inner
-            .get_bucket()
-            .clone()
-            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let key = self
-            .inner
-            .get_key()
-            .clone()
-            .ok_or_else(|| Error::Usage("key is required".into()))?;
+        let bucket = required(self.inner.get_bucket().clone(), "bucket")?;
+        let key = required(self.inner.get_key().clone(), "key")?;
         let sealed = self.client.seal(self.context, self.metadata).await?;
         let Sealed {
             encryptor,

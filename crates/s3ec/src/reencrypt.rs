@@ -9,7 +9,7 @@ use s3ec_format::{
 use s3ec_materials::{DecryptRequest, EncryptRequest, Keyring};
 
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{required, Error};
 use crate::instruction;
 
 /// Fluent builder of [`Client::re_encrypt_instruction_file`].
@@ -83,15 +83,9 @@ impl ReEncryptInstructionFile {
                 "re-encrypting needs instruction-file writes enabled on the client".into(),
             ));
         }
-        let bucket = self
-            .bucket
-            .ok_or_else(|| Error::Usage("bucket is required".into()))?;
-        let key = self
-            .key
-            .ok_or_else(|| Error::Usage("key is required".into()))?;
-        let keyring = self
-            .keyring
-            .ok_or_else(|| Error::Usage("new_keyring is required".into()))?;
+        let bucket = required(self.bucket, "bucket")?;
+        let key = required(self.key, "key")?;
+        let keyring = required(self.keyring, "new_keyring")?;
         let head = client
             .s3()
             .head_object()
