@@ -71,6 +71,22 @@ for size in (0, 1, 15, 16, 17, 100, 4096, 2**40, 2**64 - 17):
                         ("bytes=0-", "bytes 0-15/16")):
             write(out_range, size.to_bytes(8, "big") + bytes([tag]) + f"{rng}\n{cr}".encode())
 
+# get_path: object index, option flags (policy in bits 0-1, legacy wrapping 4, legacy unauthenticated 8,
+# delayed authentication 16), buffer choice, context choice, range kind and two operands, then mutations
+# (opcode, operands). Mirrors s3ec_testkit::fuzzing::seeds(); see that module for the layout.
+out_get = os.path.join(here, "corpus", "get_path")
+os.makedirs(out_get, exist_ok=True)
+LEGACY = 2 | 4 | 8
+for obj in range(11):
+    for flags in (0, LEGACY, 16, LEGACY | 16):
+        for buffer in (0, 1):
+            write(out_get, bytes([obj, flags, buffer, 0, 0, 0, 0]))
+    for seed in ([LEGACY, 0, 0, 4, 3, 9], [2, 0, 0, 5, 0, 0], [LEGACY, 0, 0, 6, 5, 0],
+                 [LEGACY, 0, 0, 0, 0, 0, 7, 0, 3, 1], [LEGACY | 16, 2, 0, 0, 0, 0, 8, 0, 10],
+                 [LEGACY, 0, 0, 0, 0, 0, 4, 9], [LEGACY, 0, 0, 0, 0, 0, 1, 6],
+                 [LEGACY | 16, 0, 0, 0, 0, 0, 15, 3, 16, 20]):
+        write(out_get, bytes([obj] + seed))
+
 if count == 0:
     sys.exit(f"no vector cases under {roots}")
 print(f"{count} decode_metadata seeds in {out_meta}")

@@ -1,5 +1,5 @@
-//! `cargo xtask fuzz [--time SECONDS] [TARGET...]`: build the cargo-fuzz targets in `fuzz/`, seed
-//! their corpora, run each for a time budget and summarise executions, coverage and crashes.
+//! `cargo xtask fuzz [--time SECONDS] [--jobs N] [TARGET...]`: build the cargo-fuzz targets in `fuzz/`, seed
+//! their corpora, run each for a time budget (N at a time) and summarise executions, coverage and crashes.
 //!
 //! The targets build with the nightly toolchain (`rustup run nightly cargo fuzz`, the same as
 //! `cargo +nightly fuzz` but immune to the stable toolchain that `cargo xtask` put first on `PATH`).
@@ -9,6 +9,8 @@
 use std::fs::{self, File};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
 
@@ -27,8 +29,20 @@ struct Outcome {
     note: String,
 }
 
+/// Parsed command line.
+#[derive(Debug, PartialEq)]
+struct Args {
+    seconds: u64,
+    jobs: usize,
+    targets: Vec<String>,
+}
+
 pub fn run(args: &[String]) -> Result<()> {
-    let (seconds, mut targets) = parse_args(args)?;
+    let Args {
+        seconds,
+        jobs,
+        mut targets,
+    } = parse_args(args)?;
     let fuzz_dir = crate::test::workspace_root().join("fuzz");
     ensure_tools()?;
     let all = list_targets(&fuzz_dir)?;
@@ -42,14 +56,20 @@ pub fn run(args: &[String]) -> Result<()> {
     let logs = fuzz_dir.join("target").join("xtask-logs");
     fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
 
-    let mut outcomes = Vec::new();
+    // Builds go one at a time (they share fuzz/target and its lock); runs go `jobs` at a time.
+    let mut built = Vec::new();
     for target in &targets {
-        let outcome = fuzz_one(&fuzz_dir, &logs, target, seconds)?;
-        print_line(&outcome);
-        outcomes.push(outcome);
+        built.push(build_one(&fuzz_dir, target)?);
         if crate::proc::interrupted() {
             bail!("interrupted");
         }
+    }
+    let outcomes = run_parallel(jobs, &targets, |i, target| match &built[i] {
+        Some(failed) => Ok(failed_build(target, failed)),
+        None => fuzz_one(&fuzz_dir, &logs, target, seconds),
+    })?;
+    if crate::proc::interrupted() {
+        bail!("interrupted");
     }
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     println!("{} passed, {failed} failed", outcomes.len() - failed);
@@ -59,8 +79,52 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn parse_args(args: &[String]) -> Result<(u64, Vec<String>)> {
+/// Runs `work` over `targets`, `jobs` at a time, and prints each outcome as soon as every earlier target's
+/// outcome is printed, so the lines stay in target order.
+fn run_parallel(
+    jobs: usize,
+    targets: &[String],
+    work: impl Fn(usize, &str) -> Result<Outcome> + Sync,
+) -> Result<Vec<Outcome>> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<Outcome>>>> =
+        Mutex::new((0..targets.len()).map(|_| None).collect());
+    let printed = Mutex::new(0usize);
+    let flush = || {
+        let mut printed = printed.lock().unwrap_or_else(|p| p.into_inner());
+        let results = results.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(Some(Ok(outcome))) = results.get(*printed) {
+            print_line(outcome);
+            *printed += 1;
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, targets.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= targets.len() || crate::proc::interrupted() {
+                    return;
+                }
+                let outcome = work(i, &targets[i]);
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(outcome);
+                flush();
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut outcomes = Vec::new();
+    for r in results {
+        match r {
+            Some(r) => outcomes.push(r?),
+            None => bail!("interrupted"),
+        }
+    }
+    Ok(outcomes)
+}
+
+fn parse_args(args: &[String]) -> Result<Args> {
     let mut seconds = DEFAULT_SECONDS;
+    let mut jobs = 1;
     let mut targets = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -73,14 +137,26 @@ fn parse_args(args: &[String]) -> Result<(u64, Vec<String>)> {
                     .filter(|s| *s > 0)
                     .with_context(|| format!("--time {value:?} is not a positive integer"))?;
             }
+            "--jobs" | "-j" => {
+                let value = it.next().context("--jobs needs a number of targets")?;
+                jobs = value
+                    .parse()
+                    .ok()
+                    .filter(|j| *j > 0)
+                    .with_context(|| format!("--jobs {value:?} is not a positive integer"))?;
+            }
             "-h" | "--help" => {
-                bail!("usage: cargo xtask fuzz [--time SECONDS] [TARGET...]")
+                bail!("usage: cargo xtask fuzz [--time SECONDS] [--jobs N] [TARGET...]")
             }
             flag if flag.starts_with('-') => bail!("unknown option {flag}"),
             name => targets.push(name.to_string()),
         }
     }
-    Ok((seconds, targets))
+    Ok(Args {
+        seconds,
+        jobs,
+        targets,
+    })
 }
 
 /// A nightly `cargo` with the stable toolchain's variables cleared, so `rustup run` decides.
@@ -90,9 +166,16 @@ fn nightly_cargo() -> Command {
         .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("RUSTC")
         .env_remove("RUSTC_WRAPPER")
-        .env_remove("CARGO")
-        // cargo-fuzz keeps its instrumented builds in fuzz/target (git-ignored).
-        .env_remove("CARGO_TARGET_DIR");
+        .env_remove("CARGO");
+    // The instrumented nightly builds stay apart from the normal ones: under `$CARGO_TARGET_DIR/fuzz` when a fixed
+    // target dir is set (so CI on one machine reuses them between clean clones), else in fuzz/target (git-ignored).
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => cmd.env(
+            "CARGO_TARGET_DIR",
+            std::path::PathBuf::from(dir).join("fuzz"),
+        ),
+        None => cmd.env_remove("CARGO_TARGET_DIR"),
+    };
     cmd
 }
 
@@ -180,6 +263,38 @@ fn seed_corpora(fuzz_dir: &Path) -> Result<()> {
     )
 }
 
+/// Builds one target; `Some(first error line)` when the build failed.
+fn build_one(fuzz_dir: &Path, target: &str) -> Result<Option<String>> {
+    let build = nightly_cargo()
+        .args(["fuzz", "build", target])
+        .current_dir(fuzz_dir)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run cargo fuzz build")?;
+    if build.status.success() {
+        return Ok(None);
+    }
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    Ok(Some(
+        stderr
+            .lines()
+            .find(|l| l.starts_with("error"))
+            .unwrap_or("see cargo fuzz build output")
+            .to_string(),
+    ))
+}
+
+fn failed_build(target: &str, first_error: &str) -> Outcome {
+    Outcome {
+        name: target.to_string(),
+        passed: false,
+        execs: None,
+        cov: None,
+        crashes: 0,
+        note: format!("build failed: {first_error}"),
+    }
+}
+
 fn fuzz_one(fuzz_dir: &Path, logs: &Path, target: &str, seconds: u64) -> Result<Outcome> {
     let mut outcome = Outcome {
         name: target.to_string(),
@@ -189,21 +304,6 @@ fn fuzz_one(fuzz_dir: &Path, logs: &Path, target: &str, seconds: u64) -> Result<
         crashes: 0,
         note: String::new(),
     };
-    let build = nightly_cargo()
-        .args(["fuzz", "build", target])
-        .current_dir(fuzz_dir)
-        .stdin(Stdio::null())
-        .output()
-        .context("cannot run cargo fuzz build")?;
-    if !build.status.success() {
-        let stderr = String::from_utf8_lossy(&build.stderr);
-        let first_error = stderr
-            .lines()
-            .find(|l| l.starts_with("error"))
-            .unwrap_or("see cargo fuzz build output");
-        outcome.note = format!("build failed: {first_error}");
-        return Ok(outcome);
-    }
 
     let corpus = fuzz_dir.join("corpus").join(target);
     let artifacts = fuzz_dir.join("artifacts").join(target);
@@ -325,11 +425,79 @@ stat::number_of_executed_units: 2048
         assert_eq!(s.artifact.as_deref(), Some("a/crash-abc"));
     }
 
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
-    fn parses_time_and_targets() {
-        let args: Vec<String> = ["--time", "5", "rfc2047"].map(String::from).to_vec();
-        assert_eq!(parse_args(&args).unwrap(), (5, vec!["rfc2047".to_string()]));
-        assert_eq!(parse_args(&[]).unwrap(), (DEFAULT_SECONDS, vec![]));
-        assert!(parse_args(&["--time".to_string(), "0".to_string()]).is_err());
+    fn parses_time_jobs_and_targets() {
+        assert_eq!(
+            parse_args(&args(&[
+                "--time", "5", "rfc2047", "--jobs", "2", "get_path"
+            ]))
+            .unwrap(),
+            Args {
+                seconds: 5,
+                jobs: 2,
+                targets: args(&["rfc2047", "get_path"])
+            }
+        );
+        assert_eq!(
+            parse_args(&[]).unwrap(),
+            Args {
+                seconds: DEFAULT_SECONDS,
+                jobs: 1,
+                targets: vec![]
+            }
+        );
+        assert!(parse_args(&args(&["--time", "0"])).is_err());
+        assert!(parse_args(&args(&["--jobs", "0"])).is_err());
+        assert!(parse_args(&args(&["--jobs"])).is_err());
+    }
+
+    fn outcome(name: &str) -> Outcome {
+        Outcome {
+            name: name.to_string(),
+            passed: true,
+            execs: Some(1),
+            cov: Some(1),
+            crashes: 0,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn parallel_runs_keep_target_order_and_use_every_job() {
+        let targets = args(&["a", "b", "c", "d", "e"]);
+        let running = AtomicUsize::new(0);
+        let peak = AtomicUsize::new(0);
+        let outcomes = run_parallel(2, &targets, |i, t| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            // Later targets finish first, so order must come from the collector, not from completion.
+            std::thread::sleep(std::time::Duration::from_millis(60 - 10 * i as u64));
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok(outcome(t))
+        })
+        .unwrap();
+        let names: Vec<&str> = outcomes.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c", "d", "e"]);
+        assert_eq!(
+            peak.load(Ordering::SeqCst),
+            2,
+            "two targets ran at once, never more"
+        );
+    }
+
+    #[test]
+    fn parallel_run_reports_an_error_of_any_target() {
+        let targets = args(&["a", "b"]);
+        let r = run_parallel(3, &targets, |i, t| {
+            if i == 1 {
+                bail!("boom")
+            }
+            Ok(outcome(t))
+        });
+        assert!(r.is_err());
     }
 }

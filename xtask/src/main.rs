@@ -11,10 +11,12 @@
 //! `cargo xtask test` looks up [`COMMANDS`] to decide which optional steps to run
 //! (for example `vectors check` once the `vectors` task exists).
 
+mod audit;
 mod bench_client;
 mod bench_crypto;
 mod fuzz;
 mod interop;
+mod mutants;
 mod peers;
 mod proc;
 mod servers;
@@ -47,7 +49,15 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "fuzz",
-        "[--time SECONDS] [TARGET...]: run the cargo-fuzz targets (nightly) for a budget each (default 60 s)",
+        "[--time SECONDS] [--jobs N] [TARGET...]: run the cargo-fuzz targets (nightly) for a budget each (default 60 s), N at a time",
+    ),
+    (
+        "audit",
+        "cargo-deny advisories and bans (deny.toml), default and all features; needs the RustSec database",
+    ),
+    (
+        "mutants",
+        "[--jobs N] [--timeout S] [--output DIR] [PACKAGE...]: cargo-mutants over s3ec-format and s3ec-crypto (slow; not in CI)",
     ),
     (
         "interop",
@@ -68,6 +78,8 @@ fn dispatch(command: &str, rest: &[String]) -> anyhow::Result<()> {
         "peers" => peers::run(rest),
         "interop" => interop::run(rest),
         "fuzz" => fuzz::run(rest),
+        "audit" => audit::run(rest),
+        "mutants" => mutants::run(rest),
         "bench" => match rest.split_first() {
             Some((what, more)) if what == "crypto" => bench_crypto::run(more),
             Some((what, more)) if what == "client" => bench_client::run(more),

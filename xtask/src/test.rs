@@ -110,7 +110,25 @@ fn steps(root: &Path) -> Vec<Step> {
     if crate::has_command("interop") {
         steps.push(interop_step());
     }
+    if crate::has_command("fuzz") {
+        steps.push(fuzz_step());
+    }
     steps
+}
+
+/// `cargo xtask fuzz --time 60 --jobs 2`: every fuzz target for a one-minute smoke run, two at a time. A crash
+/// fails the step; a missing nightly toolchain or cargo-fuzz is installed by the fuzz command, never skipped.
+fn fuzz_step() -> Step {
+    Step {
+        name: "fuzz",
+        program: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("xtask")),
+        args: ["fuzz", "--time", "60", "--jobs", "2"]
+            .map(String::from)
+            .to_vec(),
+        env: Vec::new(),
+        count_tests: false,
+        missing: None,
+    }
 }
 
 /// `cargo xtask interop`: the live matrix over every peer. A peer that cannot be installed fails its cells and

@@ -333,7 +333,15 @@ pub(crate) fn pkcs1_v15_type2_ok(em: &[u8], msg_len: usize) -> Choice {
 /// then fails at content decryption exactly as any other wrong key would (no Bleichenbacher
 /// oracle). Only a ciphertext of the wrong length, a public fact, is an error.
 pub fn rsa_v1_unwrap(key: &RsaPrivateKey, encrypted: &[u8]) -> Result<DataKey, CryptoError> {
-    let em = Active::rsa_raw_decrypt(&key.key, encrypted).map_err(unwrap_err)?;
+    let k = key.public.modulus_len();
+    if encrypted.len() != k {
+        return Err(CryptoError::Unwrap);
+    }
+    // A ciphertext the RSA primitive itself refuses (zero, or not below the modulus: public facts) gets a
+    // synthetic key like any bad padding, so no input of the right length is told apart by its error. An all-zero
+    // block never passes the type-2 check below.
+    let em = Active::rsa_raw_decrypt(&key.key, encrypted)
+        .unwrap_or_else(|_| Zeroizing::new(vec![0u8; k]));
     let mut synthetic = Zeroizing::new([0u8; DATA_KEY_LEN]);
     Active::hkdf_sha512(
         &key.rejection_key[..],

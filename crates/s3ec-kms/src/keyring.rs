@@ -150,6 +150,14 @@ impl Keyring for KmsDiscoveryKeyring {
 
 /// The context to bind and store on encrypt: the caller's, plus the reserved content-algorithm key.
 fn encryption_context_for(request: &EncryptRequest) -> Result<StringMap, Error> {
+    // KMS objects store the encryption context where raw keyrings store their material description
+    // (`x-amz-matdesc` / `x-amz-t`), so there is no place for a separate one (the reference clients likewise
+    // offer only the encryption context with KMS keys).
+    if request.material_description().is_some() {
+        return Err(Error::MaterialDescriptionRefused(
+            "KMS keyrings store the encryption context in its place; pass these values as the encryption context",
+        ));
+    }
     if request.context().contains_key(RESERVED_CEK_ALG_KEY) {
         return Err(Error::ReservedContextKey(RESERVED_CEK_ALG_KEY));
     }

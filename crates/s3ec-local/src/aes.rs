@@ -63,6 +63,7 @@ impl std::fmt::Debug for AesKeyring {
 #[async_trait]
 impl Keyring for AesKeyring {
     async fn on_encrypt(&self, request: &EncryptRequest) -> Result<EncryptionMaterials, Error> {
+        let description = self.keys.description_for(request)?;
         let data_key = data_key_for(request)?;
         let wrapped =
             wrap::aes_gcm_wrap(&self.keys.own, &data_key, request.suite()).map_err(crypto_error)?;
@@ -70,7 +71,7 @@ impl Keyring for AesKeyring {
             request,
             data_key,
             EncryptedDataKey::new(WrapAlgorithm::AesGcm, wrapped),
-            self.keys.description.clone(),
+            description,
         ))
     }
 

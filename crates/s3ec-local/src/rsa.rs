@@ -85,6 +85,7 @@ impl Keyring for RsaKeyring {
             .public
             .as_ref()
             .ok_or(Error::CannotEncrypt("this RSA keyring holds no public key"))?;
+        let description = self.private.description_for(request)?;
         let data_key = data_key_for(request)?;
         let wrapped =
             wrap::rsa_oaep_sha1_wrap(public, &data_key, request.suite()).map_err(crypto_error)?;
@@ -92,7 +93,7 @@ impl Keyring for RsaKeyring {
             request,
             data_key,
             EncryptedDataKey::new(WrapAlgorithm::RsaOaepSha1, wrapped),
-            self.private.description.clone(),
+            description,
         ))
     }
 

@@ -55,6 +55,10 @@ pub enum Error {
     /// The keyring has no key to decrypt with (for example a public-only RSA keyring).
     #[error("this keyring cannot decrypt: {0}")]
     CannotDecrypt(&'static str),
+    /// A per-request material description cannot be honoured by this keyring (KMS keyrings store the
+    /// encryption context in its place), or would make the object unreadable.
+    #[error("per-request material description refused: {0}")]
+    MaterialDescriptionRefused(&'static str),
     /// The materials a keyring returned are not valid (wrong data key length, wrong suite).
     #[error("keyring returned invalid materials: {0}")]
     InvalidMaterials(&'static str),

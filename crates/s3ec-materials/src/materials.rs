@@ -78,6 +78,7 @@ pub struct EncryptRequest {
     // Shared rather than copied on `Clone`, so the secret exists once and is wiped when the last
     // request holding it is dropped. Its `Debug` is redacted and its `PartialEq` constant-time.
     data_key: Option<Arc<DataKey>>,
+    material_description: Option<StringMap>,
 }
 
 impl EncryptRequest {
@@ -92,6 +93,7 @@ impl EncryptRequest {
             suite,
             context,
             data_key: None,
+            material_description: None,
         })
     }
 
@@ -119,7 +121,32 @@ impl EncryptRequest {
             suite,
             context,
             data_key: Some(Arc::new(data_key)),
+            material_description: None,
         })
+    }
+
+    /// Asks the keyring to store `description` with this one object instead of its own material description
+    /// (a per-request material description). Raw keyrings (AES, RSA) store it in `x-amz-matdesc` (V2) or
+    /// `x-amz-m` (V3); keyrings that store something else there (KMS stores the encryption context) refuse
+    /// the request with [`Error::MaterialDescriptionRefused`](crate::Error::MaterialDescriptionRefused).
+    ///
+    /// ```
+    /// use s3ec_format::{AlgorithmSuite, StringMap};
+    /// use s3ec_materials::{CommitmentPolicy, EncryptRequest};
+    ///
+    /// let description = StringMap::from([("tenant".to_string(), "blue".to_string())]);
+    /// let request = EncryptRequest::new(
+    ///     CommitmentPolicy::RequireEncryptRequireDecrypt,
+    ///     AlgorithmSuite::AesGcmCommitKey,
+    ///     StringMap::new(),
+    /// )?
+    /// .with_material_description(description.clone());
+    /// assert_eq!(request.material_description(), Some(&description));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_material_description(mut self, description: StringMap) -> Self {
+        self.material_description = Some(description);
+        self
     }
 
     /// The content suite the object will be written with.
@@ -136,6 +163,12 @@ impl EncryptRequest {
     /// the keyring must generate a fresh one.
     pub fn data_key(&self) -> Option<&DataKey> {
         self.data_key.as_deref()
+    }
+
+    /// The per-request material description set with [`EncryptRequest::with_material_description`]; `None`
+    /// when the keyring's own description applies.
+    pub fn material_description(&self) -> Option<&StringMap> {
+        self.material_description.as_ref()
     }
 }
 

@@ -6,7 +6,7 @@ use std::task::{ready, Context, Poll};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_types::body::SdkBody;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use s3ec_crypto::{ContentEncryptor, TAG_LEN};
 use tokio::sync::mpsc;
@@ -15,12 +15,24 @@ use crate::error::Error;
 
 type BoxStdError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Encrypts a plaintext stream of known length on the fly and appends the tag.
+/// Size of the ciphertext frames an [`EncryptingBody`] hands out: small enough that copying a piece, encrypting
+/// it and checksumming it (the SDK's CRC) all happen while it sits in the L2 cache.
+pub(crate) const FRAME: usize = 256 * 1024;
+
+/// Encrypts a plaintext of known length on the fly, frame by frame, and appends the tag.
+///
+/// The plaintext comes from an in-memory `Bytes` (shared, never copied as a whole) or a stream. Frames are
+/// encrypted into one recycled buffer: once the consumer (the SDK, hyper) has dropped a frame, the next one
+/// reuses its memory, so a put never materialises an object-sized ciphertext and touches no fresh pages.
 ///
 /// The SDK cannot clone this body, so it never retries a request that carries it: a retry would need the
-/// same key and IV again (FORMAT-NOTES 1.16). Callers that want retries use a replayable ciphertext instead.
+/// same key and IV again (FORMAT-NOTES 1.16). The put starts over with a fresh data key instead.
 pub(crate) struct EncryptingBody {
-    source: ByteStream,
+    source: Option<ByteStream>,
+    /// The rest of the current plaintext chunk.
+    pending: Bytes,
+    /// The recycled ciphertext buffer; frames are split off it.
+    scratch: BytesMut,
     // The cipher context is Send but not Sync; the SDK wants Sync bodies. The lock is never contended.
     encryptor: Option<Mutex<ContentEncryptor>>,
     declared: u64,
@@ -28,17 +40,68 @@ pub(crate) struct EncryptingBody {
 }
 
 impl EncryptingBody {
+    /// Encrypts `source`, a stream that must yield exactly `declared` bytes.
     pub(crate) fn new(source: ByteStream, encryptor: ContentEncryptor, declared: u64) -> Self {
         Self {
-            source,
+            source: Some(source),
+            pending: Bytes::new(),
+            scratch: BytesMut::new(),
             encryptor: Some(Mutex::new(encryptor)),
             declared,
             seen: 0,
         }
     }
 
+    /// Encrypts an in-memory plaintext (shared with the caller, read piece by piece).
+    pub(crate) fn from_bytes(plaintext: Bytes, encryptor: ContentEncryptor) -> Self {
+        let declared = plaintext.len() as u64;
+        Self {
+            source: None,
+            pending: plaintext,
+            scratch: BytesMut::new(),
+            encryptor: Some(Mutex::new(encryptor)),
+            declared,
+            // Everything is already at hand: `pending` is the whole plaintext.
+            seen: declared,
+        }
+    }
+
     pub(crate) fn into_sdk_body(self) -> SdkBody {
         SdkBody::from_body_1_x(self)
+    }
+
+    /// The next plaintext piece, encrypted: zero-copy for a uniquely owned small chunk, otherwise copied into
+    /// the recycled buffer.
+    fn next_frame(&mut self) -> Result<Bytes, Error> {
+        let take = self.pending.len().min(FRAME);
+        let mut buf = if take == self.pending.len() {
+            match std::mem::take(&mut self.pending).try_into_mut() {
+                Ok(owned) => owned,
+                Err(shared) => {
+                    self.pending = shared;
+                    self.copy_piece(take)
+                }
+            }
+        } else {
+            self.copy_piece(take)
+        };
+        let encryptor = self.encryptor.as_mut().expect("called while encrypting");
+        let encryptor = encryptor.get_mut().unwrap_or_else(|p| p.into_inner());
+        encryptor.encrypt_in_place(&mut buf)?;
+        Ok(buf.freeze())
+    }
+
+    fn copy_piece(&mut self, take: usize) -> BytesMut {
+        // `reserve` reclaims the buffer's original allocation once every frame split off it has been dropped.
+        self.scratch.reserve(FRAME);
+        self.scratch.extend_from_slice(&self.pending[..take]);
+        self.pending.advance(take);
+        self.scratch.split()
+    }
+
+    fn fail(&mut self, e: BoxStdError) -> Poll<Option<Result<Frame<Bytes>, BoxStdError>>> {
+        self.encryptor = None;
+        Poll::Ready(Some(Err(e)))
     }
 }
 
@@ -52,35 +115,32 @@ impl Body for EncryptingBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxStdError>>> {
         let this = self.get_mut();
         loop {
-            let Some(encryptor) = this.encryptor.as_mut() else {
+            if this.encryptor.is_none() {
                 return Poll::Ready(None);
+            }
+            if !this.pending.is_empty() {
+                return match this.next_frame() {
+                    Ok(frame) => Poll::Ready(Some(Ok(Frame::data(frame)))),
+                    Err(e) => this.fail(Box::new(e)),
+                };
+            }
+            let next = match this.source.as_mut() {
+                Some(source) => ready!(Pin::new(source).poll_next(cx)),
+                None => None,
             };
-            let encryptor = encryptor.get_mut().unwrap_or_else(|p| p.into_inner());
-            match ready!(Pin::new(&mut this.source).poll_next(cx)) {
-                Some(Ok(chunk)) if chunk.is_empty() => continue,
+            match next {
                 Some(Ok(chunk)) => {
                     this.seen += chunk.len() as u64;
                     if this.seen > this.declared {
-                        this.encryptor = None;
                         let e = Error::BodyLength {
                             declared: this.declared,
                             actual: this.seen,
                         };
-                        return Poll::Ready(Some(Err(Box::new(e))));
+                        return this.fail(Box::new(e));
                     }
-                    let mut buf = chunk
-                        .try_into_mut()
-                        .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
-                    if let Err(e) = encryptor.encrypt_in_place(&mut buf) {
-                        this.encryptor = None;
-                        return Poll::Ready(Some(Err(Box::new(Error::from(e)))));
-                    }
-                    return Poll::Ready(Some(Ok(Frame::data(buf.freeze()))));
+                    this.pending = chunk;
                 }
-                Some(Err(e)) => {
-                    this.encryptor = None;
-                    return Poll::Ready(Some(Err(Box::new(e))));
-                }
+                Some(Err(e)) => return this.fail(Box::new(e)),
                 None => {
                     let encryptor = this.encryptor.take().expect("checked above");
                     let encryptor = encryptor.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -106,7 +166,10 @@ impl Body for EncryptingBody {
 
     fn size_hint(&self) -> SizeHint {
         match self.encryptor {
-            Some(_) => SizeHint::with_exact(self.declared - self.seen + TAG_LEN as u64),
+            Some(_) => {
+                let unread = self.declared.saturating_sub(self.seen);
+                SizeHint::with_exact(unread + self.pending.len() as u64 + TAG_LEN as u64)
+            }
             None => SizeHint::with_exact(0),
         }
     }
@@ -155,4 +218,93 @@ pub(crate) fn channel(len: Option<u64>) -> (Sink, ByteStream) {
     let (tx, rx) = mpsc::channel(4);
     let body = ChannelBody { rx, remaining: len };
     (tx, ByteStream::new(SdkBody::from_body_1_x(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use s3ec_crypto::{ContentDecryptor, DataKey};
+    use s3ec_format::AlgorithmSuite;
+
+    use super::*;
+
+    const SUITE: AlgorithmSuite = AlgorithmSuite::AesGcmCommitKey;
+
+    fn plaintext(len: usize) -> Bytes {
+        (0..len).map(|i| (i * 13 + i / 509) as u8).collect()
+    }
+
+    /// Collects the frames of `body`, checking the size hints on the way; returns them.
+    async fn frames(mut body: EncryptingBody) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let mut left = body.size_hint().exact().expect("exact size");
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap();
+            left -= data.len() as u64;
+            assert_eq!(body.size_hint().exact(), Some(left));
+            out.push(data);
+        }
+        assert_eq!(left, 0);
+        out
+    }
+
+    fn open(key: &DataKey, nonce: &s3ec_format::ContentNonce, frames: &[Bytes]) -> Vec<u8> {
+        let mut object: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
+        ContentDecryptor::open_in_place(SUITE, key, nonce, &mut object)
+            .unwrap()
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn shared_bytes_are_encrypted_in_frames() {
+        let key = DataKey::generate().unwrap();
+        for len in [0usize, 1, FRAME - 1, FRAME, 3 * FRAME + 17] {
+            let plain = plaintext(len);
+            let (enc, nonce) = ContentEncryptor::new(SUITE, &key).unwrap();
+            // The caller keeps its handle: the body must not take the plaintext over.
+            let body = EncryptingBody::from_bytes(plain.clone(), enc);
+            let frames = frames(body).await;
+            assert!(frames.iter().all(|f| f.len() <= FRAME));
+            assert_eq!(open(&key, &nonce, &frames), plain, "length {len}");
+        }
+    }
+
+    #[tokio::test]
+    async fn streams_of_any_chunking_are_encrypted() {
+        let key = DataKey::generate().unwrap();
+        let plain = plaintext(2 * FRAME + 999);
+        for size in [1000usize, FRAME, FRAME + 1, plain.len()] {
+            let chunks: Vec<Result<Frame<Bytes>, std::io::Error>> = plain
+                .chunks(size)
+                .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+                .collect();
+            let source = ByteStream::new(SdkBody::from_body_1_x(http_body_util::StreamBody::new(
+                futures_util::stream::iter(chunks),
+            )));
+            let (enc, nonce) = ContentEncryptor::new(SUITE, &key).unwrap();
+            let body = EncryptingBody::new(source, enc, plain.len() as u64);
+            let frames = frames(body).await;
+            assert_eq!(open(&key, &nonce, &frames), plain, "chunk size {size}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_longer_or_shorter_than_declared_is_an_error() {
+        let key = DataKey::generate().unwrap();
+        let plain = plaintext(5000);
+        for declared in [4999u64, 5001] {
+            let (enc, _) = ContentEncryptor::new(SUITE, &key).unwrap();
+            let source = ByteStream::from(plain.clone());
+            let mut body = EncryptingBody::new(source, enc, declared);
+            let mut failed = false;
+            while let Some(frame) = body.frame().await {
+                if let Err(e) = frame {
+                    let e = e.downcast::<Error>().expect("an s3ec error");
+                    assert!(matches!(*e, Error::BodyLength { .. }), "{e:?}");
+                    failed = true;
+                }
+            }
+            assert!(failed, "declared {declared}");
+        }
+    }
 }

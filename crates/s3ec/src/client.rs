@@ -43,6 +43,23 @@ impl fmt::Debug for Client {
     }
 }
 
+/// What one write asks of the keyring: the encryption context and, for raw keyrings, an optional per-request
+/// material description. A bare context converts into one without a description.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RequestMaterials {
+    pub(crate) context: StringMap,
+    pub(crate) description: Option<StringMap>,
+}
+
+impl From<StringMap> for RequestMaterials {
+    fn from(context: StringMap) -> Self {
+        Self {
+            context,
+            description: None,
+        }
+    }
+}
+
 /// Everything a put needs once materials exist: the running cipher and what to store beside the object.
 pub(crate) struct Sealed {
     pub(crate) encryptor: ContentEncryptor,
@@ -89,15 +106,34 @@ impl Client {
     }
 
     /// Gets materials, starts the content cipher and lays out the envelope for a new object.
+    ///
+    /// A per-request material description is stored by the keyring instead of its own; a keyring that stored
+    /// anything else (a KMS keyring, a custom keyring that ignores it) fails the put.
     pub(crate) async fn seal(
         &self,
-        context: StringMap,
+        wanted: impl Into<RequestMaterials>,
         user_metadata: Option<HashMap<String, String>>,
     ) -> Result<Sealed, Error> {
         let opts = &self.shared.options;
-        let request =
+        let RequestMaterials {
+            context,
+            description,
+        } = wanted.into();
+        let mut request =
             EncryptRequest::new(opts.commitment_policy, opts.encryption_algorithm, context)?;
+        if let Some(description) = description {
+            request = request.with_material_description(description);
+        }
         let materials = self.shared.cmm.get_encryption_materials(&request).await?;
+        if let Some(wanted) = request.material_description() {
+            if materials.encrypted_data_key().wrap().is_kms() || materials.context() != wanted {
+                return Err(Error::Materials(
+                    s3ec_materials::Error::MaterialDescriptionRefused(
+                        "the keyring did not store the requested material description",
+                    ),
+                ));
+            }
+        }
         let suite = materials.suite();
         let (encryptor, nonce) = ContentEncryptor::new(suite, materials.data_key())?;
         let user = user_metadata.unwrap_or_default();

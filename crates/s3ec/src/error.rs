@@ -13,6 +13,7 @@ use s3ec_materials::PolicyError;
 use crate::config::ConfigError;
 use crate::multipart::MultipartError;
 use crate::range::RangeError;
+use crate::reencrypt::ReEncryptError;
 
 /// A shared, type-erased source error (an SDK error, an IO error).
 pub type BoxError = Arc<dyn StdError + Send + Sync>;
@@ -78,6 +79,9 @@ pub enum Error {
     /// A multipart upload was driven in a way the single GCM stream cannot follow.
     #[error(transparent)]
     Multipart(#[from] MultipartError),
+    /// A re-encryption of an instruction file was refused (see [`ReEncryptError`]).
+    #[error(transparent)]
+    ReEncrypt(#[from] ReEncryptError),
     /// The request body produced a different number of bytes than it declared.
     #[error("the request body declared {declared} bytes but produced {actual}")]
     BodyLength {

@@ -51,7 +51,7 @@ pub use multipart::{
     UploadPart,
 };
 pub use put::PutObject;
-pub use reencrypt::ReEncryptInstructionFile;
+pub use reencrypt::{ReEncryptError, ReEncryptInstructionFile};
 pub use upload::Upload;
 
 pub use aws_sdk_s3;

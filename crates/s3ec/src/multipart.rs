@@ -15,7 +15,7 @@ use aws_sdk_s3::types::CompletedMultipartUpload;
 use s3ec_crypto::ContentEncryptor;
 use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 
-use crate::client::{Client, Sealed};
+use crate::client::{Client, RequestMaterials, Sealed};
 use crate::error::{required, Error};
 use crate::instruction;
 
@@ -178,6 +178,7 @@ pub struct CreateMultipartUpload {
     inner: CreateMultipartUploadFluentBuilder,
     metadata: Option<std::collections::HashMap<String, String>>,
     context: StringMap,
+    description: Option<StringMap>,
 }
 
 impl Client {
@@ -189,6 +190,7 @@ impl Client {
             inner: self.s3().create_multipart_upload(),
             metadata: None,
             context: StringMap::new(),
+            description: None,
         }
     }
 
@@ -240,7 +242,7 @@ impl Client {
         &self,
         inner: CreateMultipartUploadFluentBuilder,
         metadata: Option<std::collections::HashMap<String, String>>,
-        context: StringMap,
+        context: RequestMaterials,
     ) -> Result<(CreateMultipartUploadOutput, UploadState), Error> {
         let bucket = required(inner.get_bucket().clone(), "bucket")?;
         let key = required(inner.get_key().clone(), "key")?;
@@ -308,6 +310,13 @@ impl CreateMultipartUpload {
         self
     }
 
+    /// A material description for this object only (raw keyrings); see
+    /// [`PutObject::material_description`](crate::PutObject::material_description).
+    pub fn material_description(mut self, description: StringMap) -> Self {
+        self.description = Some(description);
+        self
+    }
+
     /// Sets any other field on the wrapped aws-sdk-s3 builder.
     pub fn customize_request(
         mut self,
@@ -321,7 +330,14 @@ impl CreateMultipartUpload {
     pub async fn send(self) -> Result<CreateMultipartUploadOutput, Error> {
         let (out, state) = self
             .client
-            .create_upload(self.inner, self.metadata, self.context)
+            .create_upload(
+                self.inner,
+                self.metadata,
+                RequestMaterials {
+                    context: self.context,
+                    description: self.description,
+                },
+            )
             .await?;
         let id = out
             .upload_id()

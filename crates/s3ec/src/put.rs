@@ -2,15 +2,26 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
-use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use std::time::Duration;
+
+use aws_sdk_s3::config::{AsyncSleep, RequestChecksumCalculation};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::put_object::builders::{PutObjectFluentBuilder, PutObjectInputBuilder};
+use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
-use bytes::BytesMut;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextMut;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_types::endpoint_config::EndpointUrl;
+use bytes::{Bytes, BytesMut};
 use s3ec_crypto::{ContentEncryptor, TAG_LEN};
 use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 
 use crate::body::EncryptingBody;
-use crate::client::{Client, Sealed};
+use crate::client::{Client, RequestMaterials, Sealed};
 use crate::error::{required, Error};
 use crate::instruction;
 use crate::spool::{Spool, Spooled};
@@ -21,9 +32,14 @@ const CHUNK: usize = 1 << 20;
 /// Fluent builder for an encrypted PutObject; mirrors aws-sdk-s3's `PutObjectFluentBuilder`.
 ///
 /// The body is encrypted; any checksum or Content-MD5 the caller set is removed (it would describe the
-/// plaintext), and checksums the SDK computes cover the ciphertext. An in-memory body is encrypted into a
-/// replayable buffer, so SDK retries resend identical ciphertext; a streamed body of known length (a file) is
-/// encrypted on the fly and sent without SDK retries; a body of unknown length is encrypted into a spool first.
+/// plaintext), and checksums the SDK computes cover the ciphertext. An in-memory body is encrypted on the fly in
+/// cache-sized frames (no object-sized ciphertext is ever held) and, as the SDK cannot replay it, a transient
+/// failure starts the put over with a fresh data key; a streamed body of known length (a file) is encrypted on
+/// the fly and sent without retries; a body of unknown length is encrypted into a spool first.
+///
+/// Streamed bodies go with `UNSIGNED-PAYLOAD`: the payload hash of SigV4 would cost a SHA-256 of the whole
+/// ciphertext and adds nothing the GCM tag (integrity of the content) and TLS (of the transport) do not give;
+/// over HTTPS a CRC32 of the ciphertext still goes along as a trailer. The metadata headers stay signed.
 #[must_use]
 pub struct PutObject {
     client: Client,
@@ -31,6 +47,7 @@ pub struct PutObject {
     body: ByteStream,
     metadata: Option<HashMap<String, String>>,
     context: StringMap,
+    description: Option<StringMap>,
 }
 
 impl Client {
@@ -42,6 +59,7 @@ impl Client {
             body: ByteStream::default(),
             metadata: None,
             context: StringMap::new(),
+            description: None,
         }
     }
 }
@@ -91,6 +109,32 @@ impl PutObject {
         self
     }
 
+    /// A material description for this object only, stored instead of the keyring's own
+    /// (`x-amz-matdesc` in V2, `x-amz-m` in V3). Raw keyrings (AES, RSA) only: a KMS keyring stores the
+    /// encryption context in that place, so the put fails with
+    /// [`MaterialDescriptionRefused`](s3ec_materials::Error::MaterialDescriptionRefused); use
+    /// [`PutObject::encryption_context`] there. The description is not authenticated; on read it selects
+    /// which of the keyring's keys to try.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: s3ec::Client) -> Result<(), s3ec::Error> {
+    /// use aws_sdk_s3::primitives::ByteStream;
+    /// let description = s3ec::StringMap::from([("tenant".to_string(), "blue".to_string())]);
+    /// client
+    ///     .put_object()
+    ///     .bucket("b")
+    ///     .key("k")
+    ///     .material_description(description)
+    ///     .body(ByteStream::from_static(b"secret"))
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn material_description(mut self, description: StringMap) -> Self {
+        self.description = Some(description);
+        self
+    }
+
     /// Sets any other PutObject field on the wrapped aws-sdk-s3 builder (storage class, tagging, SSE, ...).
     /// Body, length, Content-MD5 and checksum values set here are replaced.
     pub fn customize_request(
@@ -106,7 +150,24 @@ impl PutObject {
     pub async fn send(self) -> Result<PutObjectOutput, Error> {
         let bucket = required(self.inner.get_bucket().clone(), "bucket")?;
         let key = required(self.inner.get_key().clone(), "key")?;
-        let sealed = self.client.seal(self.context, self.metadata).await?;
+        let PutObject {
+            client,
+            inner,
+            mut body,
+            metadata,
+            context,
+            description,
+        } = self;
+        let context = RequestMaterials {
+            context,
+            description,
+        };
+        if body.bytes().is_some() {
+            // The whole plaintext as one shared `Bytes` (no copy).
+            let plaintext = body.try_next().await.map_err(io)?.unwrap_or_default();
+            return put_in_memory(client, inner, plaintext, metadata, context, &bucket, &key).await;
+        }
+        let sealed = client.seal(context, metadata).await?;
         let Sealed {
             encryptor,
             suite,
@@ -114,38 +175,264 @@ impl PutObject {
             instruction_file,
         } = sealed;
         let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
-        let (body, len) =
-            encrypt_body(self.body, encryptor, max, self.client.options().buffer_size).await?;
-        let request = strip_plaintext_checksums(self.inner)
+        let (body, len) = encrypt_body(body, encryptor, max, client.options().buffer_size).await?;
+        let request = strip_plaintext_checksums(inner)
             .set_metadata(Some(metadata))
             .content_length(len as i64)
             .set_body(Some(body.stream));
-        // With its default checksum setting the SDK sends a body it cannot read in advance as signed aws-chunked
-        // (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`: per-chunk signatures, a CRC32 trailer and a trailer
-        // signature), which Garage 2.5 rejects as "Invalid payload signature" whatever the length. Without the
-        // optional checksum the same body goes plainly, with `UNSIGNED-PAYLOAD` and its Content-Length, which every
-        // store takes; the GCM tag still protects the content. Replayable bodies keep the SDK's checksum, computed
-        // over the ciphertext.
         let out = if body.streamed {
-            let cfg = aws_sdk_s3::config::Builder::default().request_checksum_calculation(
-                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
-            );
-            request.customize().config_override(cfg).send().await
+            send_streamed(request).await
         } else {
             request.send().await
         };
         let out = out.map_err(|e| Error::s3("PutObject", e))?;
         drop(body.spool_guard);
-        if let Some(json) = instruction_file {
-            let ikey = format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}");
-            if let Err(e) = instruction::write(self.client.s3(), &bucket, &ikey, json).await {
-                instruction::delete_quietly(self.client.s3(), &bucket, &key).await;
-                return Err(e);
-            }
-        }
+        write_instruction_file(&client, &bucket, &key, instruction_file).await?;
         Ok(out)
     }
 }
+
+fn io(e: aws_smithy_types::byte_stream::error::Error) -> Error {
+    Error::Io(std::sync::Arc::new(e))
+}
+
+/// Puts an in-memory plaintext, encrypted frame by frame into recycled buffers (see [`EncryptingBody`]) instead
+/// of into an object-sized ciphertext. That body cannot be replayed, so the SDK does not retry it; a transient
+/// failure starts the put over here, with a fresh data key and nonce (never the same key and IV twice), up to
+/// the client's configured number of attempts.
+async fn put_in_memory(
+    client: Client,
+    inner: PutObjectFluentBuilder,
+    plaintext: Bytes,
+    metadata: Option<HashMap<String, String>>,
+    context: RequestMaterials,
+    bucket: &str,
+    key: &str,
+) -> Result<PutObjectOutput, Error> {
+    let retry = client.s3().config().retry_config().cloned();
+    let attempts = retry.as_ref().map_or(3, |r| r.max_attempts()).max(1);
+    let mut backoff = retry
+        .as_ref()
+        .map_or(Duration::from_secs(1), |r| r.initial_backoff());
+    // The input builder is not Clone (it holds the body); a body-less copy serves as the template.
+    let template = rebuild(client.s3().put_object(), inner.as_input());
+    let mut first = Some(inner);
+    let mut attempt = 1;
+    loop {
+        let Sealed {
+            encryptor,
+            suite,
+            metadata,
+            instruction_file,
+        } = client.seal(context.clone(), metadata.clone()).await?;
+        let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
+        if plaintext.len() as u64 > max {
+            return Err(Error::TooLarge { max });
+        }
+        let builder = first
+            .take()
+            .unwrap_or_else(|| rebuild(client.s3().put_object(), template.as_input()));
+        let body = EncryptingBody::from_bytes(plaintext.clone(), encryptor).into_sdk_body();
+        let request = strip_plaintext_checksums(builder)
+            .set_metadata(Some(metadata))
+            .content_length((plaintext.len() + TAG_LEN) as i64)
+            .set_body(Some(ByteStream::new(body)));
+        match send_streamed(request).await {
+            Ok(out) => {
+                write_instruction_file(&client, bucket, key, instruction_file).await?;
+                return Ok(out);
+            }
+            Err(e) if attempt < attempts && transient(&e) => {
+                if let Some(sleep) = client.s3().config().sleep_impl() {
+                    sleep.sleep(backoff).await;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(20));
+                attempt += 1;
+            }
+            Err(e) => return Err(Error::s3("PutObject", e)),
+        }
+    }
+}
+
+/// Sends a put whose body the SDK cannot read in advance.
+///
+/// Such a body goes with `UNSIGNED-PAYLOAD` (the SDK cannot hash it before sending; the GCM tag protects the
+/// content and TLS the transport). Over HTTPS the SDK adds a CRC32 of the ciphertext as an aws-chunked trailer
+/// (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`), which S3 verifies. Over plain HTTP the SDK would sign every chunk
+/// instead (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`), which costs a SHA-256 of the whole body and which
+/// Garage 2.5 rejects as "Invalid payload signature"; there the optional checksum is left out and the body goes
+/// plainly with its Content-Length.
+async fn send_streamed(
+    request: PutObjectFluentBuilder,
+) -> Result<PutObjectOutput, SdkError<PutObjectError, HttpResponse>> {
+    request
+        .customize()
+        .interceptor(NoChecksumOverPlainHttp)
+        .send()
+        .await
+}
+
+/// Turns the SDK's optional request checksum off for a put to a plain-HTTP endpoint (see [`send_streamed`]).
+/// It reads the endpoint the client was configured with, before the SDK chooses how to checksum the body.
+#[derive(Debug)]
+struct NoChecksumOverPlainHttp;
+
+impl Intercept for NoChecksumOverPlainHttp {
+    fn name(&self) -> &'static str {
+        "s3ec::NoChecksumOverPlainHttp"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        _context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let plain_http = cfg.load::<EndpointUrl>().is_some_and(|u| {
+            u.0.get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case("http:"))
+        });
+        if plain_http {
+            cfg.interceptor_state()
+                .store_put(RequestChecksumCalculation::WhenRequired);
+        }
+        Ok(())
+    }
+}
+
+/// Whether a failed put is worth starting over: the SDK's own transient classes (connection, timeout,
+/// throttling, server errors).
+fn transient<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
+    match e {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(d) => d.is_io() || d.is_timeout(),
+        SdkError::ServiceError(s) => {
+            let status = s.raw().status().as_u16();
+            matches!(status, 429 | 500 | 502 | 503 | 504)
+                || matches!(
+                    s.err().code(),
+                    Some(
+                        "SlowDown"
+                            | "RequestTimeout"
+                            | "RequestTimeTooSkewed"
+                            | "InternalError"
+                            | "Throttling"
+                    )
+                )
+        }
+        _ => false,
+    }
+}
+
+/// Writes the instruction file after its object; removes the object again if that fails.
+async fn write_instruction_file(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    instruction_file: Option<Vec<u8>>,
+) -> Result<(), Error> {
+    if let Some(json) = instruction_file {
+        let ikey = format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}");
+        if let Err(e) = instruction::write(client.s3(), bucket, &ikey, json).await {
+            instruction::delete_quietly(client.s3(), bucket, key).await;
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// A fresh fluent builder with every field of `input` that a put keeps; body, length, Content-MD5 and checksum
+/// values are left out because [`strip_plaintext_checksums`] and the caller replace them. (A test checks that this
+/// list names every field of the SDK's input.)
+fn rebuild(b: PutObjectFluentBuilder, input: &PutObjectInputBuilder) -> PutObjectFluentBuilder {
+    macro_rules! copy_fields {
+        ($b:expr, $($set:ident <- $get:ident),* $(,)?) => {{
+            let b = $b;
+            $( let b = b.$set(input.$get().clone()); )*
+            b
+        }};
+    }
+    copy_fields!(
+        b,
+        set_acl <- get_acl,
+        set_bucket <- get_bucket,
+        set_cache_control <- get_cache_control,
+        set_content_disposition <- get_content_disposition,
+        set_content_encoding <- get_content_encoding,
+        set_content_language <- get_content_language,
+        set_content_type <- get_content_type,
+        set_checksum_algorithm <- get_checksum_algorithm,
+        set_expires <- get_expires,
+        set_if_match <- get_if_match,
+        set_if_none_match <- get_if_none_match,
+        set_grant_full_control <- get_grant_full_control,
+        set_grant_read <- get_grant_read,
+        set_grant_read_acp <- get_grant_read_acp,
+        set_grant_write_acp <- get_grant_write_acp,
+        set_key <- get_key,
+        set_write_offset_bytes <- get_write_offset_bytes,
+        set_metadata <- get_metadata,
+        set_server_side_encryption <- get_server_side_encryption,
+        set_storage_class <- get_storage_class,
+        set_website_redirect_location <- get_website_redirect_location,
+        set_sse_customer_algorithm <- get_sse_customer_algorithm,
+        set_sse_customer_key <- get_sse_customer_key,
+        set_sse_customer_key_md5 <- get_sse_customer_key_md5,
+        set_ssekms_key_id <- get_ssekms_key_id,
+        set_ssekms_encryption_context <- get_ssekms_encryption_context,
+        set_bucket_key_enabled <- get_bucket_key_enabled,
+        set_request_payer <- get_request_payer,
+        set_tagging <- get_tagging,
+        set_object_lock_mode <- get_object_lock_mode,
+        set_object_lock_retain_until_date <- get_object_lock_retain_until_date,
+        set_object_lock_legal_hold_status <- get_object_lock_legal_hold_status,
+        set_object_lock_event_hold <- get_object_lock_event_hold,
+        set_object_lock_event_hold_duration_days <- get_object_lock_event_hold_duration_days,
+        set_object_lock_event_hold_duration_years <- get_object_lock_event_hold_duration_years,
+        set_expected_bucket_owner <- get_expected_bucket_owner,
+    )
+}
+
+/// The input fields [`rebuild`] copies, and those it leaves to the put (for the completeness test).
+#[cfg(test)]
+const REBUILT_FIELDS: &[&str] = &[
+    "acl",
+    "bucket",
+    "cache_control",
+    "content_disposition",
+    "content_encoding",
+    "content_language",
+    "content_type",
+    "checksum_algorithm",
+    "expires",
+    "if_match",
+    "if_none_match",
+    "grant_full_control",
+    "grant_read",
+    "grant_read_acp",
+    "grant_write_acp",
+    "key",
+    "write_offset_bytes",
+    "metadata",
+    "server_side_encryption",
+    "storage_class",
+    "website_redirect_location",
+    "sse_customer_algorithm",
+    "sse_customer_key",
+    "sse_customer_key_md5",
+    "ssekms_key_id",
+    "ssekms_encryption_context",
+    "bucket_key_enabled",
+    "request_payer",
+    "tagging",
+    "object_lock_mode",
+    "object_lock_retain_until_date",
+    "object_lock_legal_hold_status",
+    "object_lock_event_hold",
+    "object_lock_event_hold_duration_days",
+    "object_lock_event_hold_duration_years",
+    "expected_bucket_owner",
+];
 
 /// Removes every caller-set value that could describe the plaintext.
 pub(crate) fn strip_plaintext_checksums(b: PutObjectFluentBuilder) -> PutObjectFluentBuilder {
@@ -171,32 +458,14 @@ pub(crate) struct CipherBody {
     pub(crate) streamed: bool,
 }
 
-/// Chooses how to encrypt `body`: in memory (replayable), streamed (known length, not retried) or spooled
-/// (unknown length, replayable). Returns the body and the ciphertext length.
+/// Chooses how to encrypt a streamed `body`: on the fly (known length, not retried) or spooled (unknown length,
+/// replayable). In-memory bodies take [`put_in_memory`]. Returns the body and the ciphertext length.
 pub(crate) async fn encrypt_body(
     mut body: ByteStream,
     mut encryptor: ContentEncryptor,
     max: u64,
     spool_limit: u64,
 ) -> Result<(CipherBody, u64), Error> {
-    if let Some(bytes) = body.bytes() {
-        if bytes.len() as u64 > max {
-            return Err(Error::TooLarge { max });
-        }
-        let mut buf = Vec::with_capacity(bytes.len() + TAG_LEN);
-        buf.extend_from_slice(bytes);
-        encryptor.encrypt_in_place(&mut buf)?;
-        buf.extend_from_slice(&encryptor.finish()?);
-        let len = buf.len() as u64;
-        return Ok((
-            CipherBody {
-                stream: ByteStream::from(buf),
-                spool_guard: None,
-                streamed: false,
-            },
-            len,
-        ));
-    }
     let (low, high) = body.size_hint();
     if high == Some(low) {
         if low > max {
@@ -319,5 +588,90 @@ impl NamedSpool {
             }
             (None, None) => unreachable!("one of memory or file is always set"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field of the SDK's PutObject input is either copied by `rebuild` or replaced by the put, so a
+    /// restarted put sends the same request the caller built.
+    #[test]
+    fn rebuild_covers_every_put_object_field() {
+        let debug = format!("{:?}", PutObjectInputBuilder::default());
+        let inner = debug
+            .split_once('{')
+            .and_then(|(_, rest)| rest.rsplit_once('}'))
+            .map(|(fields, _)| fields)
+            .expect("a struct Debug");
+        let replaced = ["body", "content_length", "content_md5"];
+        let names: Vec<&str> = inner
+            .split(", ")
+            .filter_map(|f| f.split_once(':').map(|(n, _)| n.trim()))
+            .filter(|n| {
+                !n.is_empty()
+                    && n.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            })
+            .collect();
+        assert!(names.len() > 40, "parsed too few fields: {names:?}");
+        for name in names {
+            let known = REBUILT_FIELDS.contains(&name)
+                || replaced.contains(&name)
+                || (name.starts_with("checksum_") && name != "checksum_algorithm");
+            assert!(
+                known,
+                "PutObject input field `{name}` is neither copied nor replaced on a restart"
+            );
+        }
+    }
+
+    #[test]
+    fn rebuild_keeps_the_callers_fields() {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(conf);
+        let original = s3
+            .put_object()
+            .bucket("b")
+            .key("k")
+            .content_type("text/plain")
+            .cache_control("no-cache")
+            .tagging("a=b")
+            .storage_class(aws_sdk_s3::types::StorageClass::StandardIa)
+            .if_none_match("*")
+            .expected_bucket_owner("123")
+            .metadata("m", "v");
+        let rebuilt = rebuild(s3.put_object(), original.as_input());
+        assert_eq!(
+            format!("{:?}", rebuilt.as_input()),
+            format!("{:?}", original.as_input())
+        );
+    }
+
+    #[test]
+    fn only_transient_failures_start_over() {
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        let service = |status: u16, code: &str| {
+            let err = PutObjectError::generic(
+                aws_sdk_s3::error::ErrorMetadata::builder()
+                    .code(code)
+                    .build(),
+            );
+            let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+            SdkError::service_error(err, raw)
+        };
+        assert!(transient(&service(503, "SlowDown")));
+        assert!(transient(&service(500, "InternalError")));
+        assert!(transient(&service(400, "RequestTimeout")));
+        assert!(!transient(&service(403, "AccessDenied")));
+        assert!(!transient(&service(412, "PreconditionFailed")));
+        assert!(!transient(
+            &SdkError::<PutObjectError, HttpResponse>::construction_failure("bad input")
+        ));
     }
 }

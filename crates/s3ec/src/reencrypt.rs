@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use s3ec_crypto::DataKey;
 use s3ec_format::{
-    decode_object, encode, Located, Metadata, Storage, StringMap, DEFAULT_INSTRUCTION_SUFFIX,
+    decode_object, encode, Located, Metadata, Storage, StringMap, WrapAlgorithm,
+    DEFAULT_INSTRUCTION_SUFFIX,
 };
 use s3ec_materials::{DecryptRequest, EncryptRequest, Keyring};
 
@@ -12,7 +13,57 @@ use crate::client::Client;
 use crate::error::{required, Error};
 use crate::instruction;
 
+/// Why [`ReEncryptInstructionFile::send`] refused to write a new instruction file (the reference client's rules).
+///
+/// Each check runs before anything is written; the object and its existing instruction files are untouched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReEncryptError {
+    /// The client was built without instruction-file writes.
+    #[error("re-encrypting needs instruction-file writes enabled on the client (enable_instruction_file_put)")]
+    InstructionFilePutDisabled,
+    /// The object's envelope is in its metadata; only instruction-file envelopes can be re-encrypted.
+    #[error("the object's envelope is in its metadata; only objects whose envelope is in an instruction file can be re-encrypted")]
+    EnvelopeInObjectMetadata,
+    /// A custom instruction-file suffix was given with a keyring that does not wrap with RSA. Custom suffixes
+    /// exist to share an object with the holder of an RSA private key; an AES or KMS re-wrap rotates the key in
+    /// place, in the default instruction file.
+    #[error("a custom instruction-file suffix (`{suffix}`) is only allowed with an RSA keyring; the new keyring wraps with `{wrap}`")]
+    CustomSuffixNeedsRsa {
+        /// The suffix asked for.
+        suffix: String,
+        /// The wrapping algorithm of the new keyring.
+        wrap: &'static str,
+    },
+    /// The new keyring stores the same material description (with the same wrapping algorithm) as the current
+    /// instruction file, so the rotation would not be visible.
+    #[error("the new keyring must have a material description different from the one stored with the object")]
+    SameMaterialDescription,
+    /// `enforce_rotation` was set and the client's current keyring can still unwrap the new data key.
+    #[error("rotation not enforced: the client's current keyring can still unwrap the newly wrapped data key")]
+    RotationNotEnforced,
+}
+
 /// Fluent builder of [`Client::re_encrypt_instruction_file`].
+///
+/// The rules follow the reference client: instruction-file writes must be enabled on the client, the new
+/// keyring's material description must differ from the stored one, and a custom instruction-file suffix
+/// (sharing with another key holder) is only accepted with an RSA keyring. Beyond the reference, a KMS keyring
+/// may rotate the default instruction file.
+///
+/// ```no_run
+/// # async fn demo(client: s3ec::Client, partner: s3ec_local::RsaKeyring) -> Result<(), s3ec::Error> {
+/// // Share an object with a partner's RSA public key, in `<key>.partner`; the default file is kept.
+/// client
+///     .re_encrypt_instruction_file()
+///     .bucket("bucket")
+///     .key("key")
+///     .new_keyring(partner)
+///     .instruction_file_suffix("partner")
+///     .send()
+///     .await?;
+/// # Ok(()) }
+/// ```
 #[must_use]
 pub struct ReEncryptInstructionFile {
     client: Client,
@@ -56,7 +107,10 @@ impl ReEncryptInstructionFile {
         self.keyring = Some(Arc::new(keyring));
         self
     }
-    /// Write the new file at `<key><suffix>` instead of `<key>.instruction` (for sharing with another key holder).
+    /// Write the new file at `<key><suffix>` instead of `<key>.instruction` (for sharing with another key holder;
+    /// a leading `.` is added when missing). Only allowed when the new keyring wraps with RSA, as in the reference
+    /// client; otherwise [`send`](Self::send) fails with [`ReEncryptError::CustomSuffixNeedsRsa`]. Giving the
+    /// default suffix is the same as giving none.
     pub fn instruction_file_suffix(mut self, suffix: impl Into<String>) -> Self {
         self.suffix = Some(suffix.into());
         self
@@ -79,13 +133,16 @@ impl ReEncryptInstructionFile {
     pub async fn send(self) -> Result<(), Error> {
         let client = self.client;
         if !client.options().instruction_file_put {
-            return Err(Error::Usage(
-                "re-encrypting needs instruction-file writes enabled on the client".into(),
-            ));
+            return Err(ReEncryptError::InstructionFilePutDisabled.into());
         }
         let bucket = required(self.bucket, "bucket")?;
         let key = required(self.key, "key")?;
         let keyring = required(self.keyring, "new_keyring")?;
+        let suffix = match self.suffix {
+            Some(s) if s.starts_with('.') => s,
+            Some(s) => format!(".{s}"),
+            None => DEFAULT_INSTRUCTION_SUFFIX.to_string(),
+        };
         let head = client
             .s3()
             .head_object()
@@ -99,9 +156,7 @@ impl ReEncryptInstructionFile {
             meta.insert(k.clone(), v.clone());
         }
         if let Located::Complete(_) = decode_object(&meta)? {
-            return Err(Error::Unsupported(
-                "the object's envelope is in its metadata; only instruction-file envelopes can be re-encrypted",
-            ));
+            return Err(ReEncryptError::EnvelopeInObjectMetadata.into());
         }
         let old = client.locate(&bucket, &key, head.metadata(), None).await?;
         let opened = client.open(&old, &self.context).await?;
@@ -119,28 +174,54 @@ impl ReEncryptInstructionFile {
             old.unencrypted_content_length,
             Storage::InstructionFile,
         );
+        check_suffix(&suffix, new.wrap)?;
         if new.wrap == old.wrap && new.context == old.context && !new.wrap.is_kms() {
-            return Err(Error::Usage(
-                "the new keyring's material description must differ from the one stored with the object".into(),
-            ));
+            return Err(ReEncryptError::SameMaterialDescription.into());
         }
         if self.enforce_rotation {
             let check = DecryptRequest::new(&client.policy(), &new, &self.context)?;
             if client.shared.cmm.decrypt_materials(&check).await.is_ok() {
-                return Err(Error::Usage(
-                    "rotation not enforced: the client's current keyring can still unwrap the new instruction file".into(),
-                ));
+                return Err(ReEncryptError::RotationNotEnforced.into());
             }
         }
         let encoded = encode(&new, Storage::InstructionFile)?;
         let json = encoded.instruction_file.ok_or(Error::Unsupported(
             "the envelope produced no instruction file",
         ))?;
-        let suffix = match self.suffix {
-            Some(s) if s.starts_with('.') => s,
-            Some(s) => format!(".{s}"),
-            None => DEFAULT_INSTRUCTION_SUFFIX.to_string(),
-        };
         instruction::write(client.s3(), &bucket, &format!("{key}{suffix}"), json).await
+    }
+}
+
+/// The reference client's suffix rule: a custom suffix only for an RSA wrap (the new keyring's wrapping
+/// algorithm is only known once it has wrapped, which happens before anything is written).
+fn check_suffix(suffix: &str, wrap: WrapAlgorithm) -> Result<(), ReEncryptError> {
+    if suffix == DEFAULT_INSTRUCTION_SUFFIX || wrap == WrapAlgorithm::RsaOaepSha1 {
+        return Ok(());
+    }
+    Err(ReEncryptError::CustomSuffixNeedsRsa {
+        suffix: suffix.to_string(),
+        wrap: wrap.as_str(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_suffix_only_with_rsa() {
+        assert!(check_suffix(".partner", WrapAlgorithm::RsaOaepSha1).is_ok());
+        for wrap in [WrapAlgorithm::AesGcm, WrapAlgorithm::KmsContext] {
+            assert!(check_suffix(DEFAULT_INSTRUCTION_SUFFIX, wrap).is_ok());
+            let e = check_suffix(".partner", wrap).unwrap_err();
+            assert_eq!(
+                e,
+                ReEncryptError::CustomSuffixNeedsRsa {
+                    suffix: ".partner".into(),
+                    wrap: wrap.as_str()
+                }
+            );
+            assert!(e.to_string().contains("only allowed with an RSA keyring"));
+        }
     }
 }

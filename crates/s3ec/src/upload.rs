@@ -13,7 +13,7 @@ use s3ec_format::StringMap;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::client::Client;
+use crate::client::{Client, RequestMaterials};
 use crate::config::check_part_size;
 use crate::error::Error;
 use crate::multipart::{abort, UploadState};
@@ -33,6 +33,7 @@ pub struct Upload {
     concurrency: usize,
     metadata: Option<HashMap<String, String>>,
     context: StringMap,
+    description: Option<StringMap>,
 }
 
 impl Client {
@@ -48,6 +49,7 @@ impl Client {
             concurrency: opts.upload_concurrency,
             metadata: None,
             context: StringMap::new(),
+            description: None,
         }
     }
 }
@@ -103,6 +105,13 @@ impl Upload {
         self
     }
 
+    /// A material description for this object only (raw keyrings); see
+    /// [`PutObject::material_description`](crate::PutObject::material_description).
+    pub fn material_description(mut self, description: StringMap) -> Self {
+        self.description = Some(description);
+        self
+    }
+
     /// Sets any other CreateMultipartUpload field on the wrapped aws-sdk-s3 builder.
     pub fn customize_request(
         mut self,
@@ -135,7 +144,14 @@ impl Upload {
         let key = self.inner.get_key().clone().unwrap_or_default();
         let client = self.client;
         let (created, state) = client
-            .create_upload(self.inner, self.metadata, self.context)
+            .create_upload(
+                self.inner,
+                self.metadata,
+                RequestMaterials {
+                    context: self.context,
+                    description: self.description,
+                },
+            )
             .await?;
         let upload_id = created.upload_id().unwrap_or_default().to_string();
         let instruction_key = state.instruction_key.clone();

@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{KeyringKind, Opts, Server};
-use s3ec::{Error, StringMap};
+use s3ec::{Error, ReEncryptError, StringMap};
 use s3ec_crypto::wrap::{AesWrappingKey, RsaPrivateKey, RsaPublicKey};
 use s3ec_local::{AesKeyring, RsaKeyring};
 
@@ -45,7 +45,59 @@ async fn rotate(server: &Server) {
         .new_keyring(old())
         .send()
         .await;
-    assert!(matches!(same, Err(Error::Usage(_))), "{same:?}");
+    assert!(
+        matches!(
+            same,
+            Err(Error::ReEncrypt(ReEncryptError::SameMaterialDescription))
+        ),
+        "{same:?}"
+    );
+
+    // A custom suffix is only for sharing with an RSA key holder (reference rule): refused for an AES keyring,
+    // before anything is written.
+    let aes_custom = writer
+        .re_encrypt_instruction_file()
+        .bucket(&server.bucket)
+        .key(&key)
+        .new_keyring(new())
+        .instruction_file_suffix("custom")
+        .send()
+        .await;
+    assert!(
+        matches!(
+            &aes_custom,
+            Err(Error::ReEncrypt(ReEncryptError::CustomSuffixNeedsRsa { suffix, wrap }))
+                if suffix == ".custom" && *wrap == "AES/GCM"
+        ),
+        "{aes_custom:?}"
+    );
+    let written = server
+        .s3
+        .head_object()
+        .bucket(&server.bucket)
+        .key(format!("{key}.custom"))
+        .send()
+        .await;
+    assert!(
+        written.is_err(),
+        "no `.custom` instruction file was written"
+    );
+    // The default suffix spelled out is the same as none.
+    let spelled = writer
+        .re_encrypt_instruction_file()
+        .bucket(&server.bucket)
+        .key(&key)
+        .new_keyring(old())
+        .instruction_file_suffix(".instruction")
+        .send()
+        .await;
+    assert!(
+        matches!(
+            spelled,
+            Err(Error::ReEncrypt(ReEncryptError::SameMaterialDescription))
+        ),
+        "{spelled:?}"
+    );
 
     writer
         .re_encrypt_instruction_file()
@@ -87,7 +139,13 @@ async fn rotate(server: &Server) {
         .enforce_rotation(true)
         .send()
         .await;
-    assert!(matches!(refused, Err(Error::Usage(_))), "{refused:?}");
+    assert!(
+        matches!(
+            refused,
+            Err(Error::ReEncrypt(ReEncryptError::RotationNotEnforced))
+        ),
+        "{refused:?}"
+    );
 
     // Share with an RSA key holder under a custom suffix; the default instruction file stays as it was.
     let public = RsaPublicKey::from_der(&keys.rsa_public_der).unwrap();
@@ -146,7 +204,29 @@ async fn rotate(server: &Server) {
         .new_keyring(new())
         .send()
         .await;
-    assert!(matches!(r, Err(Error::Unsupported(_))), "{r:?}");
+    assert!(
+        matches!(
+            r,
+            Err(Error::ReEncrypt(ReEncryptError::EnvelopeInObjectMetadata))
+        ),
+        "{r:?}"
+    );
+
+    // A client without instruction-file writes cannot re-encrypt.
+    let r = meta_client
+        .re_encrypt_instruction_file()
+        .bucket(&server.bucket)
+        .key(&key)
+        .new_keyring(new())
+        .send()
+        .await;
+    assert!(
+        matches!(
+            r,
+            Err(Error::ReEncrypt(ReEncryptError::InstructionFilePutDisabled))
+        ),
+        "{r:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,4 +237,54 @@ async fn rotation_on_moto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_on_garage() {
     rotate(&common::garage().await).await;
+}
+
+/// Beyond the reference (which takes only raw keyrings), a KMS keyring may rotate the default instruction file;
+/// the reference's suffix rule still holds: a custom suffix is refused for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_keyring_with_custom_suffix_is_refused_on_moto() {
+    let server = common::moto().await;
+    let keys = common::keys(&server).await;
+    let o = Opts {
+        instruction_file: true,
+        ..Opts::default()
+    };
+    let writer = common::client(
+        &server,
+        common::keyring(&server, &keys, KeyringKind::Aes),
+        o,
+    );
+    let key = common::unique_key("rotate-kms");
+    common::put_bytes(&writer, &server, &key, b"kms share")
+        .await
+        .unwrap();
+    let kms = common::keyring(&server, &keys, KeyringKind::Kms);
+    let r = writer
+        .re_encrypt_instruction_file()
+        .bucket(&server.bucket)
+        .key(&key)
+        .new_keyring(kms.clone())
+        .instruction_file_suffix("partner")
+        .send()
+        .await;
+    assert!(
+        matches!(
+            &r,
+            Err(Error::ReEncrypt(ReEncryptError::CustomSuffixNeedsRsa { wrap, .. })) if *wrap == "kms+context"
+        ),
+        "{r:?}"
+    );
+    writer
+        .re_encrypt_instruction_file()
+        .bucket(&server.bucket)
+        .key(&key)
+        .new_keyring(kms.clone())
+        .send()
+        .await
+        .unwrap();
+    let reader = common::client(&server, kms, o);
+    assert_eq!(
+        common::get_bytes(&reader, &server, &key).await.unwrap(),
+        b"kms share"
+    );
 }

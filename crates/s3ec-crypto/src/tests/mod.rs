@@ -1,5 +1,6 @@
 //! Unit tests that run against the compiled-in backend (CI runs them once per backend).
 
 mod engines;
+mod mutants;
 mod vectors;
 mod wycheproof_vectors;
