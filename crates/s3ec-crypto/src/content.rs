@@ -123,6 +123,17 @@ fn count(processed: &mut u64, len: usize) -> Result<(), CryptoError> {
     Ok(())
 }
 
+/// Checks the rule of the out-of-place calls before anything is counted or processed.
+fn same_len(src: &[u8], dst: &[u8]) -> Result<(), CryptoError> {
+    if src.len() == dst.len() {
+        Ok(())
+    } else {
+        Err(CryptoError::Misuse(
+            "source and destination buffers must have the same length",
+        ))
+    }
+}
+
 /// Encrypts one object's content in chunks of any size.
 ///
 /// ```
@@ -191,6 +202,38 @@ impl ContentEncryptor {
             .map_err(|_| CryptoError::Backend("GCM encryption failed"))
     }
 
+    /// Encrypts the next chunk of plaintext from `src` into `dst`, in one pass (no copy first).
+    ///
+    /// `src` and `dst` must have the same length, otherwise [`CryptoError::Misuse`] and nothing is
+    /// processed. Chunks may freely mix this call and [`ContentEncryptor::encrypt_in_place`]; both
+    /// count towards the same 2^36 - 32 byte limit.
+    ///
+    /// ```
+    /// use s3ec_crypto::{ContentDecryptor, ContentEncryptor, DataKey};
+    /// use s3ec_format::AlgorithmSuite;
+    ///
+    /// let key = DataKey::generate()?;
+    /// let (mut enc, nonce) = ContentEncryptor::new(AlgorithmSuite::AesGcm, &key)?;
+    /// let plain = b"hello, world";
+    /// let mut object = vec![0u8; plain.len()];
+    /// enc.encrypt_to(plain, &mut object)?;
+    /// object.extend_from_slice(&enc.finish()?);
+    ///
+    /// let mut dec = ContentDecryptor::new(AlgorithmSuite::AesGcm, &key, &nonce)?;
+    /// let mut out = vec![0u8; plain.len()];
+    /// dec.decrypt_unverified_to(&object[..plain.len()], &mut out)?;
+    /// dec.finish(&object[plain.len()..])?;
+    /// assert_eq!(out, plain);
+    /// # Ok::<(), s3ec_crypto::CryptoError>(())
+    /// ```
+    pub fn encrypt_to(&mut self, src: &[u8], dst: &mut [u8]) -> Result<(), CryptoError> {
+        same_len(src, dst)?;
+        count(&mut self.processed, src.len())?;
+        self.gcm
+            .update_to(src, dst)
+            .map_err(|_| CryptoError::Backend("GCM encryption failed"))
+    }
+
     /// Ends the stream and returns the 16-byte tag, which follows the ciphertext in the object.
     pub fn finish(self) -> Result<[u8; TAG_LEN], CryptoError> {
         self.gcm
@@ -212,7 +255,7 @@ impl ContentEncryptor {
 /// [`ContentDecryptor::open_in_place`], which releases nothing on failure.
 pub struct ContentDecryptor {
     gcm: Gcm,
-    processed: u64,
+    pub(crate) processed: u64,
 }
 
 impl ContentDecryptor {
@@ -236,6 +279,20 @@ impl ContentDecryptor {
         count(&mut self.processed, buf.len())?;
         self.gcm
             .update(buf)
+            .map_err(|_| CryptoError::Backend("GCM decryption failed"))
+    }
+
+    /// Decrypts the next chunk of ciphertext (without the tag) from `src` into `dst`, in one pass.
+    /// The output is unauthenticated until [`ContentDecryptor::finish`] succeeds.
+    ///
+    /// `src` and `dst` must have the same length, otherwise [`CryptoError::Misuse`] and nothing is
+    /// processed. Chunks may freely mix this call and
+    /// [`ContentDecryptor::decrypt_in_place_unverified`]; both count towards the same limit.
+    pub fn decrypt_unverified_to(&mut self, src: &[u8], dst: &mut [u8]) -> Result<(), CryptoError> {
+        same_len(src, dst)?;
+        count(&mut self.processed, src.len())?;
+        self.gcm
+            .update_to(src, dst)
             .map_err(|_| CryptoError::Backend("GCM decryption failed"))
     }
 

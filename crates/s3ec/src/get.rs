@@ -301,7 +301,7 @@ async fn buffered(
     Ok(ByteStream::from(buf))
 }
 
-/// Pieces of a network chunk are decrypted right after they are copied in, while still in cache.
+/// Pieces of a network chunk are decrypted into a freshly zeroed tail of the buffer while it is still in cache.
 const PIECE: usize = 256 * 1024;
 
 /// Zeroes and empties the buffer when dropped armed: on an error return and on cancellation alike.
@@ -362,8 +362,10 @@ async fn read_authenticated(
         let out = guard.buf();
         for piece in chunk[..content].chunks(PIECE) {
             let start = out.len();
-            out.extend_from_slice(piece);
-            dec.decrypt_in_place_unverified(&mut out[start..])?;
+            // Zero-filling the tail (capacity is reserved, so no reallocation) is cheaper than copying the
+            // ciphertext in first; the piece is then decrypted into it in one pass.
+            out.resize(start + piece.len(), 0);
+            dec.decrypt_unverified_to(piece, &mut out[start..])?;
         }
         let tail = &chunk[content..];
         tag[tag_len..tag_len + tail.len()].copy_from_slice(tail);

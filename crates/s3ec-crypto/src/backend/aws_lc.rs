@@ -7,7 +7,8 @@
 //! - buffers are passed as `(ptr, len)` from live Rust slices, so C reads or writes exactly the
 //!   bytes Rust owns, and lengths are checked to fit the C integer types first;
 //! - in-place operations pass the same pointer as input and output, which AWS-LC documents as
-//!   supported for EVP ciphers (only partial overlap is forbidden).
+//!   supported for EVP ciphers (only partial overlap is forbidden); out-of-place ones pass a
+//!   `&[u8]` and a `&mut [u8]` of equal length, which Rust guarantees do not overlap.
 #![allow(unsafe_code)]
 
 use core::ffi::c_int;
@@ -100,8 +101,9 @@ impl CipherCtx {
         let in_len = c_int::try_from(len).map_err(|_| Failed)?;
         let mut out_len: c_int = 0;
         // SAFETY: `input` points to `len` readable bytes and `out` (when non-null) to `len`
-        // writable bytes of the same live Rust buffer, equal or disjoint, as the callers below
-        // guarantee; padding is off, so EVP writes at most `len` bytes (stream modes and
+        // writable bytes of live Rust buffers that are either the same buffer (in place) or two
+        // disjoint borrows (`update_to`: a `&[u8]` and a `&mut [u8]` cannot overlap), as the
+        // callers below guarantee; padding is off, so EVP writes at most `len` bytes (stream modes and
         // whole-block CBC/ECB write exactly `len`).
         let rc = unsafe {
             match dir {
@@ -123,6 +125,21 @@ impl CipherCtx {
             let p = chunk.as_mut_ptr();
             let n = self.update_raw(dir, p, p, chunk.len())?;
             if n != chunk.len() {
+                return Err(Failed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Transforms `src` into `dst` (equal lengths, disjoint: two Rust borrows), chunked to fit `int`
+    /// lengths.
+    fn update_to(&mut self, dir: Direction, src: &[u8], dst: &mut [u8]) -> Result<(), Failed> {
+        if src.len() != dst.len() {
+            return Err(Failed);
+        }
+        for (input, out) in src.chunks(MAX_CHUNK).zip(dst.chunks_mut(MAX_CHUNK)) {
+            let n = self.update_raw(dir, out.as_mut_ptr(), input.as_ptr(), input.len())?;
+            if n != input.len() {
                 return Err(Failed);
             }
         }
@@ -202,6 +219,10 @@ impl Gcm {
 impl GcmStream for Gcm {
     fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed> {
         self.ctx.update_in_place(self.dir, buf)
+    }
+
+    fn update_to(&mut self, src: &[u8], dst: &mut [u8]) -> Result<(), Failed> {
+        self.ctx.update_to(self.dir, src, dst)
     }
 
     fn finish_encrypt(mut self) -> Result<[u8; 16], Failed> {

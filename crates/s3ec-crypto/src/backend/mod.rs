@@ -52,6 +52,9 @@ pub(crate) enum OaepParams {
 pub(crate) trait GcmStream: Sized + Send {
     /// Encrypts or decrypts `buf` in place, continuing the stream. Any chunk size works.
     fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed>;
+    /// Like [`GcmStream::update`], but reads `src` and writes the result to `dst` (disjoint, and of the
+    /// same length: anything else is `Failed` before any byte is processed).
+    fn update_to(&mut self, src: &[u8], dst: &mut [u8]) -> Result<(), Failed>;
     /// Ends an encryption stream and returns the tag.
     fn finish_encrypt(self) -> Result<[u8; 16], Failed>;
     /// Ends a decryption stream; `Ok` only when `tag` is the tag of everything seen.

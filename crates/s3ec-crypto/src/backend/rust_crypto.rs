@@ -4,6 +4,7 @@
 //! NIST SP 800-38D; the tests check it against the one-shot `aes-gcm` crate and Wycheproof.
 
 use aes::cipher::array::Array;
+use aes::cipher::inout::InOutBuf;
 use aes::cipher::{
     BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, KeyInit, KeyIvInit, StreamCipher,
 };
@@ -118,6 +119,22 @@ impl GcmStream for Gcm {
                 self.ctr.apply_keystream(buf);
             }
         }
+        Ok(())
+    }
+
+    fn update_to(&mut self, src: &[u8], dst: &mut [u8]) -> Result<(), Failed> {
+        let buf = InOutBuf::new(src, dst).map_err(|_| Failed)?;
+        let ct_len = self.ct_len.checked_add(src.len() as u64).ok_or(Failed)?;
+        // Nothing changes unless the key stream suffices; `src` is left intact, so GHASH can read the
+        // ciphertext afterwards in either direction.
+        self.ctr
+            .try_apply_keystream_inout(buf)
+            .map_err(|_| Failed)?;
+        self.absorb(match self.dir {
+            Direction::Encrypt => dst,
+            Direction::Decrypt => src,
+        });
+        self.ct_len = ct_len;
         Ok(())
     }
 

@@ -2,5 +2,6 @@
 
 mod engines;
 mod mutants;
+mod out_of_place;
 mod vectors;
 mod wycheproof_vectors;
