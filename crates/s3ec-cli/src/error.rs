@@ -255,7 +255,9 @@ fn s3_exit_code(status: Option<u16>, message: &str) -> i32 {
 fn client_exit_code(e: &s3ec::Error) -> i32 {
     use s3ec::Error as E;
     match e {
-        E::Config(_) | E::Usage(_) | E::Range(_) => exit::USAGE,
+        // A refused re-encryption is a request the reference rules do not allow (same description, custom
+        // suffix without RSA, ...): the command line has to change, as for any usage error.
+        E::Config(_) | E::Usage(_) | E::Range(_) | E::ReEncrypt(_) => exit::USAGE,
         E::RangeNeedsLegacyUnauthenticated | E::Policy(_) => exit::POLICY,
         E::Format(_) | E::NotEncrypted { .. } => exit::NOT_ENCRYPTED,
         E::Authentication => exit::DECRYPT,

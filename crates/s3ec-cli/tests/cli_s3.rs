@@ -791,7 +791,9 @@ fn rekey_rewrites_the_instruction_file(b: &Backend) {
         .arg(&new)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("material description must differ"));
+        .stderr(predicate::str::contains(
+            "must have a material description different from the one stored",
+        ));
     b.cmd()
         .arg("--aes-key")
         .arg(&old)
