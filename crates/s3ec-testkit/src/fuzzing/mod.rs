@@ -175,6 +175,14 @@ pub fn get_path(data: &[u8]) {
             .unwrap_or_else(|_| panic!("get of {} hung for 5 s", g.name))
     });
 
+    if std::env::var_os("S3EC_GET_PATH_DEBUG").is_some() {
+        eprintln!(
+            "object {} policy {policy:?} legacy_wrapping {legacy_wrapping} legacy_unauth {legacy_unauth} \
+             delayed {delayed} buffer {buffer:?} context {context_choice}\nrange {range:?}\nserved {s:#?}\n\
+             outcome {outcome:?}",
+            g.name
+        );
+    }
     check(
         g,
         &s,

@@ -79,6 +79,7 @@ impl Input<'_> {
 }
 
 /// The server's view of the object after the mutations.
+#[derive(Debug)]
 pub(crate) struct Served {
     pub(crate) body: Vec<u8>,
     pub(crate) metadata: Vec<(String, String)>,
@@ -314,6 +315,7 @@ pub(crate) fn json(pairs: &[(String, String)]) -> Vec<u8> {
 
 /// A range request and, when it is well formed, the plaintext slice `[start, end)` it selects (`None`:
 /// unsatisfiable).
+#[derive(Debug)]
 pub(crate) struct RangeReq {
     pub(crate) header: String,
     pub(crate) slice: Option<Option<(usize, usize)>>,
