@@ -4,7 +4,9 @@
 //! It uses nothing but [`crate::range`], so the fuzz target can compile this file beside
 //! `range.rs` without building the AWS SDK.
 
-use crate::range::{plan, ContentRange, DecodePlan, RangeError, RangeSpec, BLOCK};
+use crate::range::{
+    plan, plan_cbc, CbcStep, ContentRange, DecodePlan, RangeError, RangeSpec, BLOCK,
+};
 
 /// Input layout: 8 bytes of plaintext size (big endian), one byte choosing the tag length (0 or
 /// 16), then text: the first line is a `Range` value, the second a `Content-Range` value.
@@ -12,7 +14,9 @@ use crate::range::{plan, ContentRange, DecodePlan, RangeError, RangeSpec, BLOCK}
 /// Checks, for any input: parsing never panics and what parses prints back to itself; planning
 /// against a server that honours the ciphertext request always covers the requested bytes and never
 /// releases a tag byte; planning against an arbitrary `Content-Range` either refuses or releases
-/// only bytes the response holds.
+/// only bytes the response holds. The same request over a legacy CBC object of that plaintext size
+/// (whole blocks, 1 to 16 bytes of padding) must plan to exactly the bytes S3 would select from the
+/// plaintext, with or without the length known up front.
 pub fn range_header(data: &[u8]) {
     if data.len() < 9 {
         return;
@@ -61,6 +65,62 @@ pub fn range_header(data: &[u8]) {
             check_plan(&spec, cr, tag_len, p);
         }
         (Err(e), _) => assert!(matches!(e, RangeError::Unsatisfiable { .. }), "{e}"),
+    }
+    check_cbc(&spec, size);
+}
+
+/// [`plan_cbc`] over a CBC object holding `size` plaintext bytes, served as an RFC 9110 server would.
+fn check_cbc(spec: &RangeSpec, size: u64) {
+    let Some(stored) = (size / BLOCK)
+        .checked_add(1)
+        .and_then(|b| b.checked_mul(BLOCK))
+    else {
+        return;
+    };
+    let wanted = spec.resolve(size);
+    let Some(fetched) = serve(&spec.ciphertext_request(), stored) else {
+        assert!(
+            wanted.is_err(),
+            "{spec} is refused by the server but satisfiable"
+        );
+        return;
+    };
+    for known in [None, Some(size)] {
+        match plan_cbc(spec, fetched, known) {
+            Ok(CbcStep::Whole) => {
+                assert_eq!(wanted, Ok((0, size - 1)), "{spec} planned whole");
+                assert_eq!((fetched.first, fetched.last), (0, stored - 1));
+            }
+            Ok(CbcStep::NeedsLength) => {
+                assert!(known.is_none(), "{spec}: length given, still needed")
+            }
+            Ok(CbcStep::Partial(p)) => {
+                let (start, end) = wanted
+                    .clone()
+                    .unwrap_or_else(|e| panic!("{spec} planned but unsatisfiable: {e}"));
+                assert_eq!(
+                    (p.first, p.last),
+                    (start, end),
+                    "{spec}: other bytes planned"
+                );
+                assert_eq!(p.emit, end - start + 1);
+                let chaining = if p.first_block > 0 { BLOCK } else { 0 };
+                assert_eq!(
+                    fetched.first + p.skip + chaining,
+                    p.first_block * BLOCK,
+                    "{spec}: the window misses the chaining block"
+                );
+                assert_eq!(p.first_block * BLOCK + p.discard, start);
+                assert!(
+                    fetched.first + p.skip + chaining + p.decrypt_len() - 1 <= fetched.last,
+                    "{spec}: decrypts bytes not fetched"
+                );
+            }
+            Err(RangeError::Unsatisfiable { .. }) => {
+                assert!(wanted.is_err(), "{spec}: 416 for a satisfiable range");
+            }
+            Err(e) => panic!("{spec} over {fetched}: {e}"),
+        }
     }
 }
 

@@ -7,14 +7,13 @@ use bytes::{Bytes, BytesMut};
 use s3ec_crypto::{CbcDecryptor, ContentDecryptor, CtrRangeDecryptor, DataKey, TAG_LEN};
 use s3ec_format::{AlgorithmSuite, ContentNonce, StringMap};
 
-use crate::body::{channel, Sink};
+use crate::body::channel;
 use crate::client::Client;
 use crate::error::{required, Error};
+use crate::plain_buf::{Grow, Mapped, Wipe, MAPPED_FROM};
 use crate::range::{self, ContentRange, DecodePlan, PartialPlan, RangeError, RangeSpec};
-use crate::spool::{read_chunk, Spool, Spooled};
-
-/// Chunk size when releasing a spooled object.
-const RELEASE_CHUNK: usize = 1 << 20;
+use crate::spooled_get::spooled;
+use crate::stored_body::TagSplitter;
 
 /// Fluent builder for a decrypting GetObject; mirrors aws-sdk-s3's `GetObjectFluentBuilder`.
 ///
@@ -66,7 +65,17 @@ impl GetObject {
     }
 
     /// A plaintext byte range: `bytes=a-b`, `bytes=a-` or `bytes=-n`. A range that does not cover the whole object
-    /// is decrypted without authentication and needs the legacy-unauthenticated option.
+    /// is decrypted without authentication and needs the legacy-unauthenticated option; a range that selects no
+    /// byte is S3's 416 ([`crate::range::RangeError::Unsatisfiable`]).
+    ///
+    /// GCM objects are read through AES-CTR from the blocks the range needs. Legacy AES-CBC objects are read
+    /// from one block before the first needed block (its chaining value) to the last needed block; when the
+    /// range reaches into the last block, or is `a-` or `-n`, a second 32-byte GetObject of the last two blocks
+    /// (pinned to the same ETag) first checks the padding and gives the plaintext length, so that
+    /// `Content-Length` and `Content-Range` are exact, padding bytes are never released, and a bad padding is
+    /// the one CBC error with nothing released. A CBC range that ends before the last block does not read the
+    /// padding and reports `Content-Range: bytes a-b/*`. A range covering the whole object, whatever its
+    /// padding (`bytes=0-`), is an ordinary whole-object get.
     pub fn range(mut self, range: impl Into<String>) -> Self {
         self.range = Some(range.into());
         self
@@ -146,7 +155,8 @@ impl GetObject {
             }
         }
         let request = self.inner.set_range(spec.map(|s| s.ciphertext_request()));
-        let mut out = match request.send().await {
+        // Kept: a CBC range may need the last two blocks of the same object (see `cbc_range`).
+        let mut out = match request.clone().send().await {
             Ok(out) => out,
             Err(e) => {
                 let err = Error::s3("GetObject", e);
@@ -184,8 +194,23 @@ impl GetObject {
             .await?;
         let suite = envelope.suite;
         let plan = match (spec, fetched) {
-            (Some(_), Some(_)) if suite == AlgorithmSuite::AesCbc => {
-                return Err(Error::Unsupported("ranged get of an AES-CBC object"))
+            (Some(s), Some(f)) if suite == AlgorithmSuite::AesCbc => {
+                if range::plan_cbc(&s, f, None) == Ok(range::CbcStep::Whole) {
+                    // Covers the object whatever its padding: the whole-object CBC path below.
+                    None
+                } else {
+                    return crate::cbc_range::serve(crate::cbc_range::CbcRange {
+                        client: &client,
+                        envelope: &envelope,
+                        context: &self.context,
+                        spec: s,
+                        fetched: f,
+                        request,
+                        out,
+                        into,
+                    })
+                    .await;
+                }
             }
             (Some(s), Some(f)) => Some(range::plan(&s, f, suite.tag_len() as u64)?),
             _ => None,
@@ -271,7 +296,7 @@ impl GetObject {
     }
 }
 
-fn clear_checksums(out: &mut GetObjectOutput) {
+pub(crate) fn clear_checksums(out: &mut GetObjectOutput) {
     out.checksum_crc32 = None;
     out.checksum_crc32_c = None;
     out.checksum_crc64_nvme = None;
@@ -295,6 +320,15 @@ async fn buffered(
     dec: ContentDecryptor,
     stored_len: u64,
 ) -> Result<ByteStream, Error> {
+    let body_len = stored_len.saturating_sub(TAG_LEN as u64);
+    if body_len >= MAPPED_FROM as u64 {
+        let len = usize::try_from(body_len).map_err(|_| Error::TooLarge {
+            max: usize::MAX as u64,
+        })?;
+        let mut buf = Mapped::new(len)?;
+        read_authenticated(&mut body, dec, stored_len, &mut buf).await?;
+        return Ok(ByteStream::from(buf.freeze()));
+    }
     let mut buf = Vec::new();
     read_authenticated(&mut body, dec, stored_len, &mut buf).await?;
     // A Vec whose length is its capacity becomes `Bytes` without a copy.
@@ -304,171 +338,42 @@ async fn buffered(
 /// Pieces of a network chunk are decrypted into a freshly zeroed tail of the buffer while it is still in cache.
 const PIECE: usize = 256 * 1024;
 
-/// Zeroes and empties the buffer when dropped armed: on an error return and on cancellation alike.
-struct Wipe<'a>(Option<&'a mut Vec<u8>>);
-
-impl Wipe<'_> {
-    fn buf(&mut self) -> &mut Vec<u8> {
-        self.0.as_mut().expect("armed until disarmed")
-    }
-
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for Wipe<'_> {
-    fn drop(&mut self) {
-        if let Some(buf) = self.0.take() {
-            // Zeroes the contents and the spare capacity, then clears.
-            zeroize::Zeroize::zeroize(buf);
-        }
-    }
-}
-
 /// Appends the content of a `stored_len`-byte object (ciphertext then tag) to the empty `buf`, decrypting piece
 /// by piece, then verifies the tag. `buf` holds the plaintext only if this returns `Ok`; otherwise (and if the
 /// future is dropped) it is zeroed and empty.
-async fn read_authenticated(
+async fn read_authenticated<B: Grow>(
     body: &mut ByteStream,
     mut dec: ContentDecryptor,
     stored_len: u64,
-    buf: &mut Vec<u8>,
+    buf: &mut B,
 ) -> Result<(), Error> {
-    let body_len = stored_len
-        .checked_sub(TAG_LEN as u64)
-        .ok_or(Error::Authentication)?;
-    let body_len = usize::try_from(body_len).map_err(|_| Error::TooLarge {
+    let mut split = TagSplitter::new(stored_len)?;
+    let body_len = usize::try_from(split.body_len()).map_err(|_| Error::TooLarge {
         max: usize::MAX as u64,
     })?;
-    debug_assert!(buf.is_empty());
-    buf.reserve_exact(body_len);
-    let mut guard = Wipe(Some(buf));
-    let mut tag = [0u8; TAG_LEN];
-    let mut tag_len = 0;
-    let mut seen = 0u64;
+    buf.reserve(body_len);
+    let mut guard = Wipe::new(buf);
     while let Some(chunk) = body.try_next().await.map_err(io)? {
-        let before = seen;
-        seen += chunk.len() as u64;
-        if seen > stored_len {
-            return Err(Error::BodyLength {
-                declared: stored_len,
-                actual: seen,
-            });
-        }
-        let content = (body_len as u64)
-            .saturating_sub(before)
-            .min(chunk.len() as u64) as usize;
+        let content = split.split(&chunk)?;
         let out = guard.buf();
         for piece in chunk[..content].chunks(PIECE) {
-            let start = out.len();
-            // Zero-filling the tail (capacity is reserved, so no reallocation) is cheaper than copying the
-            // ciphertext in first; the piece is then decrypted into it in one pass.
-            out.resize(start + piece.len(), 0);
-            dec.decrypt_unverified_to(piece, &mut out[start..])?;
+            dec.decrypt_unverified_to(piece, out.grow(piece.len()))?;
         }
-        let tail = &chunk[content..];
-        tag[tag_len..tag_len + tail.len()].copy_from_slice(tail);
-        tag_len += tail.len();
     }
-    if seen != stored_len {
-        return Err(Error::BodyLength {
-            declared: stored_len,
-            actual: seen,
-        });
-    }
-    dec.finish(&tag)?;
+    let tag = split.tag()?;
+    dec.finish(tag)?;
     guard.disarm();
     Ok(())
 }
 
 /// Appends a plaintext stream (a range, or legacy CBC) to `buf`; on error `buf` is zeroed and emptied.
-async fn drain_into(mut plain: ByteStream, buf: &mut Vec<u8>) -> Result<(), Error> {
-    let mut guard = Wipe(Some(buf));
+pub(crate) async fn drain_into(mut plain: ByteStream, buf: &mut Vec<u8>) -> Result<(), Error> {
+    let mut guard = Wipe::new(buf);
     while let Some(chunk) = plain.try_next().await.map_err(io)? {
         guard.buf().extend_from_slice(&chunk);
     }
     guard.disarm();
     Ok(())
-}
-
-/// Spools the ciphertext to a temporary file while authenticating it, then releases it through CTR.
-///
-/// The file holds ciphertext only: no plaintext reaches the disk, and what is released is what was
-/// authenticated (the file is anonymous and private to this process).
-async fn spooled(
-    mut body: ByteStream,
-    mut dec: ContentDecryptor,
-    ctr: CtrRangeDecryptor,
-    stored_len: u64,
-) -> Result<ByteStream, Error> {
-    let body_len = stored_len - TAG_LEN as u64;
-    let mut spool = Spool::file_backed();
-    let mut tag = Vec::with_capacity(TAG_LEN);
-    let mut scratch = BytesMut::new();
-    let mut seen = 0u64;
-    while let Some(chunk) = body.try_next().await.map_err(io)? {
-        let content = ((body_len.saturating_sub(seen)) as usize).min(chunk.len());
-        seen += chunk.len() as u64;
-        if seen > stored_len {
-            return Err(Error::BodyLength {
-                declared: stored_len,
-                actual: seen,
-            });
-        }
-        spool.write(&chunk[..content]).await?;
-        scratch.clear();
-        scratch.extend_from_slice(&chunk[..content]);
-        dec.decrypt_in_place_unverified(&mut scratch)?;
-        tag.extend_from_slice(&chunk[content..]);
-    }
-    scratch.fill(0);
-    if seen != stored_len {
-        return Err(Error::BodyLength {
-            declared: stored_len,
-            actual: seen,
-        });
-    }
-    dec.finish(&tag)?;
-    let spooled = spool.finish().await?;
-    let (sink, stream) = channel(Some(body_len));
-    tokio::spawn(release(spooled, ctr, sink));
-    Ok(stream)
-}
-
-async fn release(spooled: Spooled, mut ctr: CtrRangeDecryptor, sink: Sink) {
-    let mut file = match spooled {
-        Spooled::File { file, .. } => file,
-        Spooled::Memory(b) => {
-            let mut buf = BytesMut::from(&b[..]);
-            let item = ctr
-                .apply(&mut buf)
-                .map(|()| buf.freeze())
-                .map_err(Error::from);
-            let _ = sink.send(item).await;
-            return;
-        }
-    };
-    loop {
-        let mut buf = BytesMut::with_capacity(RELEASE_CHUNK);
-        match read_chunk(&mut file, &mut buf, RELEASE_CHUNK).await {
-            Ok(0) => return,
-            Ok(_) => {
-                let item = ctr
-                    .apply(&mut buf)
-                    .map(|()| buf.freeze())
-                    .map_err(Error::from);
-                let failed = item.is_err();
-                if sink.send(item).await.is_err() || failed {
-                    return;
-                }
-            }
-            Err(e) => {
-                let _ = sink.send(Err(e.into())).await;
-                return;
-            }
-        }
-    }
 }
 
 /// Delayed authentication: releases plaintext as it arrives, holding back the tag; a bad tag ends the
@@ -516,7 +421,7 @@ async fn cbc_buffered(
     stored_len: u64,
 ) -> Result<ByteStream, Error> {
     let mut buf = Vec::new();
-    let mut guard = Wipe(Some(&mut buf));
+    let mut guard = Wipe::new(&mut buf);
     let mut seen = 0u64;
     while let Some(chunk) = body.try_next().await.map_err(io)? {
         seen += chunk.len() as u64;

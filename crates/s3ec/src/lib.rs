@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod cbc_range;
 mod client;
 mod config;
 mod delete;
@@ -32,10 +33,13 @@ pub mod fuzzing;
 mod get;
 mod instruction;
 pub mod multipart;
+mod plain_buf;
 mod put;
 pub mod range;
 mod reencrypt;
 pub mod spool;
+mod spooled_get;
+mod stored_body;
 mod upload;
 
 pub use client::Client;

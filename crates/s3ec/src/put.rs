@@ -14,6 +14,7 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationIn
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::endpoint_config::EndpointUrl;
 use bytes::{Bytes, BytesMut};
@@ -32,10 +33,24 @@ const CHUNK: usize = 1 << 20;
 /// Fluent builder for an encrypted PutObject; mirrors aws-sdk-s3's `PutObjectFluentBuilder`.
 ///
 /// The body is encrypted; any checksum or Content-MD5 the caller set is removed (it would describe the
-/// plaintext), and checksums the SDK computes cover the ciphertext. An in-memory body is encrypted on the fly in
-/// cache-sized frames (no object-sized ciphertext is ever held) and, as the SDK cannot replay it, a transient
-/// failure starts the put over with a fresh data key; a streamed body of known length (a file) is encrypted on
-/// the fly and sent without retries; a body of unknown length is encrypted into a spool first.
+/// plaintext), and checksums the SDK computes cover the ciphertext. No two attempts ever encrypt under one data
+/// key and IV: a retry either replays the very same ciphertext or starts over with a fresh data key and IV.
+///
+/// - An in-memory body is encrypted on the fly in cache-sized frames (no object-sized ciphertext is ever held).
+///   The SDK cannot replay that ciphertext, so a transient failure (connection, timeout, throttling, 5xx)
+///   starts the put over here: fresh data key and IV, fresh metadata (and instruction file), the same request
+///   fields, up to the client's configured retry attempts with exponential backoff.
+/// - A streamed body of known length (a file) is encrypted on the fly too. When its plaintext can be read
+///   again — the SDK can clone its body, as for [`ByteStream::from_path`] and
+///   [`ByteStream::read_from`]`().path(..)` — a transient failure starts the put over exactly as for an
+///   in-memory body, re-reading the source. A body that cannot be cloned (a `ByteStream` built from an open
+///   file handle with `read_from().file(..)`, or from an arbitrary stream with a size hint) is sent once: a
+///   transient failure is returned to the caller, who may start a new put.
+/// - A body of unknown length is encrypted into a spool first (memory up to the client's buffer size, then a
+///   temporary file); the SDK retries it by replaying that same ciphertext.
+///
+/// With an instruction file, the file is written only once the object put has succeeded, and it carries the
+/// data key and IV of the attempt that succeeded.
 ///
 /// Streamed bodies go with `UNSIGNED-PAYLOAD`: the payload hash of SigV4 would cost a SHA-256 of the whole
 /// ciphertext and adds nothing the GCM tag (integrity of the content) and TLS (of the transport) do not give;
@@ -146,7 +161,8 @@ impl PutObject {
     }
 
     /// Encrypts and uploads. With an instruction file, the object is written first and removed again if the
-    /// instruction file cannot be written, so no half-written object remains.
+    /// instruction file cannot be written, so no half-written object remains. Transient failures are retried
+    /// per body kind as described on [`PutObject`], never under a data key and IV already used.
     pub async fn send(self) -> Result<PutObjectOutput, Error> {
         let bucket = required(self.inner.get_bucket().clone(), "bucket")?;
         let key = required(self.inner.get_key().clone(), "key")?;
@@ -165,7 +181,23 @@ impl PutObject {
         if body.bytes().is_some() {
             // The whole plaintext as one shared `Bytes` (no copy).
             let plaintext = body.try_next().await.map_err(io)?.unwrap_or_default();
-            return put_in_memory(client, inner, plaintext, metadata, context, &bucket, &key).await;
+            let source = Plaintext::Memory(plaintext);
+            return put_restarting(client, inner, source, metadata, context, &bucket, &key).await;
+        }
+        let (low, high) = body.size_hint();
+        if high == Some(low) {
+            let source = body.into_inner();
+            // A clonable body re-reads its source from the start each time (a file by path reopens it).
+            if let Some(first) = source.try_clone() {
+                let source = Plaintext::Reopenable(Box::new(Reopenable {
+                    source,
+                    first: Some(first),
+                    len: low,
+                }));
+                return put_restarting(client, inner, source, metadata, context, &bucket, &key)
+                    .await;
+            }
+            body = ByteStream::new(source);
         }
         let sealed = client.seal(context, metadata).await?;
         let Sealed {
@@ -196,14 +228,58 @@ fn io(e: aws_smithy_types::byte_stream::error::Error) -> Error {
     Error::Io(std::sync::Arc::new(e))
 }
 
-/// Puts an in-memory plaintext, encrypted frame by frame into recycled buffers (see [`EncryptingBody`]) instead
-/// of into an object-sized ciphertext. That body cannot be replayed, so the SDK does not retry it; a transient
-/// failure starts the put over here, with a fresh data key and nonce (never the same key and IV twice), up to
-/// the client's configured number of attempts.
-async fn put_in_memory(
+/// A plaintext that can be read again from the start, so a failed put can be encrypted afresh.
+enum Plaintext {
+    /// The whole plaintext, shared with the caller.
+    Memory(Bytes),
+    /// A streamed body of known length whose `SdkBody` can be cloned (each clone reads the source anew).
+    Reopenable(Box<Reopenable>),
+}
+
+/// See [`Plaintext::Reopenable`].
+struct Reopenable {
+    source: SdkBody,
+    /// A clone made while checking that the body clones; the first attempt uses it.
+    first: Option<SdkBody>,
+    len: u64,
+}
+
+impl Plaintext {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Memory(b) => b.len() as u64,
+            Self::Reopenable(r) => r.len,
+        }
+    }
+
+    /// The ciphertext body of one attempt: the plaintext from its start, encrypted on the fly by `encryptor`.
+    fn encrypt(&mut self, encryptor: ContentEncryptor) -> Result<SdkBody, Error> {
+        let r = match self {
+            Self::Memory(b) => {
+                return Ok(EncryptingBody::from_bytes(b.clone(), encryptor).into_sdk_body())
+            }
+            Self::Reopenable(r) => r,
+        };
+        let fresh = r
+            .first
+            .take()
+            .or_else(|| r.source.try_clone())
+            .ok_or(Error::Unsupported(
+                "the put's body can no longer be re-read",
+            ))?;
+        Ok(EncryptingBody::new(ByteStream::new(fresh), encryptor, r.len).into_sdk_body())
+    }
+}
+
+/// Puts a plaintext that can be re-read, encrypted frame by frame into recycled buffers (see
+/// [`EncryptingBody`]) instead of into an object-sized ciphertext. That body cannot be replayed, so the SDK does
+/// not retry it; a transient failure starts the put over here, with a fresh data key and nonce, fresh metadata
+/// and instruction file (never the same key and IV twice), up to the client's configured number of attempts.
+/// The instruction file is written once, after the attempt that succeeded.
+async fn put_restarting(
     client: Client,
     inner: PutObjectFluentBuilder,
-    plaintext: Bytes,
+    mut plaintext: Plaintext,
     metadata: Option<HashMap<String, String>>,
     context: RequestMaterials,
     bucket: &str,
@@ -226,16 +302,16 @@ async fn put_in_memory(
             instruction_file,
         } = client.seal(context.clone(), metadata.clone()).await?;
         let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
-        if plaintext.len() as u64 > max {
+        if plaintext.len() > max {
             return Err(Error::TooLarge { max });
         }
         let builder = first
             .take()
             .unwrap_or_else(|| rebuild(client.s3().put_object(), template.as_input()));
-        let body = EncryptingBody::from_bytes(plaintext.clone(), encryptor).into_sdk_body();
+        let body = plaintext.encrypt(encryptor)?;
         let request = strip_plaintext_checksums(builder)
             .set_metadata(Some(metadata))
-            .content_length((plaintext.len() + TAG_LEN) as i64)
+            .content_length((plaintext.len() + TAG_LEN as u64) as i64)
             .set_body(Some(ByteStream::new(body)));
         match send_streamed(request).await {
             Ok(out) => {
@@ -459,7 +535,7 @@ pub(crate) struct CipherBody {
 }
 
 /// Chooses how to encrypt a streamed `body`: on the fly (known length, not retried) or spooled (unknown length,
-/// replayable). In-memory bodies take [`put_in_memory`]. Returns the body and the ciphertext length.
+/// replayable). In-memory and re-readable bodies take [`put_restarting`]. Returns the body and the ciphertext length.
 pub(crate) async fn encrypt_body(
     mut body: ByteStream,
     mut encryptor: ContentEncryptor,

@@ -1,6 +1,8 @@
 //! Byte ranges, sans IO: parse the S3 `Range` forms, choose the ciphertext range to fetch, and map a fetched
 //! ciphertext window back to the plaintext bytes to release.
 //!
+//! Legacy AES-CBC objects are planned by [`plan_cbc`]; see there for their byte rules.
+//!
 //! GCM and its CTR twin keep plaintext offset `n` at ciphertext offset `n`, and the 16-byte tag follows the last
 //! content byte. So a plaintext range maps to the same ciphertext range, widened to whole AES blocks, and the plaintext
 //! length of an object is its stored length minus the tag. The widening copies the reference client: one extra block
@@ -68,6 +70,12 @@ pub enum RangeError {
         first: u64,
         /// Last ciphertext byte returned.
         last: u64,
+    },
+    /// A legacy CBC object whose stored length is not a positive whole number of 16-byte blocks.
+    #[error("the stored AES-CBC object ({total} bytes) is not a positive whole number of 16-byte blocks")]
+    NotWholeBlocks {
+        /// Stored length.
+        total: u64,
     },
     /// The stored object is shorter than its authentication tag.
     #[error("the stored object ({total} bytes) is shorter than the {tag_len}-byte tag")]
@@ -293,6 +301,145 @@ pub fn plan(
         return Err(short);
     }
     Ok(DecodePlan::Partial(plan))
+}
+
+/// The next step of a ranged get of a legacy AES-CBC object (suite 0x0070), from [`plan_cbc`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CbcStep {
+    /// The range selects every byte of the object whatever its padding, and the window is the whole object:
+    /// serve it as an ordinary (whole-object) CBC get.
+    Whole,
+    /// Which bytes the range selects depends on the plaintext length, which only the padding of the last
+    /// block tells: learn it (see [`CbcPlan::tail_request`]) and plan again with it.
+    NeedsLength,
+    /// Decrypt part of the window.
+    Partial(CbcPlan),
+}
+
+/// The slicing of a partial ranged get of a CBC object.
+///
+/// Only whole blocks are decrypted, each with the ciphertext block before it as its chaining value (block 0 uses
+/// the IV from the metadata), so the window must start one block before the first block holding a wanted byte.
+/// Padding bytes are never emitted: when the range reaches the last block, `emit` was computed from a plaintext
+/// length the padding check established.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CbcPlan {
+    /// Fetched bytes to drop before the chaining block (before block 0 when `first_block` is 0).
+    pub skip: u64,
+    /// Index of the first block to decrypt (its ciphertext offset / 16). When it is not 0, the 16 fetched bytes
+    /// after `skip` are block `first_block - 1`, the chaining value.
+    pub first_block: u64,
+    /// Decrypted bytes to drop before the first byte released.
+    pub discard: u64,
+    /// Bytes to release.
+    pub emit: u64,
+    /// First plaintext byte released.
+    pub first: u64,
+    /// Last plaintext byte released (inclusive).
+    pub last: u64,
+    /// Plaintext length of the object, when it was needed (and so established) for this range.
+    pub total: Option<u64>,
+}
+
+impl CbcPlan {
+    /// Bytes to decrypt after the chaining block: whole blocks up to and including the last byte emitted.
+    pub fn decrypt_len(&self) -> u64 {
+        (self.discard + self.emit)
+            .div_ceil(BLOCK)
+            .saturating_mul(BLOCK)
+    }
+
+    /// The `Content-Range` to report, in plaintext terms; the complete length is `*` (RFC 9110) when the range
+    /// ended before the last block, so the padding, and with it the plaintext length, was never read.
+    pub fn content_range(&self) -> String {
+        match self.total {
+            Some(t) => format!("bytes {}-{}/{t}", self.first, self.last),
+            None => format!("bytes {}-{}/*", self.first, self.last),
+        }
+    }
+
+    /// The ciphertext range holding the last two blocks of a `total`-byte CBC object (the last one alone, with
+    /// the IV from the metadata, when the object is one block): what decrypting the final block needs.
+    pub fn tail_request(total: u64) -> String {
+        format!(
+            "bytes={}-{}",
+            total.saturating_sub(2 * BLOCK),
+            total.saturating_sub(1)
+        )
+    }
+}
+
+/// Plans a ranged get of a legacy AES-CBC object from the fetched window (whose `total` is the stored ciphertext
+/// length) and, once known, the plaintext length `plain_len`.
+///
+/// Byte rules, checked against the reference client (Java `RangedGetUtils`, `AdjustedRangeSubscriber`,
+/// `CipherSubscriber`):
+/// - The request is [`RangeSpec::ciphertext_request`], as for GCM: from one block before the block of the first
+///   byte (the CBC chaining value) to the block after the block of the last byte, and `-(n + 48)` for `-n`.
+/// - A CBC object of `C` bytes (a positive multiple of 16) holds `C - 16 ..= C - 1` plaintext bytes; the PKCS#7
+///   padding of the last block tells which. A range that ends before the last block (`a-b` with `b < C - 16`)
+///   needs no length: it is planned at once, and its padding is never read, as Java never strips it there.
+/// - A range starting at 0 whose bounds reach `C - 1` (`0-`, `0-b` with `b >= C - 1`, `-n` with `n >= C - 1`)
+///   covers the object whatever its padding: [`CbcStep::Whole`] (unless `C` is 16: an empty object has no
+///   satisfiable range).
+/// - A range starting at or past `C` selects nothing: 416 ([`RangeError::Unsatisfiable`]).
+/// - Every other range depends on the length: [`CbcStep::NeedsLength`]. With the length, the range resolves
+///   exactly as S3 resolves it against the plaintext (416 included), and padding bytes are never emitted.
+///   Unlike Java, which passes past-the-end ranges through as empty bodies and serves `-n` as the whole object.
+pub fn plan_cbc(
+    spec: &RangeSpec,
+    fetched: ContentRange,
+    plain_len: Option<u64>,
+) -> Result<CbcStep, RangeError> {
+    let total = fetched.total;
+    if total == 0 || total % BLOCK != 0 {
+        return Err(RangeError::NotWholeBlocks { total });
+    }
+    let min_len = total - BLOCK;
+    let whole_window = fetched.first == 0 && fetched.last + 1 == total;
+    let covers = match *spec {
+        RangeSpec::FromTo { first, last } => first == 0 && last >= total - 1,
+        RangeSpec::From { first } => first == 0,
+        RangeSpec::Suffix { len } => len >= total - 1,
+    };
+    // A one-block object may be empty, and every range of an empty object is a 416: its length decides.
+    if covers && whole_window && total > BLOCK {
+        return Ok(CbcStep::Whole);
+    }
+    let (start, end) = match (plain_len, *spec) {
+        (Some(p), _) => {
+            if !(min_len..total).contains(&p) {
+                return Err(RangeError::NotWholeBlocks { total });
+            }
+            spec.resolve(p)?
+        }
+        (None, RangeSpec::FromTo { first, last }) if last < min_len => (first, last),
+        (None, RangeSpec::FromTo { first, .. } | RangeSpec::From { first }) if first >= total => {
+            return Err(RangeError::Unsatisfiable { object_size: 0 })
+        }
+        (None, RangeSpec::Suffix { len: 0 }) => {
+            return Err(RangeError::Unsatisfiable { object_size: 0 })
+        }
+        (None, _) => return Ok(CbcStep::NeedsLength),
+    };
+    let first_block = start / BLOCK;
+    let chain_start = first_block.saturating_sub(1) * BLOCK;
+    let needed_last = (end / BLOCK) * BLOCK + BLOCK - 1;
+    if fetched.first > chain_start || fetched.last < needed_last {
+        return Err(RangeError::ShortResponse {
+            first: fetched.first,
+            last: fetched.last,
+        });
+    }
+    Ok(CbcStep::Partial(CbcPlan {
+        skip: chain_start - fetched.first,
+        first_block,
+        discard: start - first_block * BLOCK,
+        emit: end - start + 1,
+        first: start,
+        last: end,
+        total: plain_len,
+    }))
 }
 
 #[cfg(test)]

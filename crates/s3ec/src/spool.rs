@@ -4,7 +4,7 @@ use std::io::{Seek, SeekFrom};
 
 use bytes::{Bytes, BytesMut};
 use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// Writes to the file in batches of this size, so small network chunks do not each cost a blocking call.
 const FILE_BATCH: usize = 1 << 20;
@@ -126,25 +126,10 @@ impl Spooled {
     }
 }
 
-/// Reads up to `buf.capacity()` bytes, filling `buf` as far as the file allows.
-pub(crate) async fn read_chunk(
-    file: &mut File,
-    buf: &mut BytesMut,
-    want: usize,
-) -> std::io::Result<usize> {
-    buf.clear();
-    buf.reserve(want);
-    while buf.len() < want {
-        let n = file.read_buf(buf).await?;
-        if n == 0 {
-            break;
-        }
-    }
-    Ok(buf.len())
-}
-
 #[cfg(test)]
 mod tests {
+    use tokio::io::AsyncReadExt;
+
     use super::*;
 
     async fn read_all(s: Spooled) -> Vec<u8> {

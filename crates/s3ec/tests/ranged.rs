@@ -6,35 +6,6 @@ use common::{KeyringKind, Opts, Server};
 use s3ec::range::RangeError;
 use s3ec::{AlgorithmSuite, Error};
 
-/// The bytes of `plain` a range header selects (RFC 9110), or `None` for 416.
-fn reference(header: &str, plain: &[u8]) -> Option<Vec<u8>> {
-    let n = plain.len() as u64;
-    let (a, b) = header
-        .strip_prefix("bytes=")
-        .unwrap()
-        .split_once('-')
-        .unwrap();
-    let (first, last) = if a.is_empty() {
-        let k: u64 = b.parse().unwrap();
-        if k == 0 || n == 0 {
-            return None;
-        }
-        (n.saturating_sub(k), n - 1)
-    } else {
-        let first: u64 = a.parse().unwrap();
-        let last = if b.is_empty() {
-            n.saturating_sub(1)
-        } else {
-            b.parse::<u64>().unwrap().min(n.saturating_sub(1))
-        };
-        if first >= n {
-            return None;
-        }
-        (first, last)
-    };
-    Some(plain[first as usize..=last as usize].to_vec())
-}
-
 fn headers(len: u64) -> Vec<String> {
     let mut edges: Vec<u64> = vec![0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 49];
     edges.extend([
@@ -88,7 +59,7 @@ async fn check(server: &Server, suite: AlgorithmSuite, len: usize) -> usize {
             .range(&h)
             .send()
             .await;
-        match (reference(&h, &plain), got) {
+        match (common::range_reference(&h, &plain), got) {
             (Some(want), Ok(out)) => {
                 assert_eq!(
                     out.content_length,

@@ -6,7 +6,7 @@
 //! the key stream): within a group every attempt must carry byte-identical ciphertext (a replay); a retry that
 //! re-encrypts must come with a fresh IV (and a fresh data key). Parts of one multipart upload share the key and
 //! IV set at create, so every attempt of one part must be byte-identical. Each object is then read back through
-//! the client to show the stored bytes are the ones that verify.
+//! the client to show the stored bytes are the ones that verify. Paths marked doomed fail every attempt.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,6 +47,8 @@ struct State {
     objects: HashMap<String, (Bytes, HashMap<String, String>)>,
     uploads: HashMap<String, HashMap<String, String>>,
     parts: HashMap<(String, u32), Bytes>,
+    /// Paths whose every write fails with a 500.
+    doomed: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -123,7 +125,7 @@ impl HttpConnector for FlakyS3 {
             let mut s = state.lock().unwrap();
             let is_write = method == "PUT";
             let op = (method.clone(), path.clone(), part.clone());
-            let fail = is_write && s.failed_once.insert(op);
+            let fail = is_write && (s.failed_once.insert(op) || s.doomed.contains(&path));
             s.attempts.push(Attempt {
                 method: method.clone(),
                 path: path.clone(),
@@ -211,6 +213,13 @@ impl HttpConnector for FlakyS3 {
 }
 
 fn client(s3: &FlakyS3, suite: AlgorithmSuite) -> s3ec::Client {
+    client_with(s3, suite, false)
+}
+
+/// The configured maximum number of attempts of the test clients.
+const MAX_ATTEMPTS: u32 = 3;
+
+fn client_with(s3: &FlakyS3, suite: AlgorithmSuite, instruction_file: bool) -> s3ec::Client {
     let connector = SharedHttpConnector::new(s3.clone());
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -220,7 +229,7 @@ fn client(s3: &FlakyS3, suite: AlgorithmSuite) -> s3ec::Client {
         .force_path_style(true)
         .retry_config(
             RetryConfig::standard()
-                .with_max_attempts(3)
+                .with_max_attempts(MAX_ATTEMPTS)
                 .with_initial_backoff(Duration::from_millis(1)),
         )
         .http_client(http_client_fn(move |_, _| connector.clone()))
@@ -237,6 +246,7 @@ fn client(s3: &FlakyS3, suite: AlgorithmSuite) -> s3ec::Client {
         ))
         .commitment_policy(policy)
         .encryption_algorithm(suite)
+        .enable_instruction_file_put(instruction_file)
         .build()
         .unwrap()
 }
@@ -250,15 +260,19 @@ fn nonce_of(a: &Attempt) -> String {
         .unwrap_or_else(|| panic!("no IV in {:?}", a.meta))
 }
 
+/// The PutObject attempts of `path`, in order.
+fn object_puts<'a>(s: &'a State, path: &str) -> Vec<&'a Attempt> {
+    s.attempts
+        .iter()
+        .filter(|a| a.method == "PUT" && a.path == path && a.part.is_none())
+        .collect()
+}
+
 /// The invariant for the PutObject attempts of `path`: attempts under one IV carry identical ciphertext.
 /// Returns (attempts, distinct IVs).
 fn check_puts(s3: &FlakyS3, path: &str) -> (usize, usize) {
     let s = s3.state.lock().unwrap();
-    let attempts: Vec<&Attempt> = s
-        .attempts
-        .iter()
-        .filter(|a| a.method == "PUT" && a.path == path && a.part.is_none())
-        .collect();
+    let attempts = object_puts(&s, path);
     let mut by_nonce: HashMap<String, Vec<&Attempt>> = HashMap::new();
     for a in &attempts {
         by_nonce.entry(nonce_of(a)).or_default().push(a);
@@ -283,6 +297,20 @@ fn check_puts(s3: &FlakyS3, path: &str) -> (usize, usize) {
     (attempts.len(), by_nonce.len())
 }
 
+async fn put(
+    client: &s3ec::Client,
+    key: &str,
+    body: ByteStream,
+) -> Result<aws_sdk_s3::operation::put_object::PutObjectOutput, s3ec::Error> {
+    client
+        .put_object()
+        .bucket("b")
+        .key(key)
+        .body(body)
+        .send()
+        .await
+}
+
 async fn get(client: &s3ec::Client, key: &str) -> Vec<u8> {
     let out = client
         .get_object()
@@ -304,26 +332,16 @@ async fn retried_put_object_never_reuses_key_and_iv() {
         let s3 = FlakyS3::default();
         let client = client(&s3, suite);
 
-        // An in-memory body.
+        // An in-memory body: started over with a fresh data key and IV for every attempt.
         let data = plain(100_000);
-        client
-            .put_object()
-            .bucket("b")
-            .key("memory")
-            .body(ByteStream::from(data.clone()))
-            .send()
-            .await
-            .unwrap();
-        let (attempts, nonces) = check_puts(&s3, "/b/memory");
-        assert!(
-            attempts >= 2,
-            "{suite:?}: the first attempt failed and was retried"
-        );
-        assert!(nonces >= 1);
-        assert!(
-            get(&client, "memory").await == data,
-            "{suite:?}: memory body reads back"
-        );
+        put_restarted(
+            &s3,
+            &client,
+            "memory",
+            ByteStream::from(data.clone()),
+            &data,
+        )
+        .await;
 
         // A stream of unknown length (encrypted into a spool first).
         let data = plain(70_000);
@@ -333,14 +351,7 @@ async fn retried_put_object_never_reuses_key_and_iv() {
                 .collect::<Vec<_>>(),
         );
         let body = ByteStream::from_body_1_x(http_body_util::StreamBody::new(stream));
-        client
-            .put_object()
-            .bucket("b")
-            .key("stream")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        put(&client, "stream", body).await.unwrap();
         let (attempts, _) = check_puts(&s3, "/b/stream");
         assert!(
             attempts >= 2,
@@ -351,29 +362,228 @@ async fn retried_put_object_never_reuses_key_and_iv() {
             "{suite:?}: stream body reads back"
         );
 
-        // A file (known length, encrypted on the fly): retried with a fresh key and IV, or not retried.
-        let mut file = tempfile::NamedTempFile::new().unwrap();
+        // A file by path (known length, encrypted on the fly, re-readable): started over like a body in memory.
         let data = plain(50_000);
-        std::io::Write::write_all(&mut file, &data).unwrap();
+        let file = temp_file(&data);
         let body = ByteStream::from_path(file.path()).await.unwrap();
-        let r = client
-            .put_object()
-            .bucket("b")
-            .key("file")
-            .body(body)
-            .send()
-            .await;
-        let (attempts, _) = check_puts(&s3, "/b/file");
-        assert!(attempts >= 1);
-        match r {
-            Ok(_) => assert!(
-                get(&client, "file").await == data,
-                "{suite:?}: file body reads back"
-            ),
-            Err(e) => {
-                assert_eq!(attempts, 1, "a failed put was not retried");
-                assert_eq!(e.http_status(), Some(500));
+        put_restarted(&s3, &client, "file", body, &data).await;
+
+        // An open file handle (known length, not re-readable): sent once, the failure goes to the caller.
+        let data = plain(30_000);
+        let file = temp_file(&data);
+        let handle = tokio::fs::File::open(file.path()).await.unwrap();
+        let body = ByteStream::read_from().file(handle).build().await.unwrap();
+        let e = put(&client, "handle", body)
+            .await
+            .expect_err("the first attempt fails and the body cannot be re-read");
+        assert_eq!(e.http_status(), Some(500));
+        let (attempts, _) = check_puts(&s3, "/b/handle");
+        assert_eq!(
+            attempts, 1,
+            "{suite:?}: a body that cannot be re-read is sent once"
+        );
+    }
+}
+
+/// Puts `body` (whose plaintext is `data`) under `key` through the flaky stand-in: the first attempt fails, so
+/// the put must start over, every attempt under its own data key and IV, and the object must read back.
+async fn put_restarted(
+    s3: &FlakyS3,
+    client: &s3ec::Client,
+    key: &str,
+    body: ByteStream,
+    data: &[u8],
+) {
+    put(client, key, body).await.unwrap();
+    let path = format!("/b/{key}");
+    let (attempts, nonces) = check_puts(s3, &path);
+    assert!(
+        attempts >= 2,
+        "{key}: the first attempt failed and was retried"
+    );
+    assert_eq!(nonces, attempts, "{key}: every attempt has its own IV");
+    assert_fresh_keys(s3, &path);
+    assert!(get(client, key).await == data, "{key}: reads back");
+}
+
+fn temp_file(data: &[u8]) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut file, data).unwrap();
+    file
+}
+
+/// The wrapped data key (V2 `x-amz-key-v2`, V3 `x-amz-3`) an attempt carried in its object metadata.
+fn wrapped_key_of(a: &Attempt) -> Option<String> {
+    a.meta
+        .get("x-amz-key-v2")
+        .or_else(|| a.meta.get("x-amz-3"))
+        .cloned()
+}
+
+/// Every PutObject attempt of `path` carried its own wrapped data key and its own ciphertext (a fresh data key
+/// and IV give a fresh key stream).
+fn assert_fresh_keys(s3: &FlakyS3, path: &str) {
+    let s = s3.state.lock().unwrap();
+    let attempts = object_puts(&s, path);
+    for (i, a) in attempts.iter().enumerate() {
+        for b in &attempts[..i] {
+            assert!(
+                a.body != b.body,
+                "{path}: two attempts sent the same ciphertext"
+            );
+            if let (Some(x), Some(y)) = (wrapped_key_of(a), wrapped_key_of(b)) {
+                assert_ne!(
+                    x, y,
+                    "{path}: two attempts carried the same wrapped data key"
+                );
             }
+        }
+    }
+}
+
+/// When every attempt fails, the put gives up after exactly the configured attempts, each under its own key and
+/// IV, and leaves neither an object nor an instruction file behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_failing_every_attempt_gives_up_after_max_attempts() {
+    for instruction_file in [false, true] {
+        let s3 = FlakyS3::default();
+        // V3 keeps the message id on the object even with an instruction file, so attempts can be told apart.
+        let client = client_with(&s3, AlgorithmSuite::AesGcmCommitKey, instruction_file);
+        let data = plain(40_000);
+        let file = temp_file(&data);
+        for (key, body) in [
+            (
+                "doomed-file",
+                ByteStream::from_path(file.path()).await.unwrap(),
+            ),
+            ("doomed-memory", ByteStream::from(data.clone())),
+        ] {
+            let path = format!("/b/{key}");
+            s3.state.lock().unwrap().doomed.insert(path.clone());
+            let e = put(&client, key, body)
+                .await
+                .expect_err("every attempt fails");
+            assert_eq!(
+                e.http_status(),
+                Some(500),
+                "{key}: the last failure is returned"
+            );
+            let (attempts, nonces) = check_puts(&s3, &path);
+            assert_eq!(
+                attempts, MAX_ATTEMPTS as usize,
+                "{key} (instruction file {instruction_file}): exactly the configured attempts"
+            );
+            assert_eq!(nonces, attempts, "{key}: every attempt has its own IV");
+            assert_fresh_keys(&s3, &path);
+            let s = s3.state.lock().unwrap();
+            let ipath = format!("{path}.instruction");
+            assert!(!s.objects.contains_key(&path), "{key}: no object is left");
+            assert!(
+                !s.objects.contains_key(&ipath),
+                "{key}: no instruction file is left"
+            );
+            assert!(
+                !s.attempts.iter().any(|a| a.path == ipath),
+                "{key}: no instruction file write was even tried"
+            );
+        }
+    }
+}
+
+/// With instruction files on, a restarted put writes its instruction file once, after the attempt that
+/// succeeded, and that file holds the key of the stored object (which therefore reads back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_put_writes_its_instruction_file_once_after_success() {
+    for suite in [AlgorithmSuite::AesGcmCommitKey, AlgorithmSuite::AesGcm] {
+        let s3 = FlakyS3::default();
+        let client = client_with(&s3, suite, true);
+        let data = plain(60_000);
+        let file = temp_file(&data);
+        for (key, body) in [
+            ("ifile", ByteStream::from_path(file.path()).await.unwrap()),
+            ("imemory", ByteStream::from(data.clone())),
+        ] {
+            put(&client, key, body).await.unwrap();
+            let path = format!("/b/{key}");
+            let ipath = format!("{path}.instruction");
+            assert_fresh_keys(&s3, &path);
+            if suite == AlgorithmSuite::AesGcmCommitKey {
+                let (attempts, nonces) = check_puts(&s3, &path);
+                assert_eq!(nonces, attempts, "{suite:?} {key}: one IV per attempt");
+            }
+            let stored_file = {
+                let s = s3.state.lock().unwrap();
+                let object_puts: Vec<usize> = (0..s.attempts.len())
+                    .filter(|&i| s.attempts[i].method == "PUT" && s.attempts[i].path == path)
+                    .collect();
+                let file_puts: Vec<usize> = (0..s.attempts.len())
+                    .filter(|&i| s.attempts[i].method == "PUT" && s.attempts[i].path == ipath)
+                    .collect();
+                assert!(
+                    object_puts.len() >= 2,
+                    "{suite:?} {key}: the put started over"
+                );
+                let last_object = *object_puts.last().unwrap();
+                assert!(
+                    !s.attempts[last_object].failed,
+                    "{suite:?} {key}: the last attempt succeeded"
+                );
+                assert!(
+                    object_puts[..object_puts.len() - 1]
+                        .iter()
+                        .all(|&i| s.attempts[i].failed),
+                    "{suite:?} {key}: only the last object attempt succeeded"
+                );
+                assert!(
+                    !file_puts.is_empty(),
+                    "{suite:?} {key}: an instruction file was written"
+                );
+                assert!(
+                    file_puts.iter().all(|&i| i > last_object),
+                    "{suite:?} {key}: instruction file written after the object"
+                );
+                assert_eq!(
+                    file_puts.iter().filter(|&&i| !s.attempts[i].failed).count(),
+                    1,
+                    "{suite:?} {key}: the instruction file is stored once"
+                );
+                assert!(
+                    file_puts
+                        .iter()
+                        .all(|&i| s.attempts[i].body == s.attempts[file_puts[0]].body),
+                    "{suite:?} {key}: the instruction file's own retries replay the same bytes"
+                );
+                let stored_object = s.objects[&path].clone();
+                assert!(
+                    stored_object.0 == s.attempts[last_object].body
+                        && stored_object.1 == s.attempts[last_object].meta,
+                    "{suite:?} {key}: the stored object is the last attempt"
+                );
+                s.objects[&ipath].0.clone()
+            };
+            // Each attempt wrapped its own data key; the one in the file must be the stored object's, which the
+            // read-back proves by authenticating the content under it.
+            let json = std::str::from_utf8(&stored_file).expect("instruction file is JSON text");
+            for wrapped_field in ["x-amz-key-v2", "x-amz-3"] {
+                assert!(
+                    s3.state
+                        .lock()
+                        .unwrap()
+                        .attempts
+                        .iter()
+                        .filter(|a| a.path == path)
+                        .all(|a| !a.meta.contains_key(wrapped_field)),
+                    "{suite:?} {key}: the wrapped key lives in the instruction file only"
+                );
+            }
+            assert!(
+                json.contains("x-amz-key-v2") || json.contains("x-amz-3"),
+                "{suite:?} {key}: the instruction file holds the wrapped data key: {json}"
+            );
+            assert!(
+                get(&client, key).await == data,
+                "{suite:?} {key}: reads back under the instruction file's key"
+            );
         }
     }
 }

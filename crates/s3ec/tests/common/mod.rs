@@ -330,3 +330,33 @@ pub async fn raw(server: &Server, key: &str) -> Vec<u8> {
 pub fn empty_context() -> StringMap {
     StringMap::new()
 }
+
+/// The bytes of `plain` a range header (`bytes=a-b`, `bytes=a-`, `bytes=-n`) selects under RFC 9110, as S3
+/// answers it, or `None` for 416. Written from the RFC, independently of `s3ec::range`.
+pub fn range_reference(header: &str, plain: &[u8]) -> Option<Vec<u8>> {
+    let n = plain.len() as u64;
+    let (a, b) = header
+        .strip_prefix("bytes=")
+        .unwrap()
+        .split_once('-')
+        .unwrap();
+    let (first, last) = if a.is_empty() {
+        let k: u64 = b.parse().unwrap();
+        if k == 0 || n == 0 {
+            return None;
+        }
+        (n.saturating_sub(k), n - 1)
+    } else {
+        let first: u64 = a.parse().unwrap();
+        if first >= n {
+            return None;
+        }
+        let last = if b.is_empty() {
+            n - 1
+        } else {
+            b.parse::<u64>().unwrap().min(n - 1)
+        };
+        (first, last)
+    };
+    Some(plain[first as usize..=last as usize].to_vec())
+}

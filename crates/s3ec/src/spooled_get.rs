@@ -1,0 +1,252 @@
+//! The authenticated get of an object larger than the buffer: the ciphertext goes to an anonymous temporary file
+//! while GCM authenticates it, and is released through AES-CTR only after the tag verifies.
+//!
+//! The file holds ciphertext only, so no plaintext reaches the disk; what is released is exactly what was
+//! authenticated, since the file is unnamed and private to this process. The disk and cipher work of both
+//! phases runs on blocking threads: while the network delivers the next chunks, a worker authenticates and
+//! writes the previous ones, and in the release a worker reads and decrypts ahead of the reader.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use s3ec_crypto::{ContentDecryptor, CtrRangeDecryptor};
+use tokio::sync::mpsc;
+use zeroize::Zeroizing;
+
+use crate::body::{channel, Sink};
+use crate::error::Error;
+use crate::stored_body::TagSplitter;
+
+/// Ciphertext is authenticated and written in batches of this size: large enough that the write calls cost
+/// nothing, small enough that a batch and its discarded plaintext stay in cache.
+const BATCH: usize = 512 * 1024;
+
+/// Chunk size of the released plaintext.
+const RELEASE_CHUNK: usize = 1 << 20;
+
+/// Network chunks in flight to the authenticating worker (back-pressure on the download).
+const IN_FLIGHT: usize = 32;
+
+/// Reads a `stored_len`-byte object (ciphertext then tag) from `body`, spooling the ciphertext while `dec`
+/// authenticates it; after the tag verifies, the returned stream releases the plaintext through `ctr` (which
+/// must start at block 0 of the same content).
+pub(crate) async fn spooled(
+    mut body: ByteStream,
+    dec: ContentDecryptor,
+    ctr: CtrRangeDecryptor,
+    stored_len: u64,
+) -> Result<ByteStream, Error> {
+    let mut split = TagSplitter::new(stored_len)?;
+    let (tx, rx) = mpsc::channel::<Bytes>(IN_FLIGHT);
+    let worker = tokio::task::spawn_blocking(move || authenticate_to_file(rx, dec));
+    while let Some(chunk) = body.try_next().await.map_err(io)? {
+        let content = split.split(&chunk)?;
+        // A closed channel means the worker stopped on an error, which its result reports below.
+        if content > 0 && tx.send(chunk.slice(..content)).await.is_err() {
+            break;
+        }
+    }
+    drop(tx);
+    let spooled = worker
+        .await
+        .map_err(|e| Error::Io(std::sync::Arc::new(e)))?;
+    let (file, dec) = spooled?;
+    dec.finish(split.tag()?)?;
+    let (sink, stream) = channel(Some(split.body_len()));
+    tokio::task::spawn_blocking(move || release(file, ctr, sink));
+    Ok(stream)
+}
+
+fn io(e: aws_smithy_types::byte_stream::error::Error) -> Error {
+    Error::Io(std::sync::Arc::new(e))
+}
+
+/// The first phase, on a blocking thread: appends each ciphertext chunk to an anonymous temporary file and
+/// feeds it to the GCM decryptor, whose plaintext is wiped unused.
+fn authenticate_to_file(
+    mut rx: mpsc::Receiver<Bytes>,
+    mut dec: ContentDecryptor,
+) -> Result<(File, ContentDecryptor), Error> {
+    let mut file = tempfile::tempfile()?;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut discard = Zeroizing::new(vec![0u8; BATCH]);
+    let mut flush = |batch: &mut Vec<u8>, dec: &mut ContentDecryptor| -> Result<(), Error> {
+        dec.decrypt_unverified_to(batch, &mut discard[..batch.len()])?;
+        file.write_all(batch)?;
+        batch.clear();
+        Ok(())
+    };
+    while let Some(chunk) = rx.blocking_recv() {
+        let mut rest = &chunk[..];
+        while !rest.is_empty() {
+            let take = (BATCH - batch.len()).min(rest.len());
+            batch.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if batch.len() == BATCH {
+                flush(&mut batch, &mut dec)?;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch, &mut dec)?;
+    }
+    file.flush()?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok((file, dec))
+}
+
+/// The second phase, on a blocking thread: reads the authenticated ciphertext back and decrypts it with CTR,
+/// chunk by chunk, until the reader stops or the file ends.
+fn release(mut file: File, mut ctr: CtrRangeDecryptor, sink: Sink) {
+    loop {
+        let mut chunk = Vec::with_capacity(RELEASE_CHUNK);
+        let item = match (&mut file)
+            .take(RELEASE_CHUNK as u64)
+            .read_to_end(&mut chunk)
+        {
+            Ok(0) => return,
+            Ok(_) => ctr
+                .apply(&mut chunk)
+                .map(|()| Bytes::from(chunk))
+                .map_err(Error::from),
+            Err(e) => Err(e.into()),
+        };
+        let failed = item.is_err();
+        if sink.blocking_send(item).is_err() || failed {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_smithy_types::body::SdkBody;
+    use http_body::Frame;
+    use s3ec_crypto::{ContentEncryptor, DataKey};
+    use s3ec_format::{AlgorithmSuite, ContentNonce};
+
+    use super::*;
+
+    const SUITE: AlgorithmSuite = AlgorithmSuite::AesGcmCommitKey;
+
+    fn plaintext(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 + i / 251) as u8).collect()
+    }
+
+    /// The stored object (ciphertext then tag) of `plain`, with its key and nonce.
+    fn object(plain: &[u8]) -> (Vec<u8>, DataKey, ContentNonce) {
+        let key = DataKey::generate().unwrap();
+        let (mut enc, nonce) = ContentEncryptor::new(SUITE, &key).unwrap();
+        let mut stored = plain.to_vec();
+        enc.encrypt_in_place(&mut stored).unwrap();
+        stored.extend_from_slice(&enc.finish().unwrap());
+        (stored, key, nonce)
+    }
+
+    fn stream(bytes: &[u8], chunk: usize) -> ByteStream {
+        let frames: Vec<Result<Frame<Bytes>, std::io::Error>> = bytes
+            .chunks(chunk.max(1))
+            .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+            .collect();
+        ByteStream::new(SdkBody::from_body_1_x(http_body_util::StreamBody::new(
+            futures_util::stream::iter(frames),
+        )))
+    }
+
+    async fn get(
+        stored: &[u8],
+        chunk: usize,
+        stored_len: u64,
+        key: &DataKey,
+        nonce: &ContentNonce,
+    ) -> Result<Vec<u8>, Error> {
+        let dec = ContentDecryptor::new(SUITE, key, nonce)?;
+        let ctr = CtrRangeDecryptor::new(SUITE, key, nonce, 0)?;
+        let mut out = spooled(stream(stored, chunk), dec, ctr, stored_len).await?;
+        let mut plain = Vec::new();
+        while let Some(c) = out.try_next().await.map_err(io)? {
+            plain.extend_from_slice(&c);
+        }
+        Ok(plain)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn any_chunking_releases_the_plaintext() {
+        for len in [
+            0,
+            1,
+            BATCH - 1,
+            BATCH,
+            BATCH + 1,
+            2 * RELEASE_CHUNK + 5,
+            3 * BATCH + 17,
+        ] {
+            let plain = plaintext(len);
+            let (stored, key, nonce) = object(&plain);
+            let chunks: &[usize] = if len < 4096 {
+                &[1, 7, 16, 4096]
+            } else {
+                &[4093, 65536, BATCH, BATCH + 3, usize::MAX]
+            };
+            for &chunk in chunks {
+                let got = get(&stored, chunk, stored.len() as u64, &key, &nonce)
+                    .await
+                    .unwrap_or_else(|e| panic!("length {len}, chunk {chunk}: {e}"));
+                assert!(got == plain, "length {len}, chunk {chunk}");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_changed_byte_anywhere_releases_nothing() {
+        let plain = plaintext(BATCH + 100);
+        let (stored, key, nonce) = object(&plain);
+        for at in [
+            0,
+            BATCH - 1,
+            BATCH,
+            plain.len() - 1,
+            plain.len(),
+            stored.len() - 1,
+        ] {
+            let mut bad = stored.clone();
+            bad[at] ^= 0x20;
+            let r = get(&bad, 10_000, bad.len() as u64, &key, &nonce).await;
+            assert!(matches!(r, Err(Error::Authentication)), "byte {at}: {r:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_body_of_another_length_than_declared_is_refused() {
+        let plain = plaintext(70_000);
+        let (stored, key, nonce) = object(&plain);
+        let n = stored.len() as u64;
+        let short = get(&stored[..stored.len() - 1], 4096, n, &key, &nonce).await;
+        assert!(
+            matches!(short, Err(Error::BodyLength { declared, actual }) if declared == n && actual == n - 1),
+            "{short:?}"
+        );
+        let long = get(&stored, 4096, n - 1, &key, &nonce).await;
+        assert!(matches!(long, Err(Error::BodyLength { .. })), "{long:?}");
+        let tiny = get(&stored[..15], 4096, 15, &key, &nonce).await;
+        assert!(matches!(tiny, Err(Error::Authentication)), "{tiny:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_may_stop_early() {
+        let plain = plaintext(4 * RELEASE_CHUNK);
+        let (stored, key, nonce) = object(&plain);
+        let dec = ContentDecryptor::new(SUITE, &key, &nonce).unwrap();
+        let ctr = CtrRangeDecryptor::new(SUITE, &key, &nonce, 0).unwrap();
+        let mut out = spooled(stream(&stored, 65536), dec, ctr, stored.len() as u64)
+            .await
+            .unwrap();
+        let first = out.try_next().await.unwrap().unwrap();
+        assert_eq!(first[..], plain[..first.len()]);
+        // Dropping the stream ends the release worker (its sends fail); the runtime's shutdown at the end of
+        // the test waits for blocking tasks, so a worker that kept going would hang here.
+        drop(out);
+    }
+}
