@@ -60,12 +60,16 @@ pub fn run(args: &[String]) -> Result<()> {
             pipeline(rounds, profile).await?;
         }
         if matches!(what, "all" | "garage") {
-            // `--puts-only`: just the put comparison, for as many rounds as asked.
-            if args.iter().any(|a| a == "--puts-only") {
-                garage(rounds, true).await?;
+            // `--only put-same,get-spooled,rss,...` (see COMPARISONS); `--puts-only` for the three puts.
+            let only = if args.iter().any(|a| a == "--puts-only") {
+                Some("put-default,put-same,put-streamed")
             } else {
-                garage(rounds, false).await?;
-            }
+                args.iter()
+                    .position(|a| a == "--only")
+                    .and_then(|i| args.get(i + 1))
+                    .map(String::as_str)
+            };
+            garage(rounds, only).await?;
         }
         Ok(())
     })
@@ -593,7 +597,8 @@ impl GarageBench {
             }
             Op::PlainGetCollect => {
                 let got = plain_get.send().await?.body.collect().await?.into_bytes();
-                anyhow::ensure!(got.len() == size);
+                // The same check as s3ec's below, so that both sides pay for it.
+                anyhow::ensure!(got == self.body);
             }
             Op::EcGetCollect => {
                 let out = ec_get(&self.ec).send().await?;
@@ -606,7 +611,7 @@ impl GarageBench {
                 while let Some(chunk) = out.body.try_next().await? {
                     self.reused.extend_from_slice(&chunk);
                 }
-                anyhow::ensure!(self.reused.len() == size);
+                anyhow::ensure!(self.reused[..] == self.body[..]);
             }
             Op::EcGetInto => {
                 ec_get(&self.ec).send_into(&mut self.reused).await?;
@@ -688,7 +693,49 @@ impl GarageBench {
     }
 }
 
-async fn garage(rounds: usize, puts_only: bool) -> Result<()> {
+/// The Garage comparisons: name (for `--only`), what is compared, the plain operation and s3ec's.
+const COMPARISONS: &[(&str, &str, Op, Op)] = &[
+    (
+        "put-default",
+        "put, each side's default (aws-sdk-s3: signed payload SHA-256 + CRC32 header; s3ec: UNSIGNED-PAYLOAD, no checksum over plain HTTP)",
+        Op::PlainPutDefault,
+        Op::EcPut,
+    ),
+    (
+        "put-same",
+        "put, same mode both ways (UNSIGNED-PAYLOAD, no checksum)",
+        Op::PlainPutSame,
+        Op::EcPut,
+    ),
+    (
+        "put-streamed",
+        "put, aws-sdk-s3 sending the plaintext as a stream of 256 KiB frames (UNSIGNED-PAYLOAD, no checksum)",
+        Op::PlainPutStreamed,
+        Op::EcPut,
+    ),
+    (
+        "get-fresh",
+        "get into fresh memory (aws-sdk-s3 collect; s3ec in-memory authenticated get, buffer 257 MiB, + collect)",
+        Op::PlainGetCollect,
+        Op::EcGetCollect,
+    ),
+    (
+        "get-into",
+        "get into a reused Vec (aws-sdk-s3 chunks appended; s3ec send_into)",
+        Op::PlainGetInto,
+        Op::EcGetInto,
+    ),
+    (
+        "get-spooled",
+        "get, streamed (aws-sdk-s3 drained; s3ec default 64 MiB buffer: spooled to disk, authenticated, then released)",
+        Op::PlainDrain,
+        Op::EcSpooledDrain,
+    ),
+];
+
+/// `only`: comma-separated names of [`COMPARISONS`] and `rss` (the 1 GiB spooled get); all when `None`.
+async fn garage(rounds: usize, only: Option<&str>) -> Result<()> {
+    let selected = |name: &str| only.is_none_or(|o| o.split(',').any(|n| n == name));
     let (Some(endpoint), Some(id), Some(secret), Some(region), Some(bucket)) = (
         env("S3EC_TEST_GARAGE_ENDPOINT"),
         env("S3EC_TEST_GARAGE_ACCESS_KEY_ID"),
@@ -708,93 +755,61 @@ async fn garage(rounds: usize, puts_only: bool) -> Result<()> {
         .build();
     let plain = aws_sdk_s3::Client::from_conf(conf);
     let size = 256 * MIB;
+    let ec = s3ec::Client::builder()
+        .s3_client(plain.clone())
+        .keyring(keyring()?)
+        .buffer_size((size + MIB) as u64)
+        .build()?;
+    let ec_spooling = s3ec::Client::builder()
+        .s3_client(plain.clone())
+        .keyring(keyring()?)
+        .build()?;
+    println!(
+        "loopback Garage (plain HTTP), {} MiB, {rounds} interleaved pairs each; load average {}",
+        size / MIB,
+        load_average()
+    );
+    if selected("rss") {
+        // First, while the process holds nothing object-sized: the peak RSS is then the get's own.
+        spooled_rss(&ec, &ec_spooling, &bucket).await?;
+    }
     let mut bench = GarageBench {
-        ec: s3ec::Client::builder()
-            .s3_client(plain.clone())
-            .keyring(keyring()?)
-            .buffer_size((size + MIB) as u64)
-            .build()?,
-        ec_spooling: s3ec::Client::builder()
-            .s3_client(plain.clone())
-            .keyring(keyring()?)
-            .build()?,
+        ec,
+        ec_spooling,
         plain,
         bucket,
         body: Bytes::from(data(size)),
         version: 0,
         reused: Vec::new(),
     };
-    println!(
-        "loopback Garage (plain HTTP), {} MiB, {rounds} interleaved pairs each; load average {}",
-        size / MIB,
-        load_average()
-    );
-    bench
-        .compare(
-            "put, each side's default (aws-sdk-s3: signed payload SHA-256 + CRC32 header; s3ec: UNSIGNED-PAYLOAD, no checksum over plain HTTP)",
-            Op::PlainPutDefault,
-            Op::EcPut,
-            rounds,
-        )
-        .await?;
-    bench
-        .compare(
-            "put, same mode both ways (UNSIGNED-PAYLOAD, no checksum)",
-            Op::PlainPutSame,
-            Op::EcPut,
-            rounds,
-        )
-        .await?;
-    bench
-        .compare(
-            "put, aws-sdk-s3 sending the plaintext as a stream of 256 KiB frames (UNSIGNED-PAYLOAD, no checksum)",
-            Op::PlainPutStreamed,
-            Op::EcPut,
-            rounds,
-        )
-        .await?;
-    if puts_only {
-        return Ok(());
+    let mut seeded = false;
+    for &(name, what, plain_op, ec_op) in COMPARISONS {
+        if !selected(name) {
+            continue;
+        }
+        if !seeded && name.starts_with("get") {
+            // Both objects hold the same body, which the gets check.
+            bench.run(Op::PlainPutSame).await?;
+            bench.run(Op::EcPut).await?;
+            seeded = true;
+        }
+        bench.compare(what, plain_op, ec_op, rounds).await?;
     }
-    // Both objects now hold the same body, which the gets below check.
-    bench.run(Op::PlainPutSame).await?;
-    bench.run(Op::EcPut).await?;
-    bench
-        .compare(
-            "get into fresh memory (aws-sdk-s3 collect; s3ec in-memory authenticated get, buffer 257 MiB, + collect)",
-            Op::PlainGetCollect,
-            Op::EcGetCollect,
-            rounds,
-        )
-        .await?;
-    bench
-        .compare(
-            "get into a reused Vec (aws-sdk-s3 chunks appended; s3ec send_into)",
-            Op::PlainGetInto,
-            Op::EcGetInto,
-            rounds,
-        )
-        .await?;
-    bench
-        .compare(
-            "get, streamed (aws-sdk-s3 drained; s3ec default 64 MiB buffer: spooled to disk, authenticated, then released)",
-            Op::PlainDrain,
-            Op::EcSpooledDrain,
-            rounds,
-        )
-        .await?;
-    let GarageBench {
-        ec,
-        ec_spooling,
-        bucket,
-        body,
-        reused,
-        ..
-    } = bench;
-    // The RSS figure below is the get's own: nothing object-sized stays held.
-    drop((body, reused));
+    for key in ["bench-plain", "bench-s3ec"] {
+        bench
+            .ec
+            .delete_object()
+            .bucket(&bench.bucket)
+            .key(key)
+            .send()
+            .await?;
+    }
+    Ok(())
+}
 
-    // 1 GiB spooled get: upload it in parts from a generated stream, then read it back and watch the peak RSS.
+/// Uploads 1 GiB in parts from a generated stream, then reads it back through the spool path and prints the
+/// peak RSS against the target (buffer + 32 MiB).
+async fn spooled_rss(ec: &s3ec::Client, spooling: &s3ec::Client, bucket: &str) -> Result<()> {
     let gib = 1024 * MIB;
     let frames = (0..gib / MIB).map(|i| {
         let mut chunk = data(MIB);
@@ -805,7 +820,7 @@ async fn garage(rounds: usize, puts_only: bool) -> Result<()> {
         futures_util::stream::iter(frames),
     )));
     ec.upload()
-        .bucket(&bucket)
+        .bucket(bucket)
         .key("bench-1gib")
         .body(stream)
         .part_size(16 * MIB as u64)
@@ -815,9 +830,9 @@ async fn garage(rounds: usize, puts_only: bool) -> Result<()> {
     reset_peak();
     let before = kib("VmRSS:");
     let t = Instant::now();
-    let out = ec_spooling
+    let out = spooling
         .get_object()
-        .bucket(&bucket)
+        .bucket(bucket)
         .key("bench-1gib")
         .send()
         .await?;
@@ -825,14 +840,16 @@ async fn garage(rounds: usize, puts_only: bool) -> Result<()> {
     let took = t.elapsed();
     anyhow::ensure!(n == gib);
     println!(
-        "  1 GiB spooled get: {:.2} GB/s, peak RSS {:.0} MiB (buffer 64 MiB + 32 MiB = 96 MiB target; {:.0} MiB before)",
+        "  1 GiB spooled get: {:.2} GB/s, peak RSS {:.0} MiB (target: buffer 64 MiB + 32 MiB = 96 MiB; {:.0} MiB before the get)",
         gbps(gib, took),
         mib(kib("VmHWM:")),
         mib(before)
     );
-    for key in ["bench-plain", "bench-s3ec", "bench-1gib"] {
-        ec.delete_object().bucket(&bucket).key(key).send().await?;
-    }
+    ec.delete_object()
+        .bucket(bucket)
+        .key("bench-1gib")
+        .send()
+        .await?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use s3ec_format::{AlgorithmSuite, ContentNonce, StringMap};
 use crate::body::channel;
 use crate::client::Client;
 use crate::error::{required, Error};
-use crate::plain_buf::{Grow, Mapped, Wipe, MAPPED_FROM};
+use crate::plain_buf::{Grow, PlainBuf, Wipe};
 use crate::range::{self, ContentRange, DecodePlan, PartialPlan, RangeError, RangeSpec};
 use crate::spooled_get::spooled;
 use crate::stored_body::TagSplitter;
@@ -320,19 +320,14 @@ async fn buffered(
     dec: ContentDecryptor,
     stored_len: u64,
 ) -> Result<ByteStream, Error> {
-    let body_len = stored_len.saturating_sub(TAG_LEN as u64);
-    if body_len >= MAPPED_FROM as u64 {
-        let len = usize::try_from(body_len).map_err(|_| Error::TooLarge {
+    let body_len = usize::try_from(stored_len.saturating_sub(TAG_LEN as u64)).map_err(|_| {
+        Error::TooLarge {
             max: usize::MAX as u64,
-        })?;
-        let mut buf = Mapped::new(len)?;
-        read_authenticated(&mut body, dec, stored_len, &mut buf).await?;
-        return Ok(ByteStream::from(buf.freeze()));
-    }
-    let mut buf = Vec::new();
+        }
+    })?;
+    let mut buf = PlainBuf::with_capacity(body_len)?;
     read_authenticated(&mut body, dec, stored_len, &mut buf).await?;
-    // A Vec whose length is its capacity becomes `Bytes` without a copy.
-    Ok(ByteStream::from(buf))
+    Ok(ByteStream::from(buf.freeze()))
 }
 
 /// Pieces of a network chunk are decrypted into a freshly zeroed tail of the buffer while it is still in cache.

@@ -12,7 +12,57 @@ use zeroize::Zeroize;
 
 /// Objects from this size on are read into a [`Mapped`] buffer: below it, the faults cost little and a mapping
 /// its own system calls.
-pub(crate) const MAPPED_FROM: usize = 4 << 20;
+const MAPPED_FROM: usize = 4 << 20;
+
+/// A fresh plaintext buffer of a known final size: a `Vec`, or a [`Mapped`] buffer from [`MAPPED_FROM`] on.
+pub(crate) enum PlainBuf {
+    /// A small buffer.
+    Vec(Vec<u8>),
+    /// A large buffer.
+    Mapped(Mapped),
+}
+
+impl PlainBuf {
+    /// An empty buffer with room for `capacity` bytes.
+    pub(crate) fn with_capacity(capacity: usize) -> std::io::Result<Self> {
+        if capacity >= MAPPED_FROM {
+            Mapped::new(capacity).map(Self::Mapped)
+        } else {
+            Ok(Self::Vec(Vec::with_capacity(capacity)))
+        }
+    }
+
+    /// The contents as `Bytes`, without a copy.
+    pub(crate) fn freeze(self) -> Bytes {
+        match self {
+            Self::Vec(v) => Bytes::from(v),
+            Self::Mapped(m) => m.freeze(),
+        }
+    }
+}
+
+impl Grow for PlainBuf {
+    fn reserve(&mut self, n: usize) {
+        match self {
+            Self::Vec(v) => v.reserve(n),
+            Self::Mapped(m) => m.reserve(n),
+        }
+    }
+
+    fn grow(&mut self, n: usize) -> &mut [u8] {
+        match self {
+            Self::Vec(v) => v.grow(n),
+            Self::Mapped(m) => m.grow(n),
+        }
+    }
+
+    fn wipe(&mut self) {
+        match self {
+            Self::Vec(v) => v.wipe(),
+            Self::Mapped(m) => m.wipe(),
+        }
+    }
+}
 
 /// A plaintext destination that grows by zero-filled tails, so that ciphertext can be decrypted straight into
 /// it (out of place, no copy first).
@@ -139,6 +189,14 @@ mod tests {
         assert_eq!(v, b"abcdefg");
 
         let mut m = Mapped::new(MAPPED_FROM).unwrap();
+        assert!(matches!(
+            PlainBuf::with_capacity(MAPPED_FROM).unwrap(),
+            PlainBuf::Mapped(_)
+        ));
+        assert!(matches!(
+            PlainBuf::with_capacity(MAPPED_FROM - 1).unwrap(),
+            PlainBuf::Vec(_)
+        ));
         assert!(m.grow(5).iter().all(|&b| b == 0));
         m.wipe();
         fill(&mut m, &[b"abc", b"", b"defg"]);

@@ -7,7 +7,7 @@
 //! writes the previous ones, and in the release a worker reads and decrypts ahead of the reader.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
 
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
@@ -19,15 +19,16 @@ use crate::body::{channel, Sink};
 use crate::error::Error;
 use crate::stored_body::TagSplitter;
 
-/// Ciphertext is authenticated and written in batches of this size: large enough that the write calls cost
-/// nothing, small enough that a batch and its discarded plaintext stay in cache.
+/// Ciphertext goes to the worker, and from it to the file, in batches of at least this size: large enough that
+/// wake-ups and write calls cost little, small enough that a batch stays in cache while it is authenticated and
+/// written.
 const BATCH: usize = 512 * 1024;
 
 /// Chunk size of the released plaintext.
 const RELEASE_CHUNK: usize = 1 << 20;
 
-/// Network chunks in flight to the authenticating worker (back-pressure on the download).
-const IN_FLIGHT: usize = 32;
+/// Batches in flight to the authenticating worker (back-pressure on the download).
+const IN_FLIGHT: usize = 4;
 
 /// Reads a `stored_len`-byte object (ciphertext then tag) from `body`, spooling the ciphertext while `dec`
 /// authenticates it; after the tag verifies, the returned stream releases the plaintext through `ctr` (which
@@ -39,14 +40,27 @@ pub(crate) async fn spooled(
     stored_len: u64,
 ) -> Result<ByteStream, Error> {
     let mut split = TagSplitter::new(stored_len)?;
-    let (tx, rx) = mpsc::channel::<Bytes>(IN_FLIGHT);
+    let (tx, rx) = mpsc::channel::<Vec<Bytes>>(IN_FLIGHT);
     let worker = tokio::task::spawn_blocking(move || authenticate_to_file(rx, dec));
+    // Network chunks go to the worker in batches: one wake-up per batch, not per chunk (they are small).
+    let mut batch = Vec::new();
+    let mut batched = 0;
     while let Some(chunk) = body.try_next().await.map_err(io)? {
         let content = split.split(&chunk)?;
-        // A closed channel means the worker stopped on an error, which its result reports below.
-        if content > 0 && tx.send(chunk.slice(..content)).await.is_err() {
-            break;
+        if content > 0 {
+            batch.push(chunk.slice(..content));
+            batched += content;
         }
+        // A closed channel means the worker stopped on an error, which its result reports below.
+        if batched >= BATCH {
+            batched = 0;
+            if tx.send(std::mem::take(&mut batch)).await.is_err() {
+                break;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch).await;
     }
     drop(tx);
     let spooled = worker
@@ -63,38 +77,38 @@ fn io(e: aws_smithy_types::byte_stream::error::Error) -> Error {
     Error::Io(std::sync::Arc::new(e))
 }
 
-/// The first phase, on a blocking thread: appends each ciphertext chunk to an anonymous temporary file and
-/// feeds it to the GCM decryptor, whose plaintext is wiped unused.
+/// The first phase, on a blocking thread: feeds each batch of ciphertext chunks to the GCM decryptor (whose
+/// plaintext is wiped unused) and appends it to an anonymous temporary file with one vectored write.
 fn authenticate_to_file(
-    mut rx: mpsc::Receiver<Bytes>,
+    mut rx: mpsc::Receiver<Vec<Bytes>>,
     mut dec: ContentDecryptor,
 ) -> Result<(File, ContentDecryptor), Error> {
     let mut file = tempfile::tempfile()?;
-    let mut batch = Vec::with_capacity(BATCH);
     let mut discard = Zeroizing::new(vec![0u8; BATCH]);
-    let mut flush = |batch: &mut Vec<u8>, dec: &mut ContentDecryptor| -> Result<(), Error> {
-        dec.decrypt_unverified_to(batch, &mut discard[..batch.len()])?;
-        file.write_all(batch)?;
-        batch.clear();
-        Ok(())
-    };
-    while let Some(chunk) = rx.blocking_recv() {
-        let mut rest = &chunk[..];
-        while !rest.is_empty() {
-            let take = (BATCH - batch.len()).min(rest.len());
-            batch.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if batch.len() == BATCH {
-                flush(&mut batch, &mut dec)?;
+    while let Some(batch) = rx.blocking_recv() {
+        for chunk in &batch {
+            for piece in chunk.chunks(BATCH) {
+                dec.decrypt_unverified_to(piece, &mut discard[..piece.len()])?;
             }
         }
+        let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|c| IoSlice::new(c)).collect();
+        write_all(&mut file, &mut slices)?;
     }
-    if !batch.is_empty() {
-        flush(&mut batch, &mut dec)?;
-    }
-    file.flush()?;
     file.seek(SeekFrom::Start(0))?;
     Ok((file, dec))
+}
+
+/// Writes every slice, in order, with as few system calls as the file allows.
+fn write_all(file: &mut File, mut slices: &mut [IoSlice<'_>]) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The second phase, on a blocking thread: reads the authenticated ciphertext back and decrypts it with CTR,
