@@ -266,8 +266,8 @@ impl GetObject {
                     } else if stored_len <= opts.buffer_size {
                         buffered(body, dec, stored_len).await?
                     } else {
-                        let ctr = CtrRangeDecryptor::new(suite, key, nonce, 0)?;
-                        spooled(body, dec, ctr, stored_len).await?
+                        let keystream = ContentDecryptor::new(suite, key, nonce)?;
+                        spooled(body, dec, keystream, stored_len).await?
                     };
                     (plain, Some(body_len))
                 };

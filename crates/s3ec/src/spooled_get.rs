@@ -1,5 +1,5 @@
 //! The authenticated get of an object larger than the buffer: the ciphertext goes to an anonymous temporary file
-//! while GCM authenticates it, and is released through AES-CTR only after the tag verifies.
+//! while GCM authenticates it, and is decrypted from the file only after the tag verifies.
 //!
 //! The file holds ciphertext only, so no plaintext reaches the disk; what is released is exactly what was
 //! authenticated, since the file is unnamed and private to this process. The disk and cipher work of both
@@ -11,7 +11,7 @@ use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
 
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
-use s3ec_crypto::{ContentDecryptor, CtrRangeDecryptor};
+use s3ec_crypto::ContentDecryptor;
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
@@ -31,12 +31,17 @@ const RELEASE_CHUNK: usize = 1 << 20;
 const IN_FLIGHT: usize = 4;
 
 /// Reads a `stored_len`-byte object (ciphertext then tag) from `body`, spooling the ciphertext while `dec`
-/// authenticates it; after the tag verifies, the returned stream releases the plaintext through `ctr` (which
-/// must start at block 0 of the same content).
+/// authenticates it; after the tag verifies, the returned stream releases the plaintext decrypted by
+/// `keystream`, a second, unused decryptor for the same content.
+///
+/// Why a GCM decryptor for the second pass and not `CtrRangeDecryptor` (whose output is the same): its tag is
+/// never checked, because the first pass checked the tag of these very bytes, and AWS-LC's GCM runs on wider
+/// vector units than its CTR mode. Measured in process on 64 MiB (`bench client pipeline`), CPU time of a
+/// spooled get: 1.24 GB/s with CTR, 1.34 to 1.47 GB/s with GCM.
 pub(crate) async fn spooled(
     mut body: ByteStream,
     dec: ContentDecryptor,
-    ctr: CtrRangeDecryptor,
+    keystream: ContentDecryptor,
     stored_len: u64,
 ) -> Result<ByteStream, Error> {
     let mut split = TagSplitter::new(stored_len)?;
@@ -69,7 +74,7 @@ pub(crate) async fn spooled(
     let (file, dec) = spooled?;
     dec.finish(split.tag()?)?;
     let (sink, stream) = channel(Some(split.body_len()));
-    tokio::task::spawn_blocking(move || release(file, ctr, sink));
+    tokio::task::spawn_blocking(move || release(file, keystream, sink));
     Ok(stream)
 }
 
@@ -111,9 +116,9 @@ fn write_all(file: &mut File, mut slices: &mut [IoSlice<'_>]) -> std::io::Result
     Ok(())
 }
 
-/// The second phase, on a blocking thread: reads the authenticated ciphertext back and decrypts it with CTR,
-/// chunk by chunk, until the reader stops or the file ends.
-fn release(mut file: File, mut ctr: CtrRangeDecryptor, sink: Sink) {
+/// The second phase, on a blocking thread: reads the authenticated ciphertext back and decrypts it chunk by
+/// chunk, until the reader stops or the file ends.
+fn release(mut file: File, mut keystream: ContentDecryptor, sink: Sink) {
     loop {
         let mut chunk = Vec::with_capacity(RELEASE_CHUNK);
         let item = match (&mut file)
@@ -121,8 +126,8 @@ fn release(mut file: File, mut ctr: CtrRangeDecryptor, sink: Sink) {
             .read_to_end(&mut chunk)
         {
             Ok(0) => return,
-            Ok(_) => ctr
-                .apply(&mut chunk)
+            Ok(_) => keystream
+                .decrypt_in_place_unverified(&mut chunk)
                 .map(|()| Bytes::from(chunk))
                 .map_err(Error::from),
             Err(e) => Err(e.into()),
@@ -177,8 +182,8 @@ mod tests {
         nonce: &ContentNonce,
     ) -> Result<Vec<u8>, Error> {
         let dec = ContentDecryptor::new(SUITE, key, nonce)?;
-        let ctr = CtrRangeDecryptor::new(SUITE, key, nonce, 0)?;
-        let mut out = spooled(stream(stored, chunk), dec, ctr, stored_len).await?;
+        let keystream = ContentDecryptor::new(SUITE, key, nonce)?;
+        let mut out = spooled(stream(stored, chunk), dec, keystream, stored_len).await?;
         let mut plain = Vec::new();
         while let Some(c) = out.try_next().await.map_err(io)? {
             plain.extend_from_slice(&c);
@@ -253,8 +258,8 @@ mod tests {
         let plain = plaintext(4 * RELEASE_CHUNK);
         let (stored, key, nonce) = object(&plain);
         let dec = ContentDecryptor::new(SUITE, &key, &nonce).unwrap();
-        let ctr = CtrRangeDecryptor::new(SUITE, &key, &nonce, 0).unwrap();
-        let mut out = spooled(stream(&stored, 65536), dec, ctr, stored.len() as u64)
+        let keystream = ContentDecryptor::new(SUITE, &key, &nonce).unwrap();
+        let mut out = spooled(stream(&stored, 65536), dec, keystream, stored.len() as u64)
             .await
             .unwrap();
         let first = out.try_next().await.unwrap().unwrap();
