@@ -360,3 +360,28 @@ pub fn range_reference(header: &str, plain: &[u8]) -> Option<Vec<u8>> {
     };
     Some(plain[first as usize..=last as usize].to_vec())
 }
+
+/// Asserts that a ranged get failed as S3's own 416.
+pub fn assert_unsatisfiable(e: &s3ec::Error, what: &str) {
+    assert!(
+        matches!(
+            e,
+            s3ec::Error::Range(s3ec::range::RangeError::Unsatisfiable { .. })
+        ),
+        "{what}: want 416, got {e}"
+    );
+    assert_eq!(e.http_status(), Some(416), "{what}");
+}
+
+/// Fails a ranged get whose outcome (bytes or 416) is not the one the reference predicts.
+pub fn range_outcome_differs<T>(
+    what: &str,
+    want: Option<Vec<u8>>,
+    got: Result<T, s3ec::Error>,
+) -> ! {
+    panic!(
+        "{what}: want {:?} bytes, got {:?}",
+        want.map(|w| w.len()),
+        got.map(|_| ()).map_err(|e| e.to_string())
+    )
+}
