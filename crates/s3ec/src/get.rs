@@ -193,6 +193,7 @@ impl GetObject {
             .locate(&bucket, &key, out.metadata.as_ref(), self.suffix.as_deref())
             .await?;
         let suite = envelope.suite;
+        let range_asked = spec.is_some();
         let plan = match (spec, fetched) {
             (Some(s), Some(f)) if suite == AlgorithmSuite::AesCbc => {
                 if range::plan_cbc(&s, f, None) == Ok(range::CbcStep::Whole) {
@@ -251,7 +252,9 @@ impl GetObject {
                     } else {
                         cbc_streamed(body, CbcDecryptor::new(key, iv)?)
                     };
-                    (plain, None)
+                    // The plaintext length is known once the padding is checked: in memory, now.
+                    let len = plain.bytes().map(|b| b.len() as u64);
+                    (plain, len)
                 } else {
                     let body_len = stored_len
                         .checked_sub(TAG_LEN as u64)
@@ -290,7 +293,13 @@ impl GetObject {
                 out.content_length = len.map(|n| n as i64);
             }
         }
-        out.content_range = content_range;
+        // A range covering a whole CBC object: S3 names the bytes it serves, so s3ec does too once the plaintext
+        // length is known (not on the streamed path, which learns it only at the end).
+        out.content_range = content_range.or_else(|| {
+            let n = out.content_length.filter(|&n| n > 0)?;
+            (range_asked && suite == AlgorithmSuite::AesCbc)
+                .then(|| format!("bytes 0-{}/{n}", n - 1))
+        });
         clear_checksums(&mut out);
         Ok(out)
     }
