@@ -497,7 +497,11 @@ async fn requests_fetch_only_what_the_range_needs() {
         ),
         // Covers the object whatever the padding: the whole-object path, one GET, read in memory (so the
         // length, and with it the Content-Range, is known once the padding is checked).
-        ("bytes=0-", Some("bytes 0-4102/4103"), &[("bytes=0-", false)]),
+        (
+            "bytes=0-",
+            Some("bytes 0-4102/4103"),
+            &[("bytes=0-", false)],
+        ),
     ];
     for (range, content_range, sent) in cases {
         let before = mem.requests().len();
