@@ -136,12 +136,7 @@ async fn plaintext_len(
         }
         .into());
     }
-    let tail = resp
-        .body
-        .collect()
-        .await
-        .map_err(|e| Error::Io(std::sync::Arc::new(e)))?
-        .into_bytes();
+    let tail = resp.body.collect().await.map_err(Error::io)?.into_bytes();
     length_from_tail(key, iv, &tail, total)
 }
 
@@ -187,7 +182,11 @@ pub(crate) async fn stream(
     let mut chain = BytesMut::new();
     let mut held = BytesMut::new();
     while skip > 0 || (chained && chain.len() < B) {
-        let chunk = body.try_next().await.map_err(io)?.ok_or_else(short)?;
+        let chunk = body
+            .try_next()
+            .await
+            .map_err(Error::io)?
+            .ok_or_else(short)?;
         let d = skip.min(chunk.len() as u64) as usize;
         skip -= d as u64;
         let rest = &chunk[d..];
@@ -218,8 +217,12 @@ pub(crate) async fn stream(
                 }
                 let d = discard.min(ready as u64) as usize;
                 discard -= d as u64;
+                // Plaintext outside the range (before it, and padding after it) is wiped, not released.
+                blocks[..d].zeroize();
                 let mut part = blocks.split_off(d);
-                part.truncate(emit.min(part.len() as u64) as usize);
+                let keep = emit.min(part.len() as u64) as usize;
+                part[keep..].zeroize();
+                part.truncate(keep);
                 emit -= part.len() as u64;
                 if !part.is_empty() && sink.send(Ok(part.freeze())).await.is_err() {
                     return;
@@ -235,17 +238,13 @@ pub(crate) async fn stream(
                     return;
                 }
                 Err(e) => {
-                    let _ = sink.send(Err(io(e))).await;
+                    let _ = sink.send(Err(Error::io(e))).await;
                     return;
                 }
             }
         }
     });
     Ok(out)
-}
-
-fn io(e: aws_smithy_types::byte_stream::error::Error) -> Error {
-    Error::Io(std::sync::Arc::new(e))
 }
 
 #[cfg(test)]

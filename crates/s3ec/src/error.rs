@@ -141,6 +141,11 @@ impl From<std::io::Error> for Error {
 }
 
 impl Error {
+    /// Wraps a failure to read a body or a file.
+    pub(crate) fn io(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Io(Arc::new(e))
+    }
+
     /// Wraps an aws-sdk-s3 error, keeping the HTTP status and the full error chain in the message.
     pub(crate) fn s3<E>(operation: &'static str, e: SdkError<E, HttpResponse>) -> Self
     where

@@ -6,6 +6,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::{Bytes, BytesMut};
 use s3ec_crypto::{CbcDecryptor, ContentDecryptor, CtrRangeDecryptor, DataKey, TAG_LEN};
 use s3ec_format::{AlgorithmSuite, ContentNonce, StringMap};
+use zeroize::Zeroize;
 
 use crate::body::channel;
 use crate::client::Client;
@@ -319,10 +320,6 @@ pub(crate) fn clear_checksums(out: &mut GetObjectOutput) {
     out.checksum_type = None;
 }
 
-fn io(e: aws_smithy_types::byte_stream::error::Error) -> Error {
-    Error::Io(std::sync::Arc::new(e))
-}
-
 /// Reads the whole object into memory and opens it; plaintext only on success.
 async fn buffered(
     mut body: ByteStream,
@@ -357,7 +354,7 @@ async fn read_authenticated<B: Grow>(
     })?;
     buf.reserve(body_len);
     let mut guard = Wipe::new(buf);
-    while let Some(chunk) = body.try_next().await.map_err(io)? {
+    while let Some(chunk) = body.try_next().await.map_err(Error::io)? {
         let content = split.split(&chunk)?;
         let out = guard.buf();
         for piece in chunk[..content].chunks(PIECE) {
@@ -373,7 +370,7 @@ async fn read_authenticated<B: Grow>(
 /// Appends a plaintext stream (a range, or legacy CBC) to `buf`; on error `buf` is zeroed and emptied.
 pub(crate) async fn drain_into(mut plain: ByteStream, buf: &mut Vec<u8>) -> Result<(), Error> {
     let mut guard = Wipe::new(buf);
-    while let Some(chunk) = plain.try_next().await.map_err(io)? {
+    while let Some(chunk) = plain.try_next().await.map_err(Error::io)? {
         guard.buf().extend_from_slice(&chunk);
     }
     guard.disarm();
@@ -407,7 +404,7 @@ fn delayed(mut body: ByteStream, mut dec: ContentDecryptor) -> ByteStream {
                     return;
                 }
                 Err(e) => {
-                    let _ = sink.send(Err(io(e))).await;
+                    let _ = sink.send(Err(Error::io(e))).await;
                     return;
                 }
             }
@@ -427,7 +424,7 @@ async fn cbc_buffered(
     let mut buf = Vec::new();
     let mut guard = Wipe::new(&mut buf);
     let mut seen = 0u64;
-    while let Some(chunk) = body.try_next().await.map_err(io)? {
+    while let Some(chunk) = body.try_next().await.map_err(Error::io)? {
         seen += chunk.len() as u64;
         if seen > stored_len {
             break;
@@ -476,7 +473,7 @@ fn cbc_streamed(mut body: ByteStream, dec: CbcDecryptor) -> ByteStream {
                     return;
                 }
                 Err(e) => {
-                    let _ = sink.send(Err(io(e))).await;
+                    let _ = sink.send(Err(Error::io(e))).await;
                     return;
                 }
             }
@@ -502,7 +499,7 @@ fn ranged(mut body: ByteStream, mut ctr: CtrRangeDecryptor, plan: PartialPlan) -
                     return;
                 }
                 Err(e) => {
-                    let _ = sink.send(Err(io(e))).await;
+                    let _ = sink.send(Err(Error::io(e))).await;
                     return;
                 }
             };
@@ -520,6 +517,8 @@ fn ranged(mut body: ByteStream, mut ctr: CtrRangeDecryptor, plan: PartialPlan) -
             }
             let d = discard.min(buf.len() as u64) as usize;
             discard -= d as u64;
+            // Plaintext before the range is not released: wiped, not left in the chunk's allocation.
+            buf[..d].zeroize();
             let out = buf.split_off(d);
             emit -= out.len() as u64;
             if !out.is_empty() && sink.send(Ok(out.freeze())).await.is_err() {

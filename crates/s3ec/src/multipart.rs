@@ -410,7 +410,7 @@ impl UploadPart {
         let body = self.body.unwrap_or_default();
         let mut data = match body.collect().await {
             Ok(b) => b.to_vec(),
-            Err(e) => return Err(Error::Io(Arc::new(e))),
+            Err(e) => return Err(Error::io(e)),
         };
         state.cipher.encrypt_part(part, &mut data, self.is_last)?;
         let len = data.len() as i64;

@@ -180,7 +180,11 @@ impl PutObject {
         };
         if body.bytes().is_some() {
             // The whole plaintext as one shared `Bytes` (no copy).
-            let plaintext = body.try_next().await.map_err(io)?.unwrap_or_default();
+            let plaintext = body
+                .try_next()
+                .await
+                .map_err(Error::io)?
+                .unwrap_or_default();
             let source = Plaintext::Memory(plaintext);
             return put_restarting(client, inner, source, metadata, context, &bucket, &key).await;
         }
@@ -222,10 +226,6 @@ impl PutObject {
         write_instruction_file(&client, &bucket, &key, instruction_file).await?;
         Ok(out)
     }
-}
-
-fn io(e: aws_smithy_types::byte_stream::error::Error) -> Error {
-    Error::Io(std::sync::Arc::new(e))
 }
 
 /// A plaintext that can be read again from the start, so a failed put can be encrypted afresh.
@@ -562,11 +562,7 @@ pub(crate) async fn encrypt_body(
     let mut spool = NamedSpool::new(limit);
     let mut pending = BytesMut::new();
     let mut total = 0u64;
-    while let Some(chunk) = body
-        .try_next()
-        .await
-        .map_err(|e| Error::Io(std::sync::Arc::new(e)))?
-    {
+    while let Some(chunk) = body.try_next().await.map_err(Error::io)? {
         total += chunk.len() as u64;
         if total > max {
             return Err(Error::TooLarge { max });
@@ -652,7 +648,7 @@ impl NamedSpool {
                     .buffer_size(CHUNK)
                     .build()
                     .await
-                    .map_err(|e| Error::Io(std::sync::Arc::new(e)))?;
+                    .map_err(Error::io)?;
                 Ok((
                     CipherBody {
                         stream,

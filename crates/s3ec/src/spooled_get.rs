@@ -51,7 +51,7 @@ pub(crate) async fn spooled(
     // Network chunks go to the worker in batches: one wake-up per batch, not per chunk (they are small).
     let mut batch = Vec::new();
     let mut batched = 0;
-    while let Some(chunk) = body.try_next().await.map_err(io)? {
+    while let Some(chunk) = body.try_next().await.map_err(Error::io)? {
         let content = split.split(&chunk)?;
         if content > 0 {
             batch.push(chunk.slice(..content));
@@ -69,18 +69,12 @@ pub(crate) async fn spooled(
         let _ = tx.send(batch).await;
     }
     drop(tx);
-    let spooled = worker
-        .await
-        .map_err(|e| Error::Io(std::sync::Arc::new(e)))?;
+    let spooled = worker.await.map_err(Error::io)?;
     let (file, dec) = spooled?;
     dec.finish(split.tag()?)?;
     let (sink, stream) = channel(Some(split.body_len()));
     tokio::task::spawn_blocking(move || release(file, keystream, sink));
     Ok(stream)
-}
-
-fn io(e: aws_smithy_types::byte_stream::error::Error) -> Error {
-    Error::Io(std::sync::Arc::new(e))
 }
 
 /// The first phase, on a blocking thread: feeds each batch of ciphertext chunks to the GCM decryptor (whose
@@ -206,7 +200,7 @@ mod tests {
         let keystream = ContentDecryptor::new(SUITE, key, nonce)?;
         let mut out = spooled(stream(stored, chunk), dec, keystream, stored_len).await?;
         let mut plain = Vec::new();
-        while let Some(c) = out.try_next().await.map_err(io)? {
+        while let Some(c) = out.try_next().await.map_err(Error::io)? {
             plain.extend_from_slice(&c);
         }
         Ok(plain)

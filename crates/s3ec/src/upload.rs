@@ -137,7 +137,7 @@ impl Upload {
                 .buffer_size(1 << 20)
                 .build()
                 .await
-                .map_err(|e| Error::Io(Arc::new(e)))?,
+                .map_err(Error::io)?,
             (None, None) => ByteStream::default(),
         };
         let bucket = self.inner.get_bucket().clone().unwrap_or_default();
@@ -299,12 +299,7 @@ impl PartReader {
             if out.len() == part_size {
                 return Ok(out);
             }
-            match self
-                .body
-                .try_next()
-                .await
-                .map_err(|e| Error::Io(Arc::new(e)))?
-            {
+            match self.body.try_next().await.map_err(Error::io)? {
                 Some(chunk) => self.carry = chunk,
                 None => return Ok(out),
             }
@@ -313,12 +308,7 @@ impl PartReader {
 
     async fn at_end(&mut self) -> Result<bool, Error> {
         while self.carry.is_empty() {
-            match self
-                .body
-                .try_next()
-                .await
-                .map_err(|e| Error::Io(Arc::new(e)))?
-            {
+            match self.body.try_next().await.map_err(Error::io)? {
                 Some(chunk) => self.carry = chunk,
                 None => return Ok(true),
             }
