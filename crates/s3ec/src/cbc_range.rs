@@ -21,7 +21,7 @@ use zeroize::Zeroize;
 use crate::body::channel;
 use crate::client::Client;
 use crate::error::{Error, ObjectError};
-use crate::get::{clear_checksums, drain_into};
+use crate::output::{clear_checksums, drain_into};
 use crate::range::{plan_cbc, CbcPlan, CbcStep, ContentRange, RangeError, RangeSpec, BLOCK};
 use s3ec_materials::PolicyError;
 

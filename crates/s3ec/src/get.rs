@@ -11,6 +11,7 @@ use zeroize::Zeroize;
 use crate::body::channel;
 use crate::client::Client;
 use crate::error::{required, DecryptFailure, Error, ObjectError, UsageError};
+use crate::output::{clear_checksums, drain_into};
 use crate::plain_buf::{Grow, PlainBuf, Wipe};
 use crate::range::{self, ContentRange, DecodePlan, PartialPlan, RangeError, RangeSpec};
 use crate::spooled_get::spooled;
@@ -308,20 +309,6 @@ impl GetObject {
     }
 }
 
-pub(crate) fn clear_checksums(out: &mut GetObjectOutput) {
-    out.checksum_crc32 = None;
-    out.checksum_crc32_c = None;
-    out.checksum_crc64_nvme = None;
-    out.checksum_sha1 = None;
-    out.checksum_sha256 = None;
-    out.checksum_sha512 = None;
-    out.checksum_md5 = None;
-    out.checksum_xxhash64 = None;
-    out.checksum_xxhash3 = None;
-    out.checksum_xxhash128 = None;
-    out.checksum_type = None;
-}
-
 /// Reads the whole object into memory and opens it; plaintext only on success.
 async fn buffered(
     mut body: ByteStream,
@@ -367,16 +354,6 @@ async fn read_authenticated<B: Grow>(
     }
     let tag = split.tag()?;
     dec.finish(tag)?;
-    guard.disarm();
-    Ok(())
-}
-
-/// Appends a plaintext stream (a range, or legacy CBC) to `buf`; on error `buf` is zeroed and emptied.
-pub(crate) async fn drain_into(mut plain: ByteStream, buf: &mut Vec<u8>) -> Result<(), Error> {
-    let mut guard = Wipe::new(buf);
-    while let Some(chunk) = plain.try_next().await.map_err(Error::io)? {
-        guard.buf().extend_from_slice(&chunk);
-    }
     guard.disarm();
     Ok(())
 }

@@ -34,6 +34,7 @@ mod get;
 mod instruction;
 pub mod multipart;
 mod options;
+mod output;
 mod part_cipher;
 mod plain_buf;
 mod put;
