@@ -58,6 +58,7 @@ fn failure_cases_fail_for_their_own_reason_on_every_path() {
         ),
     ];
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .unwrap();
     for (dir, id, class) in expectations {
