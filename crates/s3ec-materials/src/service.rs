@@ -34,7 +34,11 @@ pub enum ServiceFault {
 /// assert_eq!(e.to_string(), "KMS Decrypt failed: InvalidCiphertextException (HTTP 400): the ciphertext is invalid (request id 5d1c-...)");
 /// ```
 #[derive(Clone)]
-pub struct ServiceError {
+pub struct ServiceError(Box<Inner>);
+
+/// Boxed so that results carrying a [`ServiceError`] stay one pointer wide.
+#[derive(Clone)]
+struct Inner {
     service: &'static str,
     operation: &'static str,
     fault: ServiceFault,
@@ -52,7 +56,7 @@ impl ServiceError {
         operation: &'static str,
         message: impl Into<String>,
     ) -> Self {
-        Self {
+        Self(Box::new(Inner {
             service,
             operation,
             fault,
@@ -61,7 +65,7 @@ impl ServiceError {
             request_id: None,
             message: message.into(),
             source: None,
-        }
+        }))
     }
 
     /// The service answered `operation` with an error; add its code, status and request id with the `with_`
@@ -94,96 +98,98 @@ impl ServiceError {
 
     /// Sets the HTTP status.
     pub fn with_status(mut self, status: u16) -> Self {
-        self.status = Some(status);
+        self.0.status = Some(status);
         self
     }
 
     /// Sets the service's error code.
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.code = Some(code.into());
+        self.0.code = Some(code.into());
         self
     }
 
     /// Sets the service's request id.
     pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
-        self.request_id = Some(id.into());
+        self.0.request_id = Some(id.into());
         self
     }
 
     /// Keeps the underlying error (an SDK error) as [`std::error::Error::source`].
     pub fn with_source(mut self, source: Arc<dyn StdError + Send + Sync>) -> Self {
-        self.source = Some(source);
+        self.0.source = Some(source);
         self
     }
 
     /// `"KMS"` or `"S3"`.
     pub fn service(&self) -> &'static str {
-        self.service
+        self.0.service
     }
 
     /// The operation that failed (`"Decrypt"`, `"GetObject"`, ...).
     pub fn operation(&self) -> &'static str {
-        self.operation
+        self.0.operation
     }
 
     /// How it failed.
     pub fn fault(&self) -> ServiceFault {
-        self.fault
+        self.0.fault
     }
 
     /// The HTTP status, when a response arrived.
     pub fn status(&self) -> Option<u16> {
-        self.status
+        self.0.status
     }
 
     /// The service's error code, when it gave one.
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.0.code.as_deref()
     }
 
     /// The service's request id, when it gave one.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.0.request_id.as_deref()
     }
 
     /// The service's message (or the transport's); for people, not for branching.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
 impl fmt::Debug for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.0;
         f.debug_struct("ServiceError")
-            .field("service", &self.service)
-            .field("operation", &self.operation)
-            .field("fault", &self.fault)
-            .field("status", &self.status)
-            .field("code", &self.code)
-            .field("request_id", &self.request_id)
-            .field("message", &self.message)
+            .field("service", &e.service)
+            .field("operation", &e.operation)
+            .field("fault", &e.fault)
+            .field("status", &e.status)
+            .field("code", &e.code)
+            .field("request_id", &e.request_id)
+            .field("message", &e.message)
             .finish_non_exhaustive()
     }
 }
 
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} ", self.service, self.operation)?;
-        match self.fault {
+        let e = &self.0;
+        write!(f, "{} {} ", e.service, e.operation)?;
+        match e.fault {
             ServiceFault::Refused => f.write_str("failed")?,
             ServiceFault::Unreachable => f.write_str("got no answer")?,
             ServiceFault::InvalidResponse => f.write_str("returned an unusable response")?,
         }
-        match (&self.code, self.status) {
+        match (&e.code, e.status) {
             (Some(code), Some(status)) => write!(f, ": {code} (HTTP {status})")?,
             (Some(code), None) => write!(f, ": {code}")?,
             (None, Some(status)) => write!(f, ": HTTP {status}")?,
             (None, None) => {}
         }
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
+        if !e.message.is_empty() {
+            write!(f, ": {}", e.message)?;
         }
-        if let Some(id) = &self.request_id {
+        if let Some(id) = &e.request_id {
             write!(f, " (request id {id})")?;
         }
         Ok(())
@@ -192,7 +198,8 @@ impl fmt::Display for ServiceError {
 
 impl StdError for ServiceError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source
+        self.0
+            .source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
     }
