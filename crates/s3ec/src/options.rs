@@ -20,7 +20,7 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 /// What a put does when the object metadata would exceed S3's 2 KB user-metadata limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MetadataOverflow {
-    /// Fail with [`crate::Error::MetadataTooLarge`] (the reference behaviour).
+    /// Fail with [`crate::UsageError::MetadataTooLarge`] (the reference behaviour).
     #[default]
     Error,
     /// Store the envelope in an instruction file instead (needs nothing else enabled).
