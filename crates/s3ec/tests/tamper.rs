@@ -142,7 +142,7 @@ async fn metadata_tampering(server: &Server) {
     assert!(
         matches!(
             e,
-            Error::Decrypt(DecryptFailure::Authentication) | Error::Object(ObjectError::Format(_))
+            Error::Decrypt(DecryptFailure::Commitment) | Error::Object(ObjectError::Format(_))
         ),
         "commitment: {e}"
     );

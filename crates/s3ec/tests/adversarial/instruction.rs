@@ -147,7 +147,10 @@ async fn common_instruction_attacks(fx: &Fixture, key: &str, cfg: Cfg) {
         .refused(cfg, &swapped, None, "instruction file swapped")
         .await;
     assert!(
-        matches!(r.error, Error::Decrypt(DecryptFailure::Authentication)),
+        matches!(
+            r.error,
+            Error::Decrypt(DecryptFailure::Authentication | DecryptFailure::Commitment)
+        ),
         "{}",
         r.error
     );

@@ -199,7 +199,7 @@ pub async fn commitment_on_ranges(fx: &Fixture) {
                         "{what} {range:?}: unwrap before a format/policy refusal"
                     )
                 }
-                Error::Decrypt(DecryptFailure::Authentication) => {}
+                Error::Decrypt(DecryptFailure::Authentication | DecryptFailure::Commitment) => {}
                 other => panic!("{what} {range:?}: unexpected refusal {other}"),
             }
             refused += 1;
@@ -218,7 +218,7 @@ pub async fn commitment_on_ranges(fx: &Fixture) {
                 r.error,
                 Error::Object(ObjectError::Format(_))
                     | Error::Policy(_)
-                    | Error::Decrypt(DecryptFailure::Authentication)
+                    | Error::Decrypt(DecryptFailure::Authentication | DecryptFailure::Commitment)
             ),
             "{what} (delayed): {}",
             r.error

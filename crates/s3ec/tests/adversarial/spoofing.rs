@@ -502,7 +502,10 @@ pub async fn short_and_long_bodies(fx: &Fixture) {
         let forged = forge(&fx.server, &key, "swap", |b, _, _| *b = other_body).await;
         let r = fx.refused(cfg, &forged, None, "body swapped").await;
         assert!(
-            matches!(r.error, Error::Decrypt(DecryptFailure::Authentication)),
+            matches!(
+                r.error,
+                Error::Decrypt(DecryptFailure::Authentication | DecryptFailure::Commitment)
+            ),
             "{}",
             r.error
         );
