@@ -184,6 +184,7 @@ async fn unwrap(
             if !request.caller_context().is_empty() {
                 return Err(Error::ContextOnLegacyKms);
             }
+            check_legacy_cek_alg(request)?;
         }
         _ => return Ok(None),
     }
@@ -212,6 +213,17 @@ fn check_kms_context(request: &DecryptRequest<'_>) -> Result<(), Error> {
         return Err(Error::ContextMismatch);
     }
     Ok(())
+}
+
+/// A legacy `kms` object stores no `aws:x-amz-cek-alg` (SDK v1 bound only `kms_cmk_id`). One that does was
+/// written as `kms+context` and relabelled: KMS would still return its key, so the content algorithm it names
+/// must be the object's, or a GCM object could be decrypted as CBC (a padding oracle under its key).
+fn check_legacy_cek_alg(request: &DecryptRequest<'_>) -> Result<(), Error> {
+    let expected = request.stored_suite().cek_alg_identity();
+    match request.stored_context().get(RESERVED_CEK_ALG_KEY) {
+        Some(bound) if bound != expected => Err(Error::CekAlgMismatch { expected }),
+        _ => Ok(()),
+    }
 }
 
 fn kms_error(error: KmsError) -> Error {

@@ -363,3 +363,46 @@ fn non_kms_objects_are_not_mine() {
         assert!(block_on(keyring.on_decrypt(&req)).unwrap().is_none());
     }
 }
+
+/// A `kms+context` GCM object relabelled as legacy `kms` with CBC content (tag length dropped, a 16-byte IV, the
+/// stored context kept): KMS would hand out the real key and the GCM ciphertext would be decrypted as CBC (a
+/// padding oracle under the object's key). The bound `aws:x-amz-cek-alg` names GCM, so it is refused before KMS.
+#[test]
+fn legacy_kms_relabel_is_refused_by_the_bound_cek_alg_before_kms() {
+    let kms = FakeKms::default();
+    let legacy = DecryptPolicy::legacy(CommitmentPolicy::RequireEncryptAllowDecrypt);
+    let none = StringMap::new();
+    for (suite, context) in [
+        (AlgorithmSuite::AesGcm, StringMap::new()),
+        (AlgorithmSuite::AesGcm, ctx(&[("tenant", "t1")])),
+        (AlgorithmSuite::AesGcmCommitKey, StringMap::new()),
+    ] {
+        let (original, _) = write(&kms, suite, context);
+        let mut relabelled = original.clone();
+        relabelled.version = FormatVersion::V2;
+        relabelled.wrap = WrapAlgorithm::Kms;
+        relabelled.suite = AlgorithmSuite::AesCbc;
+        relabelled.nonce = ContentNonce::Iv(vec![3; 16]);
+        let (r, calls) = try_decrypt(&kms, &relabelled, legacy, &none);
+        assert!(
+            matches!(r, Err(Error::CekAlgMismatch { expected: "AES/CBC/PKCS5Padding" })),
+            "{suite:?}: {r:?}"
+        );
+        assert_eq!(calls, 0, "{suite:?}: refused before KMS");
+        // Relabelled as legacy kms with its own content algorithm kept: the binding agrees, KMS is asked.
+        let mut same_suite = original.clone();
+        same_suite.wrap = WrapAlgorithm::Kms;
+        if suite == AlgorithmSuite::AesGcm {
+            let (r, calls) = try_decrypt(&kms, &same_suite, legacy, &none);
+            assert!(r.unwrap(), "{suite:?}");
+            assert_eq!(calls, 1);
+        }
+    }
+    // A genuine legacy kms object (no cek-alg in its context) still opens, CBC and GCM alike.
+    for suite in [AlgorithmSuite::AesCbc, AlgorithmSuite::AesGcm] {
+        let (env, _) = write_legacy(&kms, suite);
+        let (r, calls) = try_decrypt(&kms, &env, legacy, &none);
+        assert!(r.unwrap(), "{suite:?}");
+        assert_eq!(calls, 1);
+    }
+}
