@@ -188,7 +188,14 @@ impl ReEncryptInstructionFile {
         let json = encoded.instruction_file.ok_or(Error::Unsupported(
             "the envelope produced no instruction file",
         ))?;
-        instruction::write(client.s3(), &bucket, &format!("{key}{suffix}"), json).await
+        instruction::write(
+            client.s3(),
+            &bucket,
+            &format!("{key}{suffix}"),
+            json,
+            &instruction::Guard::default(),
+        )
+        .await
     }
 }
 
