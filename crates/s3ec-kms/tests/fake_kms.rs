@@ -385,7 +385,12 @@ fn legacy_kms_relabel_is_refused_by_the_bound_cek_alg_before_kms() {
         relabelled.nonce = ContentNonce::Iv(vec![3; 16]);
         let (r, calls) = try_decrypt(&kms, &relabelled, legacy, &none);
         assert!(
-            matches!(r, Err(Error::CekAlgMismatch { expected: "AES/CBC/PKCS5Padding" })),
+            matches!(
+                r,
+                Err(Error::CekAlgMismatch {
+                    expected: "AES/CBC/PKCS5Padding"
+                })
+            ),
             "{suite:?}: {r:?}"
         );
         assert_eq!(calls, 0, "{suite:?}: refused before KMS");

@@ -398,7 +398,11 @@ fn aes_key_text_of_raw_key_length_is_decoded_not_taken_raw() {
         ("b64-192", b64.encode(&key24).into_bytes(), &key24),
         // hex of a 128-bit key without newline (32 bytes) and with one (33 bytes, once decoded as base64).
         ("hex-128", hex(&key16).into_bytes(), &key16),
-        ("hex-128-nl", format!("{}\n", hex(&key16)).into_bytes(), &key16),
+        (
+            "hex-128-nl",
+            format!("{}\n", hex(&key16)).into_bytes(),
+            &key16,
+        ),
     ];
     for (name, contents, raw) in cases {
         let path = dir.join(name);
@@ -417,7 +421,38 @@ fn aes_key_text_of_raw_key_length_is_decoded_not_taken_raw() {
         let raw: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(37) ^ 0x80).collect();
         let path = dir.join(format!("raw-{len}"));
         std::fs::write(&path, &raw).unwrap();
-        assert!(same_aes_key(&load_aes_key(&path).unwrap(), &raw), "raw {len}");
+        assert!(
+            same_aes_key(&load_aes_key(&path).unwrap(), &raw),
+            "raw {len}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 14, item 9: an RSA key under 2048 bits wraps no new object, and still unwraps existing ones (so they
+/// can be read and migrated).
+#[test]
+fn rsa_keys_under_2048_bits_write_nothing_but_still_read() {
+    let public = load_rsa_public_key(data("rsa1024_public.pem")).unwrap();
+    let private = load_rsa_private_key(data("rsa1024_private.pem")).unwrap();
+    let suite = AlgorithmSuite::AesGcmCommitKey;
+    let data_key = s3ec_crypto::DataKey::generate().unwrap();
+    let existing = s3ec_crypto::wrap::rsa_oaep_sha1_wrap(&public, &data_key, suite).unwrap();
+    let small = RsaKeyring::from_key_pair(public, private);
+    let req = EncryptRequest::new(CommitmentPolicy::default(), suite, StringMap::new()).unwrap();
+    let refused = block_on(small.on_encrypt(&req));
+    assert!(
+        matches!(refused, Err(Error::CannotEncrypt(m)) if m.contains("2048")),
+        "{refused:?}"
+    );
+    let env = envelope(
+        suite,
+        WrapAlgorithm::RsaOaepSha1,
+        existing,
+        StringMap::new(),
+    );
+    let none = StringMap::new();
+    let read = DecryptRequest::new(&permissive(), &env, &none).unwrap();
+    let m = block_on(small.on_decrypt(&read)).unwrap().expect("mine");
+    assert!(m.data_key() == &data_key);
 }

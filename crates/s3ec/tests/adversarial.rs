@@ -244,3 +244,8 @@ fn declared_lengths_drive_no_allocation() {
         out.status
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_cmm_suite_is_checked_against_the_policy() {
+    hardening::custom_cmm_suite_is_checked_against_the_policy().await;
+}

@@ -254,3 +254,52 @@ pub async fn instruction_file_reads_are_bounded() {
     assert!(matches!(e, Error::NotEncrypted { .. }), "{e:?}");
     assert!(text.contains("larger than"), "{text}");
 }
+
+/// A CMM that answers every encryption request with materials for the non-committing GCM suite.
+struct DowngradingCmm(s3ec_materials::DefaultCmm);
+
+#[async_trait::async_trait]
+impl s3ec::CryptoMaterialsManager for DowngradingCmm {
+    async fn get_encryption_materials(
+        &self,
+        request: &s3ec_materials::EncryptRequest,
+    ) -> Result<s3ec_materials::EncryptionMaterials, s3ec_materials::Error> {
+        let weaker = s3ec_materials::EncryptRequest::new(
+            s3ec::CommitmentPolicy::ForbidEncryptAllowDecrypt,
+            s3ec::AlgorithmSuite::AesGcm,
+            request.context().clone(),
+        )?;
+        self.0.get_encryption_materials(&weaker).await
+    }
+
+    async fn decrypt_materials(
+        &self,
+        request: &s3ec_materials::DecryptRequest<'_>,
+    ) -> Result<s3ec_materials::DecryptionMaterials, s3ec_materials::Error> {
+        self.0.decrypt_materials(request).await
+    }
+}
+
+/// Item 9: a custom CMM's materials are checked against the commitment policy again: one that swaps in a
+/// non-committing suite under a policy requiring commitment writes nothing.
+pub async fn custom_cmm_suite_is_checked_against_the_policy() {
+    let s3 = MemS3::new();
+    let key = AesWrappingKey::from_raw(&[0x24; 32]).unwrap();
+    let c = Client::builder()
+        .s3_client(s3.client())
+        .cmm(DowngradingCmm(s3ec_materials::DefaultCmm::new(
+            AesKeyring::new(key),
+        )))
+        .commitment_policy(s3ec::CommitmentPolicy::RequireEncryptRequireDecrypt)
+        .build()
+        .unwrap();
+    let r = c
+        .put_object()
+        .bucket(BUCKET)
+        .key("weak")
+        .body(ByteStream::from_static(b"must be committed"))
+        .send()
+        .await;
+    assert!(matches!(r, Err(Error::Policy(_))), "{r:?}");
+    assert!(s3.object(BUCKET, "weak").is_none(), "nothing written");
+}
