@@ -411,3 +411,37 @@ fn legacy_kms_relabel_is_refused_by_the_bound_cek_alg_before_kms() {
         assert_eq!(calls, 1);
     }
 }
+
+/// Issue 14, item 9: a discovery keyring limited to a partition and accounts accepts keys there only, checked
+/// on the key ARN KMS reports; a client that reports none gets every key refused.
+#[test]
+fn discovery_filter_admits_only_its_partition_and_accounts() {
+    use s3ec_kms::DiscoveryFilter;
+    let kms = FakeKms::default();
+    let (env, key) = write(&kms, AlgorithmSuite::AesGcmCommitKey, StringMap::new());
+    let none = StringMap::new();
+    let req = DecryptRequest::new(&DecryptPolicy::default(), &env, &none).unwrap();
+    let filtered = |partition: &str, account: &str| {
+        KmsDiscoveryKeyring::new(kms.clone())
+            .with_discovery_filter(DiscoveryFilter::new(partition, [account]))
+    };
+    let m = block_on(filtered("aws", common::FAKE_ACCOUNT).on_decrypt(&req))
+        .unwrap()
+        .unwrap();
+    assert!(m.data_key() == &key);
+    for (partition, account) in [("aws", "444455556666"), ("aws-cn", common::FAKE_ACCOUNT)] {
+        let r = block_on(filtered(partition, account).on_decrypt(&req));
+        assert!(
+            matches!(r, Err(Error::CannotDecrypt(_))),
+            "{partition} {account}: {r:?}"
+        );
+    }
+    // CountingKms forwards only `decrypt`: no key ARN reported, so nothing is admitted.
+    let (counting, _) = CountingKms::new(kms.clone());
+    let blind = KmsDiscoveryKeyring::new(counting)
+        .with_discovery_filter(DiscoveryFilter::new("aws", [common::FAKE_ACCOUNT]));
+    assert!(matches!(
+        block_on(blind.on_decrypt(&req)),
+        Err(Error::CannotDecrypt(_))
+    ));
+}
