@@ -395,7 +395,7 @@ impl CreateMultipartUpload {
 ///
 /// Made only by [`Client::upload_part`] (there is no `Default`: a part needs the client that holds its upload):
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// let part = s3ec::UploadPart::default();
 /// ```
 #[must_use]
@@ -477,7 +477,7 @@ impl UploadPart {
 
 /// Fluent builder for CompleteMultipartUpload; made by [`Client::complete_multipart_upload`].
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// let complete = s3ec::CompleteMultipartUpload::default();
 /// ```
 #[must_use]
@@ -541,7 +541,7 @@ impl CompleteMultipartUpload {
 
 /// Fluent builder for AbortMultipartUpload; made by [`Client::abort_multipart_upload`].
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// let abort = s3ec::AbortMultipartUpload::default();
 /// ```
 #[must_use]
