@@ -56,6 +56,17 @@ pub fn run(args: &[String]) -> Result<()> {
         );
         install_snapshot(&snapshot)?;
     }
+    // Offline, cargo-deny's `cargo metadata` needs the crates of every target platform at hand (the registry is
+    // reachable; GitHub may not be).
+    let fetched_crates = Command::new("cargo")
+        .arg("fetch")
+        .current_dir(&root)
+        .status()
+        .context("cannot run cargo fetch")?
+        .success();
+    if !fetched_crates {
+        bail!("cargo fetch failed: cargo-deny needs every dependency's sources");
+    }
     let runs: [(&str, &[&str]); 2] = [
         ("default features", &[]),
         ("all features", &["--all-features"]),
