@@ -104,6 +104,7 @@ fn steps(root: &Path) -> Vec<Step> {
         Step::cargo("doc", &["doc", "--workspace", "--no-deps"])
             .with_env("RUSTDOCFLAGS", "-Dwarnings"),
     );
+    steps.push(audit_step());
     if crate::has_command("vectors") {
         steps.push(vectors_step(root));
     }
@@ -114,6 +115,19 @@ fn steps(root: &Path) -> Vec<Step> {
         steps.push(fuzz_step());
     }
     steps
+}
+
+/// `cargo xtask audit`: RustSec advisories (the network copy, else the shared snapshot) and banned crates. An
+/// advisory on a dependency fails CI unless `deny.toml` ignores it with a reason.
+fn audit_step() -> Step {
+    Step {
+        name: "audit",
+        program: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("xtask")),
+        args: vec!["audit".into()],
+        env: Vec::new(),
+        count_tests: false,
+        missing: None,
+    }
 }
 
 /// `cargo xtask fuzz --time 60 --jobs 2`: every fuzz target for a one-minute smoke run, two at a time. A crash

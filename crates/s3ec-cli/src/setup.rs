@@ -77,6 +77,13 @@ impl Env {
         if given > 1 {
             return Err(CliError::TooManyKeys);
         }
+        // Only KMS binds an encryption context; AES and RSA keyrings would silently ignore it.
+        if !g.context.is_empty() && g.kms_key_id.is_none() && given == 1 {
+            return Err(CliError::Usage(
+                "--context applies to KMS keys only (AES and RSA keys bind no encryption context); remove it"
+                    .into(),
+            ));
+        }
         if let Some(id) = &g.kms_key_id {
             return Ok(self.kms_keyring(id));
         }

@@ -225,3 +225,28 @@ fn get_into_a_missing_folder_fails_before_downloading() {
         .code(1)
         .stderr(predicate::str::contains("no/such/dir"));
 }
+
+/// Issue 14, item 9: AES and RSA keys bind no encryption context, so `--context` with them would be silently
+/// ignored; it is a usage error instead, before any request.
+#[test]
+fn context_with_an_aes_or_rsa_key_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = common::keygen_aes(dir.path(), "a.key");
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    for command in [
+        ["get", "s3://bucket/key", out],
+        ["put", "-", "s3://bucket/key"],
+    ] {
+        s3ec()
+            .args(["--endpoint-url", "http://127.0.0.1:1", "--aes-key"])
+            .arg(&k)
+            .args(["--context", "tenant=blue"])
+            .args(command)
+            .write_stdin("x")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--context"));
+    }
+    assert!(!dir.path().join("out").exists());
+}

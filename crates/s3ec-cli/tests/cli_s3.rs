@@ -42,6 +42,7 @@ on_all!(
     scan_counts_and_fail_on_legacy,
     migrate_v1_v2_v3_prefix,
     rekey_rewrites_the_instruction_file,
+    scan_and_migrate_decide_instruction_files_by_content,
 );
 
 fn json_out(out: &std::process::Output) -> Value {
@@ -895,4 +896,176 @@ fn garage_demo_against_a_configured_endpoint() {
     assert!(text.contains("Using the configured endpoint"), "{text}");
     assert!(!text.contains("in-process endpoint"), "{text}");
     assert_eq!(text.matches("   ok: ").count(), 6, "{text}");
+}
+
+/// Issue 14, item 8: an object is an instruction file only when another object's envelope decodes from it. A
+/// legacy object named `<plain object>.instruction`, and one carrying the instruction-file marker beside its own
+/// envelope, are both listed by `scan` and migrated by `migrate`, never skipped.
+fn scan_and_migrate_decide_instruction_files_by_content(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = ruby_aes_key(dir.path());
+    b.put_raw("y", b"a plain object".to_vec(), HashMap::new());
+    let named = b.put_vector("ruby-aws-sdk-s3-1.117.2", "v2-aes-meta-1", "y.instruction");
+    let marked = b.put_vector("ruby-aws-sdk-s3-1.117.2", "v2-aes-meta-1", "z");
+    let (body, mut md) = b.get_raw("z").unwrap();
+    md.insert("x-amz-crypto-instr-file".into(), String::new());
+    b.put_raw("z", body, md);
+    let out = b
+        .cmd()
+        .args(["--json", "scan"])
+        .arg(b.prefix_url())
+        .output()
+        .unwrap();
+    let doc = json_out(&out);
+    let legacy: Vec<&str> = doc["legacy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(legacy, vec![b.key("y.instruction"), b.key("z")], "{doc}");
+    assert_eq!(doc["objects"], 3, "{doc}");
+    b.cmd()
+        .arg("--aes-key")
+        .arg(&key)
+        .arg("migrate")
+        .arg(b.prefix_url())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("migrated").count(3));
+    for (name, plain) in [("y.instruction", named), ("z", marked)] {
+        let out = b
+            .cmd()
+            .args(["--json", "inspect"])
+            .arg(b.url(name))
+            .output()
+            .unwrap();
+        assert_eq!(json_out(&out)["format"], "V3", "{name}");
+        b.cmd()
+            .arg("--aes-key")
+            .arg(&key)
+            .arg("get")
+            .arg(b.url(name))
+            .arg("-")
+            .assert()
+            .success()
+            .stdout(predicate::eq(plain));
+    }
+    assert_eq!(b.get_raw("y").unwrap().0, b"a plain object");
+}
+
+/// Set in the child that [`garage_scan_reads_side_objects_through_a_limit`] re-runs itself as; holds the prefix.
+const RSS_CHILD: &str = "S3EC_TEST_RSS_CHILD";
+
+/// Issue 14, item 4: a 100 MiB `x.instruction` planted beside a plain `x` is not loaded by `scan` (or
+/// `inspect`, `migrate`, `rekey`, which read side objects the same way). The scan runs in a child process (this
+/// test binary again) that measures its own peak RSS around the command.
+#[test]
+fn garage_scan_reads_side_objects_through_a_limit() {
+    const NAME: &str = "garage_scan_reads_side_objects_through_a_limit";
+    if let Some(prefix) = std::env::var_os(RSS_CHILD) {
+        let b = Backend::garage(NAME);
+        let url = format!("s3://{}/{}", b.bucket, prefix.to_string_lossy());
+        let cli = || {
+            <s3ec_cli::cli::Cli as clap::Parser>::try_parse_from([
+                "s3ec",
+                "--endpoint-url",
+                &b.endpoint,
+                "scan",
+                &url,
+            ])
+            .unwrap()
+        };
+        let rt = common::runtime();
+        // Warm up (runtime, SDK, HTTP client), then measure the peak from here on.
+        rt.block_on(s3ec_cli::run(cli())).unwrap();
+        std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM");
+        let before = vm_kib("VmRSS:");
+        rt.block_on(s3ec_cli::run(cli())).unwrap();
+        let grown = vm_kib("VmHWM:").saturating_sub(before);
+        println!("scan peak RSS growth: {grown} KiB");
+        assert!(grown < 24 * 1024, "scan grew RSS by {grown} KiB");
+        return;
+    }
+    let b = Backend::garage(NAME);
+    b.put_raw("x", b"plain".to_vec(), HashMap::new());
+    b.put_raw("x.instruction", vec![b'{'; 100 << 20], HashMap::new());
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([NAME, "--exact", "--nocapture", "--test-threads", "1"])
+        .env(RSS_CHILD, &b.prefix)
+        .env(
+            "AWS_ACCESS_KEY_ID",
+            std::env::var("S3EC_TEST_GARAGE_ACCESS_KEY_ID").unwrap(),
+        )
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            std::env::var("S3EC_TEST_GARAGE_SECRET_ACCESS_KEY").unwrap(),
+        )
+        .env("AWS_REGION", &b.region)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("re-run the test binary");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "child: {:?}\n{text}",
+        out.status
+    );
+}
+
+fn vm_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Issue 14, item 1, end to end: a `kms+context` GCM object relabelled as legacy `kms` with CBC content is
+/// refused by `--legacy get` and by `migrate` (which would otherwise turn it into an authenticated V3 object),
+/// and left as it was.
+#[test]
+fn moto_relabelled_kms_object_is_refused_by_legacy_get_and_migrate() {
+    use base64::Engine as _;
+    let b = Backend::moto("kms_relabel");
+    let key_id = b.new_kms_key();
+    b.cmd()
+        .args(["--kms-key-id", &key_id])
+        .args(["--commitment-policy", "forbid-encrypt-allow-decrypt"])
+        .args(["put", "-"])
+        .arg(b.url("gcm"))
+        .write_stdin("thirty-two bytes of GCM content.")
+        .assert()
+        .success();
+    let (body, mut md) = b.get_raw("gcm").unwrap();
+    md.insert("x-amz-wrap-alg".into(), "kms".into());
+    md.insert("x-amz-cek-alg".into(), "AES/CBC/PKCS5Padding".into());
+    md.remove("x-amz-tag-len");
+    md.insert(
+        "x-amz-iv".into(),
+        base64::engine::general_purpose::STANDARD.encode([9u8; 16]),
+    );
+    let cbc_body = body[..body.len() / 16 * 16].to_vec();
+    b.put_raw("relabelled", cbc_body.clone(), md);
+    b.cmd()
+        .args(["--kms-key-id", &key_id, "--legacy", "get"])
+        .arg(b.url("relabelled"))
+        .arg("-")
+        .assert()
+        .code(4)
+        .stdout("")
+        .stderr(predicate::str::contains("aws:x-amz-cek-alg"));
+    b.cmd()
+        .args(["--kms-key-id", &key_id, "migrate"])
+        .arg(b.prefix_url())
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("aws:x-amz-cek-alg"));
+    assert_eq!(
+        b.get_raw("relabelled").unwrap().0,
+        cbc_body,
+        "left as it was"
+    );
 }

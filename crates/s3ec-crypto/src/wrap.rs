@@ -199,7 +199,10 @@ pub fn aes_gcm_wrap(
     suite: AlgorithmSuite,
 ) -> Result<Vec<u8>, CryptoError> {
     let iv = random::nonzero::<WRAP_IV_LEN>()?;
-    let mut out = Vec::with_capacity(WRAP_IV_LEN + DATA_KEY_LEN + WRAP_TAG_LEN);
+    // The buffer holds the plaintext data key until it is sealed in place: wiped if sealing fails.
+    let mut out = Zeroizing::new(Vec::with_capacity(
+        WRAP_IV_LEN + DATA_KEY_LEN + WRAP_TAG_LEN,
+    ));
     out.extend_from_slice(&iv);
     out.extend_from_slice(data_key.expose_secret());
     let tag = Active::gcm_seal(
@@ -210,7 +213,8 @@ pub fn aes_gcm_wrap(
     )
     .map_err(|_| CryptoError::Backend("AES-GCM key wrap failed"))?;
     out.extend_from_slice(&tag);
-    Ok(out)
+    // Sealed: only ciphertext is left, which may leave the wrapper.
+    Ok(std::mem::take(&mut *out))
 }
 
 /// `AES/GCM` unwrap of an encrypted data key written for an object of `suite`.

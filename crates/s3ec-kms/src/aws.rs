@@ -169,4 +169,26 @@ impl KmsClient for AwsKms {
             .map_err(refused(OP))?;
         take_key(output.plaintext.take(), OP)
     }
+
+    async fn decrypt_reporting_key(
+        &self,
+        key_id: Option<&str>,
+        ciphertext_blob: &[u8],
+        context: &StringMap,
+    ) -> Result<(DataKey, Option<String>), KmsError> {
+        const OP: &str = "Decrypt";
+        let mut output = self
+            .client
+            .decrypt()
+            .set_key_id(key_id.map(str::to_string))
+            .ciphertext_blob(Blob::new(ciphertext_blob))
+            .set_encryption_context(sdk_context(context))
+            .customize()
+            .config_override(marker())
+            .send()
+            .await
+            .map_err(refused(OP))?;
+        let key = take_key(output.plaintext.take(), OP)?;
+        Ok((key, output.key_id.take()))
+    }
 }

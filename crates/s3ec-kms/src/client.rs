@@ -58,6 +58,18 @@ pub trait KmsClient: Send + Sync {
         ciphertext_blob: &[u8],
         context: &StringMap,
     ) -> Result<DataKey, KmsError>;
+
+    /// [`KmsClient::decrypt`] that also returns the ARN of the key KMS used (its `KeyId` answer), which a
+    /// discovery keyring with a [`DiscoveryFilter`](crate::DiscoveryFilter) checks. The default reports none, so
+    /// a filtered discovery keyring refuses every key of a client that does not implement it.
+    async fn decrypt_reporting_key(
+        &self,
+        key_id: Option<&str>,
+        ciphertext_blob: &[u8],
+        context: &StringMap,
+    ) -> Result<(DataKey, Option<String>), KmsError> {
+        Ok((self.decrypt(key_id, ciphertext_blob, context).await?, None))
+    }
 }
 
 #[async_trait]
@@ -86,5 +98,16 @@ impl<C: KmsClient + ?Sized> KmsClient for Arc<C> {
         context: &StringMap,
     ) -> Result<DataKey, KmsError> {
         (**self).decrypt(key_id, ciphertext_blob, context).await
+    }
+
+    async fn decrypt_reporting_key(
+        &self,
+        key_id: Option<&str>,
+        ciphertext_blob: &[u8],
+        context: &StringMap,
+    ) -> Result<(DataKey, Option<String>), KmsError> {
+        (**self)
+            .decrypt_reporting_key(key_id, ciphertext_blob, context)
+            .await
     }
 }

@@ -106,9 +106,56 @@ impl Keyring for KmsKeyring {
 ///
 /// It applies the same context and legacy checks as [`KmsKeyring`]; which keys it can use is decided by the
 /// caller's KMS permissions.
+///
+/// With a [`DiscoveryFilter`] it accepts only keys of the given partition and accounts, as the Java client's
+/// discovery filter does: a key elsewhere (another account the caller can decrypt with) is refused and its data
+/// key dropped.
 #[derive(Clone)]
 pub struct KmsDiscoveryKeyring {
     client: Arc<dyn KmsClient>,
+    filter: Option<DiscoveryFilter>,
+}
+
+/// The partition and accounts a filtered [`KmsDiscoveryKeyring`] accepts keys from.
+///
+/// ```
+/// let filter = s3ec_kms::DiscoveryFilter::new("aws", ["111122223333"]);
+/// assert!(filter.admits("arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"));
+/// assert!(!filter.admits("arn:aws:kms:us-west-2:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryFilter {
+    partition: String,
+    accounts: Vec<String>,
+}
+
+impl DiscoveryFilter {
+    /// Keys of `partition` (`aws`, `aws-cn`, `aws-us-gov`, ...) owned by one of `accounts`.
+    pub fn new(
+        partition: impl Into<String>,
+        accounts: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            partition: partition.into(),
+            accounts: accounts.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Whether the key ARN `arn:<partition>:kms:<region>:<account>:key/<id>` is one this filter accepts.
+    pub fn admits(&self, key_arn: &str) -> bool {
+        let mut parts = key_arn.split(':');
+        let (Some("arn"), Some(partition), Some("kms"), Some(_region), Some(account), Some(_)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return false;
+        };
+        partition == self.partition && self.accounts.iter().any(|a| a == account)
+    }
 }
 
 impl KmsDiscoveryKeyring {
@@ -116,12 +163,23 @@ impl KmsDiscoveryKeyring {
     pub fn new(client: impl KmsClient + 'static) -> Self {
         Self {
             client: Arc::new(client),
+            filter: None,
         }
     }
 
     /// A discovery keyring over a shared client.
     pub fn with_shared_client(client: Arc<dyn KmsClient>) -> Self {
-        Self { client }
+        Self {
+            client,
+            filter: None,
+        }
+    }
+
+    /// Accepts only keys `filter` admits (checked on the key ARN KMS reports; a client that reports none gets
+    /// every key refused).
+    pub fn with_discovery_filter(mut self, filter: DiscoveryFilter) -> Self {
+        self.filter = Some(filter);
+        self
     }
 }
 
@@ -144,7 +202,24 @@ impl Keyring for KmsDiscoveryKeyring {
         &self,
         request: &DecryptRequest<'_>,
     ) -> Result<Option<DecryptionMaterials>, Error> {
-        unwrap(&*self.client, None, request).await
+        let Some(filter) = &self.filter else {
+            return unwrap(&*self.client, None, request).await;
+        };
+        if !check_before_kms(request)? {
+            return Ok(None);
+        }
+        let (data_key, arn) = self
+            .client
+            .decrypt_reporting_key(None, request.encrypted_key(), request.stored_context())
+            .await
+            .map_err(kms_error)?;
+        // A key outside the filter: its data key is dropped (wiped) unused.
+        if !arn.as_deref().is_some_and(|a| filter.admits(a)) {
+            return Err(Error::CannotDecrypt(
+                "the KMS key of this object is outside the discovery filter's partition and accounts",
+            ));
+        }
+        Ok(Some(DecryptionMaterials::new(request, data_key)))
     }
 }
 
@@ -175,6 +250,18 @@ async fn unwrap(
     key_id: Option<&str>,
     request: &DecryptRequest<'_>,
 ) -> Result<Option<DecryptionMaterials>, Error> {
+    if !check_before_kms(request)? {
+        return Ok(None);
+    }
+    let data_key = client
+        .decrypt(key_id, request.encrypted_key(), request.stored_context())
+        .await
+        .map_err(kms_error)?;
+    Ok(Some(DecryptionMaterials::new(request, data_key)))
+}
+
+/// Every check that needs no key; `Ok(false)` for a wrap that is not KMS's.
+fn check_before_kms(request: &DecryptRequest<'_>) -> Result<bool, Error> {
     match request.wrap() {
         WrapAlgorithm::KmsContext => check_kms_context(request)?,
         // The policy gate (legacy wrapping) has already admitted the object. A legacy `kms` object binds
@@ -184,14 +271,11 @@ async fn unwrap(
             if !request.caller_context().is_empty() {
                 return Err(Error::ContextOnLegacyKms);
             }
+            check_legacy_cek_alg(request)?;
         }
-        _ => return Ok(None),
+        _ => return Ok(false),
     }
-    let data_key = client
-        .decrypt(key_id, request.encrypted_key(), request.stored_context())
-        .await
-        .map_err(kms_error)?;
-    Ok(Some(DecryptionMaterials::new(request, data_key)))
+    Ok(true)
 }
 
 fn check_kms_context(request: &DecryptRequest<'_>) -> Result<(), Error> {
@@ -212,6 +296,17 @@ fn check_kms_context(request: &DecryptRequest<'_>) -> Result<(), Error> {
         return Err(Error::ContextMismatch);
     }
     Ok(())
+}
+
+/// A legacy `kms` object stores no `aws:x-amz-cek-alg` (SDK v1 bound only `kms_cmk_id`). One that does was
+/// written as `kms+context` and relabelled: KMS would still return its key, so the content algorithm it names
+/// must be the object's, or a GCM object could be decrypted as CBC (a padding oracle under its key).
+fn check_legacy_cek_alg(request: &DecryptRequest<'_>) -> Result<(), Error> {
+    let expected = request.stored_suite().cek_alg_identity();
+    match request.stored_context().get(RESERVED_CEK_ALG_KEY) {
+        Some(bound) if bound != expected => Err(Error::CekAlgMismatch { expected }),
+        _ => Ok(()),
+    }
 }
 
 fn kms_error(error: KmsError) -> Error {

@@ -3,7 +3,8 @@
 //! - [`KmsKeyring`]: wraps data keys with one KMS key under `kms+context` (the encryption context stored with
 //!   the object, plus the reserved `aws:x-amz-cek-alg` naming the content algorithm), and unwraps
 //!   `kms+context` and, when the reader's policy enables legacy wrapping, legacy `kms` objects.
-//! - [`KmsDiscoveryKeyring`]: decrypt-only, lets KMS pick the key from the ciphertext blob.
+//! - [`KmsDiscoveryKeyring`]: decrypt-only, lets KMS pick the key from the ciphertext blob; optionally limited
+//!   to the keys of one partition and a set of accounts ([`DiscoveryFilter`]).
 //! - [`KmsClient`]: the three KMS calls the keyrings need, so tests and other KMS front ends can stand in.
 //!   [`AwsKms`] (feature `aws-sdk`, on by default) implements it over `aws-sdk-kms`.
 //!
@@ -20,4 +21,6 @@ mod aws;
 #[cfg(feature = "aws-sdk")]
 pub use aws::{AwsKms, USER_AGENT_APP_NAME};
 pub use client::{GeneratedDataKey, KmsClient, KmsError, ServiceError, KMS};
-pub use keyring::{KmsDiscoveryKeyring, KmsKeyring, RESERVED_CEK_ALG_KEY, RESERVED_CMK_ID_KEY};
+pub use keyring::{
+    DiscoveryFilter, KmsDiscoveryKeyring, KmsKeyring, RESERVED_CEK_ALG_KEY, RESERVED_CMK_ID_KEY,
+};

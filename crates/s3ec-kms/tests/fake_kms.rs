@@ -363,3 +363,85 @@ fn non_kms_objects_are_not_mine() {
         assert!(block_on(keyring.on_decrypt(&req)).unwrap().is_none());
     }
 }
+
+/// A `kms+context` GCM object relabelled as legacy `kms` with CBC content (tag length dropped, a 16-byte IV, the
+/// stored context kept): KMS would hand out the real key and the GCM ciphertext would be decrypted as CBC (a
+/// padding oracle under the object's key). The bound `aws:x-amz-cek-alg` names GCM, so it is refused before KMS.
+#[test]
+fn legacy_kms_relabel_is_refused_by_the_bound_cek_alg_before_kms() {
+    let kms = FakeKms::default();
+    let legacy = DecryptPolicy::legacy(CommitmentPolicy::RequireEncryptAllowDecrypt);
+    let none = StringMap::new();
+    for (suite, context) in [
+        (AlgorithmSuite::AesGcm, StringMap::new()),
+        (AlgorithmSuite::AesGcm, ctx(&[("tenant", "t1")])),
+        (AlgorithmSuite::AesGcmCommitKey, StringMap::new()),
+    ] {
+        let (original, _) = write(&kms, suite, context);
+        let mut relabelled = original.clone();
+        relabelled.version = FormatVersion::V2;
+        relabelled.wrap = WrapAlgorithm::Kms;
+        relabelled.suite = AlgorithmSuite::AesCbc;
+        relabelled.nonce = ContentNonce::Iv(vec![3; 16]);
+        let (r, calls) = try_decrypt(&kms, &relabelled, legacy, &none);
+        assert!(
+            matches!(
+                r,
+                Err(Error::CekAlgMismatch {
+                    expected: "AES/CBC/PKCS5Padding"
+                })
+            ),
+            "{suite:?}: {r:?}"
+        );
+        assert_eq!(calls, 0, "{suite:?}: refused before KMS");
+        // Relabelled as legacy kms with its own content algorithm kept: the binding agrees, KMS is asked.
+        let mut same_suite = original.clone();
+        same_suite.wrap = WrapAlgorithm::Kms;
+        if suite == AlgorithmSuite::AesGcm {
+            let (r, calls) = try_decrypt(&kms, &same_suite, legacy, &none);
+            assert!(r.unwrap(), "{suite:?}");
+            assert_eq!(calls, 1);
+        }
+    }
+    // A genuine legacy kms object (no cek-alg in its context) still opens, CBC and GCM alike.
+    for suite in [AlgorithmSuite::AesCbc, AlgorithmSuite::AesGcm] {
+        let (env, _) = write_legacy(&kms, suite);
+        let (r, calls) = try_decrypt(&kms, &env, legacy, &none);
+        assert!(r.unwrap(), "{suite:?}");
+        assert_eq!(calls, 1);
+    }
+}
+
+/// Issue 14, item 9: a discovery keyring limited to a partition and accounts accepts keys there only, checked
+/// on the key ARN KMS reports; a client that reports none gets every key refused.
+#[test]
+fn discovery_filter_admits_only_its_partition_and_accounts() {
+    use s3ec_kms::DiscoveryFilter;
+    let kms = FakeKms::default();
+    let (env, key) = write(&kms, AlgorithmSuite::AesGcmCommitKey, StringMap::new());
+    let none = StringMap::new();
+    let req = DecryptRequest::new(&DecryptPolicy::default(), &env, &none).unwrap();
+    let filtered = |partition: &str, account: &str| {
+        KmsDiscoveryKeyring::new(kms.clone())
+            .with_discovery_filter(DiscoveryFilter::new(partition, [account]))
+    };
+    let m = block_on(filtered("aws", common::FAKE_ACCOUNT).on_decrypt(&req))
+        .unwrap()
+        .unwrap();
+    assert!(m.data_key() == &key);
+    for (partition, account) in [("aws", "444455556666"), ("aws-cn", common::FAKE_ACCOUNT)] {
+        let r = block_on(filtered(partition, account).on_decrypt(&req));
+        assert!(
+            matches!(r, Err(Error::CannotDecrypt(_))),
+            "{partition} {account}: {r:?}"
+        );
+    }
+    // CountingKms forwards only `decrypt`: no key ARN reported, so nothing is admitted.
+    let (counting, _) = CountingKms::new(kms.clone());
+    let blind = KmsDiscoveryKeyring::new(counting)
+        .with_discovery_filter(DiscoveryFilter::new("aws", [common::FAKE_ACCOUNT]));
+    assert!(matches!(
+        block_on(blind.on_decrypt(&req)),
+        Err(Error::CannotDecrypt(_))
+    ));
+}

@@ -1,4 +1,4 @@
-//! Loading keys from files: raw, base64, DER and PEM.
+//! Loading keys from files: raw, base64, hex, DER and PEM.
 
 use std::path::{Path, PathBuf};
 
@@ -83,15 +83,55 @@ fn aes_from_bytes(bytes: &[u8]) -> Result<AesWrappingKey, CryptoError> {
     AesWrappingKey::from_raw(bytes)
 }
 
-/// Loads an AES wrapping key: a file of exactly 16, 24 or 32 raw bytes, a DER `OCTET STRING`, base64 text
-/// of the raw key, or a PEM block holding either binary form.
+/// Whether a file's bytes read as key text (base64 or hex, with optional surrounding whitespace) rather than as
+/// a raw key. A random raw key of 24 or 32 bytes falls entirely within the base64 alphabet with probability
+/// 2^-48 or less, so text is what such a file is.
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let trimmed = bytes.trim_ascii();
+    !trimmed.is_empty()
+        && trimmed
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+}
+
+/// Key text: hex when it is nothing but 32, 48 or 64 hex digits (base64 of a key is that only by a 2^-49
+/// chance), else standard base64.
+fn aes_from_text(text: &str) -> Result<AesWrappingKey, CryptoError> {
+    let text = text.trim();
+    if matches!(text.len(), 32 | 48 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let raw: Zeroizing<Vec<u8>> = Zeroizing::new(
+            text.as_bytes()
+                .chunks(2)
+                .map(|pair| {
+                    let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                    digit(pair[0]) << 4 | digit(pair[1])
+                })
+                .collect(),
+        );
+        return AesWrappingKey::from_raw(&raw);
+    }
+    AesWrappingKey::from_base64(text).map_err(|_| {
+        CryptoError::InvalidKey(
+            "the file reads as key text (base64 or hex) that does not decode to a 128, 192 or 256-bit key; \
+             store the key as base64 text or as exactly 16, 24 or 32 raw bytes",
+        )
+    })
+}
+
+/// Loads an AES wrapping key: a file of exactly 16, 24 or 32 raw bytes, a DER `OCTET STRING`, base64 or hex
+/// text of the raw key, or a PEM block holding either binary form.
+///
+/// A 24 or 32-byte file made only of base64 characters is read as text (base64 of a 128 or 192-bit key, or hex
+/// of a 128-bit key, saved without a newline), never as a raw AES-192/256 key.
 pub fn load_aes_key(path: impl AsRef<Path>) -> Result<AesWrappingKey, KeyFileError> {
     let path = path.as_ref();
     let bytes = read(path)?;
-    if matches!(bytes.len(), 16 | 24 | 32) {
+    let raw_length = matches!(bytes.len(), 16 | 24 | 32);
+    // No text of 16 characters decodes to an AES key, so 16 bytes are always raw.
+    if raw_length && (bytes.len() == 16 || !looks_like_text(&bytes)) {
         return AesWrappingKey::from_raw(&bytes).map_err(invalid(path));
     }
-    let bad = CryptoError::InvalidKey("not a raw, base64, DER or PEM AES key");
+    let bad = CryptoError::InvalidKey("not a raw, base64, hex, DER or PEM AES key");
     if let Some(inner) = der_octet_string(&bytes) {
         return AesWrappingKey::from_raw(inner).map_err(invalid(path));
     }
@@ -100,7 +140,7 @@ pub fn load_aes_key(path: impl AsRef<Path>) -> Result<AesWrappingKey, KeyFileErr
         let body = pem_body(text).ok_or_else(|| invalid(path)(bad.clone()))?;
         return aes_from_bytes(&body).map_err(invalid(path));
     }
-    AesWrappingKey::from_base64(text).map_err(invalid(path))
+    aes_from_text(text).map_err(invalid(path))
 }
 
 /// Loads an RSA public key from PEM (`PUBLIC KEY`, `RSA PUBLIC KEY`) or DER (SPKI or PKCS#1).

@@ -31,7 +31,7 @@ mod rsa;
 
 pub use aes::AesKeyring;
 pub use keyfile::{load_aes_key, load_rsa_private_key, load_rsa_public_key, KeyFileError};
-pub use rsa::RsaKeyring;
+pub use rsa::{RsaKeyring, RSA_MIN_WRITE_BITS};
 
 use std::sync::Arc;
 

@@ -15,6 +15,9 @@ use crate::{crypto_error, data_key_for, unwrap_error};
 /// content algorithm) and unwraps `RSA-OAEP-SHA1`, and with legacy wrapping enabled V1 `RSA`
 /// (PKCS#1 v1.5) and `RSA/ECB/OAEPWithSHA-256AndMGF1Padding`.
 ///
+/// Public keys under [`RSA_MIN_WRITE_BITS`] (2048) wrap nothing new ([`Error::CannotEncrypt`]); private keys of
+/// any size still unwrap existing objects, so that they can be read and migrated to a larger key.
+///
 /// A keyring built with only a public key can encrypt and not decrypt; one built with only a private
 /// key can decrypt and not encrypt (sharing objects with a partner who holds the other half).
 /// A request built with [`EncryptRequest::rewrap`] has its existing data key wrapped instead of a fresh one
@@ -78,6 +81,10 @@ impl std::fmt::Debug for RsaKeyring {
     }
 }
 
+/// The smallest RSA modulus a new object is wrapped under (NIST SP 800-131A). Smaller keys still unwrap what
+/// was written with them, so old objects stay readable and can be migrated to a larger key.
+pub const RSA_MIN_WRITE_BITS: usize = 2048;
+
 #[async_trait]
 impl Keyring for RsaKeyring {
     async fn on_encrypt(&self, request: &EncryptRequest) -> Result<EncryptionMaterials, Error> {
@@ -85,6 +92,11 @@ impl Keyring for RsaKeyring {
             .public
             .as_ref()
             .ok_or(Error::CannotEncrypt("this RSA keyring holds no public key"))?;
+        if public.modulus_len() * 8 < RSA_MIN_WRITE_BITS {
+            return Err(Error::CannotEncrypt(
+                "RSA keys under 2048 bits are refused for new objects (they still decrypt existing ones)",
+            ));
+        }
         let description = self.private.description_for(request)?;
         let data_key = data_key_for(request)?;
         let wrapped =

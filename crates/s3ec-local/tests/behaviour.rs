@@ -365,3 +365,94 @@ fn debug_output_holds_no_key_material() {
     assert!(!shown.contains(&b64.trim()[..12]), "{shown}");
     assert!(shown.contains("AesKeyring") && shown.contains("RsaKeyring"));
 }
+
+/// Whether `loaded` is the same AES key as `raw`: what one wraps, the other unwraps.
+fn same_aes_key(loaded: &AesWrappingKey, raw: &[u8]) -> bool {
+    use s3ec_crypto::wrap::{aes_gcm_unwrap, aes_gcm_wrap};
+    let expected = AesWrappingKey::from_raw(raw).unwrap();
+    let data_key = s3ec_crypto::DataKey::generate().unwrap();
+    let wrapped = aes_gcm_wrap(loaded, &data_key, AlgorithmSuite::AesGcmCommitKey).unwrap();
+    loaded.len() == raw.len()
+        && aes_gcm_unwrap(&expected, &wrapped, AlgorithmSuite::AesGcmCommitKey)
+            .is_ok_and(|k| k == data_key)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A base64 or hex key saved without a newline is 24 or 32 bytes long, the size of a raw AES-192/256 key:
+/// it must be read as the text it is, not as a different raw key.
+#[test]
+fn aes_key_text_of_raw_key_length_is_decoded_not_taken_raw() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dir = std::env::temp_dir().join(format!("s3ec-keyfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key16: Vec<u8> = (1..=16).collect();
+    let key24: Vec<u8> = (101..=124).collect();
+    let cases: [(&str, Vec<u8>, &[u8]); 4] = [
+        // base64 of a 128-bit key without newline: 24 bytes.
+        ("b64-128", b64.encode(&key16).into_bytes(), &key16),
+        // base64 of a 192-bit key without newline: 32 bytes.
+        ("b64-192", b64.encode(&key24).into_bytes(), &key24),
+        // hex of a 128-bit key without newline (32 bytes) and with one (33 bytes, once decoded as base64).
+        ("hex-128", hex(&key16).into_bytes(), &key16),
+        (
+            "hex-128-nl",
+            format!("{}\n", hex(&key16)).into_bytes(),
+            &key16,
+        ),
+    ];
+    for (name, contents, raw) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, &contents).unwrap();
+        let loaded = load_aes_key(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(same_aes_key(&loaded, raw), "{name}: read as another key");
+    }
+    // Text of a raw-key length that decodes to no AES key is refused, saying it was read as text.
+    let path = dir.join("b64-18");
+    std::fs::write(&path, b64.encode([7u8; 18])).unwrap();
+    let err = load_aes_key(&path).unwrap_err();
+    assert!(matches!(err, KeyFileError::Invalid { .. }), "{err:?}");
+    assert!(err.to_string().contains("text"), "{err}");
+    // Raw keys of every size still load as they are.
+    for len in [16usize, 24, 32] {
+        let raw: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(37) ^ 0x80).collect();
+        let path = dir.join(format!("raw-{len}"));
+        std::fs::write(&path, &raw).unwrap();
+        assert!(
+            same_aes_key(&load_aes_key(&path).unwrap(), &raw),
+            "raw {len}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 14, item 9: an RSA key under 2048 bits wraps no new object, and still unwraps existing ones (so they
+/// can be read and migrated).
+#[test]
+fn rsa_keys_under_2048_bits_write_nothing_but_still_read() {
+    let public = load_rsa_public_key(data("rsa1024_public.pem")).unwrap();
+    let private = load_rsa_private_key(data("rsa1024_private.pem")).unwrap();
+    let suite = AlgorithmSuite::AesGcmCommitKey;
+    let data_key = s3ec_crypto::DataKey::generate().unwrap();
+    let existing = s3ec_crypto::wrap::rsa_oaep_sha1_wrap(&public, &data_key, suite).unwrap();
+    let small = RsaKeyring::from_key_pair(public, private);
+    let req = EncryptRequest::new(CommitmentPolicy::default(), suite, StringMap::new()).unwrap();
+    let refused = block_on(small.on_encrypt(&req));
+    assert!(
+        matches!(refused, Err(Error::CannotEncrypt(m)) if m.contains("2048")),
+        "{refused:?}"
+    );
+    let env = envelope(
+        suite,
+        WrapAlgorithm::RsaOaepSha1,
+        existing,
+        StringMap::new(),
+    );
+    let none = StringMap::new();
+    let read = DecryptRequest::new(&permissive(), &env, &none).unwrap();
+    let m = block_on(small.on_decrypt(&read)).unwrap().expect("mine");
+    assert!(m.data_key() == &data_key);
+}

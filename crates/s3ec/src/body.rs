@@ -1,7 +1,8 @@
 //! Bodies: the encrypting request body of a streamed put, and the plaintext response bodies.
 
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -173,9 +174,16 @@ impl Body for EncryptingBody {
 
 /// A response body fed by a producer task through a small bounded channel (back-pressure: the producer waits
 /// for the reader).
+///
+/// The stream ends cleanly only when the producer said it was done ([`Sink::finish`]) or, for a known length,
+/// when every byte arrived. A producer that stops early (an error path that sent nothing, a panic, a file
+/// shorter than authenticated) ends the stream with [`Error::BodyLength`], never as a shorter object.
 pub(crate) struct ChannelBody {
     rx: mpsc::Receiver<Result<Bytes, Error>>,
-    remaining: Option<u64>,
+    declared: Option<u64>,
+    received: u64,
+    finished: Arc<AtomicBool>,
+    ended: bool,
 }
 
 impl Body for ChannelBody {
@@ -186,34 +194,83 @@ impl Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxStdError>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
         match ready!(self.rx.poll_recv(cx)) {
             Some(Ok(b)) => {
-                if let Some(r) = self.remaining.as_mut() {
-                    *r = r.saturating_sub(b.len() as u64);
-                }
+                self.received += b.len() as u64;
                 Poll::Ready(Some(Ok(Frame::data(b))))
             }
-            Some(Err(e)) => Poll::Ready(Some(Err(Box::new(e)))),
-            None => Poll::Ready(None),
+            Some(Err(e)) => {
+                self.ended = true;
+                Poll::Ready(Some(Err(Box::new(e))))
+            }
+            None => {
+                self.ended = true;
+                let complete = match self.declared {
+                    Some(n) => self.received == n,
+                    None => self.finished.load(Ordering::Acquire),
+                };
+                if complete {
+                    Poll::Ready(None)
+                } else {
+                    let e = Error::from(crate::error::ObjectError::BodyLength {
+                        declared: self.declared.unwrap_or(self.received),
+                        actual: self.received,
+                    });
+                    Poll::Ready(Some(Err(Box::new(e))))
+                }
+            }
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self.remaining {
-            Some(n) => SizeHint::with_exact(n),
+        match self.declared {
+            Some(n) => SizeHint::with_exact(n.saturating_sub(self.received)),
             None => SizeHint::default(),
         }
     }
 }
 
 /// The sending half given to a producer task.
-pub(crate) type Sink = mpsc::Sender<Result<Bytes, Error>>;
+pub(crate) struct Sink {
+    tx: mpsc::Sender<Result<Bytes, Error>>,
+    finished: Arc<AtomicBool>,
+}
+
+impl Sink {
+    /// Sends the next item; `Err` when the reader has gone.
+    pub(crate) async fn send(&self, item: Result<Bytes, Error>) -> Result<(), ()> {
+        self.tx.send(item).await.map_err(|_| ())
+    }
+
+    /// The same from a blocking thread.
+    pub(crate) fn blocking_send(&self, item: Result<Bytes, Error>) -> Result<(), ()> {
+        self.tx.blocking_send(item).map_err(|_| ())
+    }
+
+    /// Declares the stream complete: needed for a stream of unknown length to end without an error.
+    pub(crate) fn finish(self) {
+        self.finished.store(true, Ordering::Release);
+    }
+}
 
 /// A ByteStream whose chunks come from `sink`; `len` is the exact length when known.
 pub(crate) fn channel(len: Option<u64>) -> (Sink, ByteStream) {
     let (tx, rx) = mpsc::channel(4);
-    let body = ChannelBody { rx, remaining: len };
-    (tx, ByteStream::new(SdkBody::from_body_1_x(body)))
+    let finished = Arc::new(AtomicBool::new(false));
+    let body = ChannelBody {
+        rx,
+        declared: len,
+        received: 0,
+        finished: finished.clone(),
+        ended: false,
+    };
+    (
+        Sink { tx, finished },
+        ByteStream::new(SdkBody::from_body_1_x(body)),
+    )
 }
 
 #[cfg(test)]
@@ -304,6 +361,20 @@ mod tests {
                 }
             }
             assert!(failed, "declared {declared}");
+        }
+    }
+
+    /// A producer that stops early (it died, or a spool file was shortened) must not end the plaintext stream
+    /// as if the object were shorter.
+    #[tokio::test]
+    async fn a_stream_that_stops_early_is_an_error() {
+        for len in [Some(10), None] {
+            let (sink, stream) = channel(len);
+            tokio::spawn(async move {
+                let _ = sink.send(Ok(Bytes::from_static(b"abcd"))).await;
+            });
+            let r = stream.collect().await;
+            assert!(r.is_err(), "declared {len:?}: ended cleanly after 4 bytes");
         }
     }
 }

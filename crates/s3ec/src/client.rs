@@ -120,6 +120,9 @@ impl Client {
             request = request.with_material_description(description);
         }
         let materials = self.shared.cmm.get_encryption_materials(&request).await?;
+        // A custom CMM may hand back materials for another suite than asked: what is written is checked again.
+        opts.commitment_policy
+            .check_encrypt_suite(materials.suite())?;
         if let Some(wanted) = request.material_description() {
             if materials.encrypted_data_key().wrap().is_kms() || materials.context() != wanted {
                 return Err(Error::Keyring(

@@ -121,6 +121,10 @@ impl GetObject {
     /// still in cache. On any error, and if the future is dropped before it completes, `buf` is zeroed and
     /// left empty, so it never holds unauthenticated plaintext.
     ///
+    /// The length the server declares reserves at most the client's buffer size up front (a server can declare
+    /// any length); beyond that `buf` grows as bytes arrive. To read larger objects without regrowing, reserve
+    /// `buf`'s capacity yourself: a reused buffer keeps it.
+    ///
     /// ```no_run
     /// # async fn demo(client: s3ec::Client) -> Result<(), s3ec::Error> {
     /// let mut buf = Vec::new();
@@ -265,7 +269,8 @@ impl GetObject {
                         .ok_or(Error::Decrypt(DecryptFailure::Authentication))?;
                     let dec = ContentDecryptor::new(suite, key, nonce)?;
                     let plain = if let Some(buf) = into.as_deref_mut() {
-                        read_authenticated(&mut body, dec, stored_len, buf).await?;
+                        read_authenticated(&mut body, dec, stored_len, buf, opts.buffer_size)
+                            .await?;
                         filled = true;
                         ByteStream::default()
                     } else if opts.delayed_authentication {
@@ -320,8 +325,9 @@ async fn buffered(
             max: usize::MAX as u64,
         })
     })?;
+    // Within the buffer size (the caller checked), so the declared length may size the buffer.
     let mut buf = PlainBuf::with_capacity(body_len)?;
-    read_authenticated(&mut body, dec, stored_len, &mut buf).await?;
+    read_authenticated(&mut body, dec, stored_len, &mut buf, u64::MAX).await?;
     Ok(ByteStream::from(buf.freeze()))
 }
 
@@ -331,19 +337,19 @@ const PIECE: usize = 256 * 1024;
 /// Appends the content of a `stored_len`-byte object (ciphertext then tag) to the empty `buf`, decrypting piece
 /// by piece, then verifies the tag. `buf` holds the plaintext only if this returns `Ok`; otherwise (and if the
 /// future is dropped) it is zeroed and empty.
+///
+/// The declared length reserves at most `reserve_limit` bytes up front (fallibly): a server can claim any
+/// length, and only bytes that arrive may cost memory. Beyond it the buffer grows as data arrives.
 async fn read_authenticated<B: Grow>(
     body: &mut ByteStream,
     mut dec: ContentDecryptor,
     stored_len: u64,
     buf: &mut B,
+    reserve_limit: u64,
 ) -> Result<(), Error> {
     let mut split = TagSplitter::new(stored_len)?;
-    let body_len = usize::try_from(split.body_len()).map_err(|_| {
-        Error::Usage(UsageError::TooLarge {
-            max: usize::MAX as u64,
-        })
-    })?;
-    buf.reserve(body_len);
+    let reserve = usize::try_from(split.body_len().min(reserve_limit)).unwrap_or(usize::MAX);
+    buf.try_reserve(reserve)?;
     let mut guard = Wipe::new(buf);
     while let Some(chunk) = body.try_next().await.map_err(Error::io)? {
         let content = split.split(&chunk)?;
@@ -379,8 +385,11 @@ fn delayed(mut body: ByteStream, mut dec: ContentDecryptor) -> ByteStream {
                     }
                 }
                 Ok(None) => {
-                    if let Err(e) = dec.finish(&held) {
-                        let _ = sink.send(Err(e.into())).await;
+                    match dec.finish(&held) {
+                        Ok(()) => sink.finish(),
+                        Err(e) => {
+                            let _ = sink.send(Err(e.into())).await;
+                        }
                     }
                     return;
                 }
@@ -450,7 +459,10 @@ fn cbc_streamed(mut body: ByteStream, dec: CbcDecryptor) -> ByteStream {
                         held.truncate(n);
                         held.freeze()
                     });
-                    let _ = sink.send(item.map_err(Error::from)).await;
+                    let ok = item.is_ok();
+                    if sink.send(item.map_err(Error::from)).await.is_ok() && ok {
+                        sink.finish();
+                    }
                     return;
                 }
                 Err(e) => {
@@ -580,7 +592,7 @@ mod tests {
             // A reused buffer with stale contents and a different capacity.
             let mut buf = vec![0xAA; 5];
             buf.clear();
-            read_authenticated(&mut stream(chunks, false), dec, stored, &mut buf)
+            read_authenticated(&mut stream(chunks, false), dec, stored, &mut buf, u64::MAX)
                 .await
                 .unwrap();
             assert_eq!(buf, plain, "chunk size {size}");
@@ -598,7 +610,7 @@ mod tests {
         let dec = ContentDecryptor::new(SUITE, &key, &nonce).unwrap();
         let mut buf = Vec::new();
         let stored = (plain.len() + TAG_LEN) as u64;
-        let err = read_authenticated(&mut stream(chunks, false), dec, stored, &mut buf)
+        let err = read_authenticated(&mut stream(chunks, false), dec, stored, &mut buf, u64::MAX)
             .await
             .unwrap_err();
         assert!(
@@ -615,9 +627,15 @@ mod tests {
         for stored in [plain.len() as u64 + 15, plain.len() as u64 + 17] {
             let dec = ContentDecryptor::new(SUITE, &key, &nonce).unwrap();
             let mut buf = Vec::new();
-            let err = read_authenticated(&mut stream(chunks.clone(), false), dec, stored, &mut buf)
-                .await
-                .unwrap_err();
+            let err = read_authenticated(
+                &mut stream(chunks.clone(), false),
+                dec,
+                stored,
+                &mut buf,
+                u64::MAX,
+            )
+            .await
+            .unwrap_err();
             assert!(
                 matches!(err, Error::Object(ObjectError::BodyLength { .. })),
                 "{err:?}"
@@ -636,7 +654,7 @@ mod tests {
         let mut buf = Vec::new();
         let stored = (plain.len() + TAG_LEN) as u64;
         let mut body = stream(chunks, true);
-        let read = read_authenticated(&mut body, dec, stored, &mut buf);
+        let read = read_authenticated(&mut body, dec, stored, &mut buf, u64::MAX);
         let timed_out = tokio::time::timeout(std::time::Duration::from_millis(50), read).await;
         assert!(timed_out.is_err());
         assert!(

@@ -1,6 +1,9 @@
 //! Instruction-file IO: read, write and delete `<key><suffix>` objects.
 
+use aws_sdk_s3::operation::create_multipart_upload::builders::CreateMultipartUploadFluentBuilder;
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ObjectCannedAcl, RequestPayer};
 use s3ec_format::instruction_file_object_metadata;
 
 use crate::error::{is_not_found, s3_error, Error, ObjectError};
@@ -40,20 +43,59 @@ pub(crate) async fn read(
     if out.content_length().unwrap_or(0) as u64 > MAX_INSTRUCTION_FILE as u64 {
         return Err(too_large().into());
     }
-    let body = out.body.collect().await.map_err(Error::io)?;
-    let bytes = body.into_bytes();
-    if bytes.len() > MAX_INSTRUCTION_FILE {
-        return Err(too_large().into());
+    // Read through the limit: a missing or false Content-Length must not make this collect a huge body.
+    let mut body = out.body;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.try_next().await.map_err(Error::io)? {
+        if bytes.len() + chunk.len() > MAX_INSTRUCTION_FILE {
+            return Err(too_large().into());
+        }
+        bytes.extend_from_slice(&chunk);
     }
-    Ok(bytes.to_vec())
+    Ok(bytes)
 }
 
-/// Writes an instruction file with the marker metadata and an explicit length.
+/// The fields of an object's write request that also apply to its instruction file: the bucket-owner check,
+/// requester-pays consent and the canned ACL, so the instruction file is written under the same conditions and
+/// readable by the same principals as its object.
+///
+/// SSE-C is deliberately not copied: readers (this client's and the reference clients') fetch instruction
+/// files without SSE-C headers, so an SSE-C instruction file would leave its object unreadable. Its content is
+/// the wrapped data key, already protected by the keyring.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Guard {
+    expected_bucket_owner: Option<String>,
+    request_payer: Option<RequestPayer>,
+    acl: Option<ObjectCannedAcl>,
+}
+
+impl Guard {
+    /// The guard fields of a CreateMultipartUpload request.
+    pub(crate) fn of_create(b: &CreateMultipartUploadFluentBuilder) -> Self {
+        Self {
+            expected_bucket_owner: b.get_expected_bucket_owner().clone(),
+            request_payer: b.get_request_payer().clone(),
+            acl: b.get_acl().clone(),
+        }
+    }
+
+    /// The guard fields of a PutObject request.
+    pub(crate) fn of_put(b: &PutObjectFluentBuilder) -> Self {
+        Self {
+            expected_bucket_owner: b.get_expected_bucket_owner().clone(),
+            request_payer: b.get_request_payer().clone(),
+            acl: b.get_acl().clone(),
+        }
+    }
+}
+
+/// Writes an instruction file with the marker metadata, an explicit length and its object's `guard` fields.
 pub(crate) async fn write(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
     body: Vec<u8>,
+    guard: &Guard,
 ) -> Result<(), Error> {
     let metadata = instruction_file_object_metadata()
         .into_map()
@@ -64,6 +106,9 @@ pub(crate) async fn write(
         .bucket(bucket)
         .key(key)
         .set_metadata(Some(metadata))
+        .set_expected_bucket_owner(guard.expected_bucket_owner.clone())
+        .set_request_payer(guard.request_payer.clone())
+        .set_acl(guard.acl.clone())
         .content_length(len)
         .body(ByteStream::from(body))
         .send()
@@ -80,5 +125,38 @@ pub(crate) async fn delete_quietly(s3: &aws_sdk_s3::Client, bucket: &str, key: &
             "cleanup DeleteObject failed: {}",
             aws_smithy_types::error::display::DisplayErrorContext(e)
         );
+    }
+}
+
+/// An instruction file held back until its upload completes.
+pub(crate) struct PendingInstruction {
+    pub(crate) key: String,
+    pub(crate) json: Vec<u8>,
+    pub(crate) guard: Guard,
+}
+
+impl std::fmt::Debug for PendingInstruction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingInstruction")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingInstruction {
+    /// Writes the instruction file after S3 completed its upload into `bucket/object_key`. If that fails the
+    /// completed object, whose envelope it holds, is removed again (as a put does), so no unreadable object
+    /// remains.
+    pub(crate) async fn write(
+        self,
+        s3: &aws_sdk_s3::Client,
+        bucket: &str,
+        object_key: &str,
+    ) -> Result<(), Error> {
+        if let Err(e) = write(s3, bucket, &self.key, self.json, &self.guard).await {
+            delete_quietly(s3, bucket, object_key).await;
+            return Err(e);
+        }
+        Ok(())
     }
 }

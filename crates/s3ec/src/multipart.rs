@@ -2,7 +2,9 @@
 //!
 //! The parts of one upload are encrypted in order by one cipher: every part but the last must be a multiple of
 //! 16 bytes, the last part (flagged by the caller) carries the tag, and the upload cannot complete without it.
-//! The envelope is written at CreateMultipartUpload.
+//! The envelope goes into the object metadata at CreateMultipartUpload; an instruction file is written only once
+//! the upload has completed, so a failed or aborted upload never touches the instruction file of an object
+//! already stored under the same key.
 
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ use crate::client::{Client, RequestMaterials, Sealed};
 pub use crate::error::MultipartError;
 use crate::error::{required, Error, S3};
 use crate::instruction;
+use crate::instruction::PendingInstruction;
 pub use crate::part_cipher::PartCipher;
 use crate::part_cipher::UploadState;
 use s3ec_materials::ServiceError;
@@ -48,24 +51,34 @@ impl Client {
     /// Uploads the next part of an upload created by this client.
     pub fn upload_part(&self) -> UploadPart {
         UploadPart {
-            client: Some(self.clone()),
-            ..UploadPart::default()
+            client: self.clone(),
+            bucket: None,
+            key: None,
+            upload_id: None,
+            part_number: None,
+            body: None,
+            is_last: false,
         }
     }
 
     /// Completes an upload whose last part was uploaded.
     pub fn complete_multipart_upload(&self) -> CompleteMultipartUpload {
         CompleteMultipartUpload {
-            client: Some(self.clone()),
-            ..Default::default()
+            client: self.clone(),
+            bucket: None,
+            key: None,
+            upload_id: None,
+            parts: None,
         }
     }
 
-    /// Aborts an upload (and removes its instruction file, if any).
+    /// Aborts an upload. Nothing else is touched: an instruction file is only written when an upload completes.
     pub fn abort_multipart_upload(&self) -> AbortMultipartUpload {
         AbortMultipartUpload {
-            client: Some(self.clone()),
-            ..Default::default()
+            client: self.clone(),
+            bucket: None,
+            key: None,
+            upload_id: None,
         }
     }
 
@@ -95,7 +108,7 @@ impl Client {
         metadata: Option<std::collections::HashMap<String, String>>,
         context: RequestMaterials,
     ) -> Result<(CreateMultipartUploadOutput, UploadState), Error> {
-        let bucket = required(inner.get_bucket().clone(), "bucket")?;
+        required(inner.get_bucket().clone(), "bucket")?;
         let key = required(inner.get_key().clone(), "key")?;
         let Sealed {
             encryptor,
@@ -104,31 +117,22 @@ impl Client {
             instruction_file,
         } = self.seal(context, metadata).await?;
         let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
-        let mut instruction_key = None;
-        if let Some(json) = instruction_file {
-            let ikey = format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}");
-            instruction::write(self.s3(), &bucket, &ikey, json).await?;
-            instruction_key = Some(ikey);
-        }
-        let out = match inner
+        let instruction = instruction_file.map(|json| PendingInstruction {
+            key: format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}"),
+            json,
+            guard: instruction::Guard::of_create(&inner),
+        });
+        let out = inner
             .set_metadata(Some(metadata))
             .set_checksum_algorithm(None)
             .send()
             .await
-        {
-            Ok(out) => out,
-            Err(e) => {
-                if let Some(ikey) = &instruction_key {
-                    instruction::delete_quietly(self.s3(), &bucket, ikey).await;
-                }
-                return Err(Error::s3("CreateMultipartUpload", e));
-            }
-        };
+            .map_err(|e| Error::s3("CreateMultipartUpload", e))?;
         Ok((
             out,
             UploadState {
                 cipher: PartCipher::new(encryptor, max),
-                instruction_key,
+                instruction,
             },
         ))
     }
@@ -205,10 +209,15 @@ impl CreateMultipartUpload {
 
 /// Fluent builder for UploadPart. The part's plaintext is read into memory and encrypted there, so SDK retries
 /// resend identical ciphertext.
-#[derive(Default)]
+///
+/// Made only by [`Client::upload_part`] (there is no `Default`: a part needs the client that holds its upload):
+///
+/// ```compile_fail,E0599
+/// let part = s3ec::UploadPart::default();
+/// ```
 #[must_use]
 pub struct UploadPart {
-    client: Option<Client>,
+    client: Client,
     bucket: Option<String>,
     key: Option<String>,
     upload_id: Option<String>,
@@ -251,7 +260,7 @@ impl UploadPart {
 
     /// Encrypts and uploads the part. A failed upload poisons the upload (the cipher has moved on): abort it.
     pub async fn send(self) -> Result<UploadPartOutput, Error> {
-        let client = self.client.expect("built by Client::upload_part");
+        let client = self.client;
         let bucket = required(self.bucket, "bucket")?;
         let key = required(self.key, "key")?;
         let upload_id = required(self.upload_id, "upload_id")?;
@@ -283,11 +292,14 @@ impl UploadPart {
     }
 }
 
-/// Fluent builder for CompleteMultipartUpload.
-#[derive(Default)]
+/// Fluent builder for CompleteMultipartUpload; made by [`Client::complete_multipart_upload`].
+///
+/// ```compile_fail,E0599
+/// let complete = s3ec::CompleteMultipartUpload::default();
+/// ```
 #[must_use]
 pub struct CompleteMultipartUpload {
-    client: Option<Client>,
+    client: Client,
     bucket: Option<String>,
     key: Option<String>,
     upload_id: Option<String>,
@@ -316,34 +328,42 @@ impl CompleteMultipartUpload {
         self
     }
 
-    /// Completes the upload; refused (and the upload left open for an abort) if the last part is missing.
+    /// Completes the upload, then writes its instruction file, if any; refused (and the upload left open for an
+    /// abort) if the last part is missing.
     pub async fn send(self) -> Result<CompleteMultipartUploadOutput, Error> {
-        let client = self
-            .client
-            .expect("built by Client::complete_multipart_upload");
+        let client = self.client;
+        let bucket = required(self.bucket, "bucket")?;
+        let key = required(self.key, "key")?;
         let upload_id = required(self.upload_id, "upload_id")?;
         let state = client.upload_state(&upload_id)?;
         state.lock().await.cipher.check_complete()?;
         let out = client
             .s3()
             .complete_multipart_upload()
-            .set_bucket(self.bucket)
-            .set_key(self.key)
+            .bucket(&bucket)
+            .key(&key)
             .upload_id(&upload_id)
             .set_multipart_upload(self.parts)
             .send()
             .await
             .map_err(|e| Error::s3("CompleteMultipartUpload", e))?;
         client.forget_upload(&upload_id);
+        let pending = state.lock().await.instruction.take();
+        if let Some(pending) = pending {
+            pending.write(client.s3(), &bucket, &key).await?;
+        }
         Ok(out)
     }
 }
 
-/// Fluent builder for AbortMultipartUpload.
-#[derive(Default)]
+/// Fluent builder for AbortMultipartUpload; made by [`Client::abort_multipart_upload`].
+///
+/// ```compile_fail,E0599
+/// let abort = s3ec::AbortMultipartUpload::default();
+/// ```
 #[must_use]
 pub struct AbortMultipartUpload {
-    client: Option<Client>,
+    client: Client,
     bucket: Option<String>,
     key: Option<String>,
     upload_id: Option<String>,
@@ -366,50 +386,32 @@ impl AbortMultipartUpload {
         self
     }
 
-    /// Aborts the upload and deletes the instruction file written at create, if any.
+    /// Aborts the upload. Any instruction file under the key belongs to an object stored before and is kept.
     pub async fn send(self) -> Result<(), Error> {
-        let client = self
-            .client
-            .expect("built by Client::abort_multipart_upload");
+        let client = self.client;
         let bucket = required(self.bucket, "bucket")?;
         let upload_id = required(self.upload_id, "upload_id")?;
         let key = required(self.key, "key")?;
-        let state = client.forget_upload(&upload_id);
-        let instruction_key = match &state {
-            Some(s) => s.lock().await.instruction_key.clone(),
-            None => None,
-        };
-        abort(
-            &client,
-            &bucket,
-            &key,
-            &upload_id,
-            instruction_key.as_deref(),
-        )
-        .await
+        client.forget_upload(&upload_id);
+        abort(&client, &bucket, &key, &upload_id).await
     }
 }
 
-/// Aborts an upload and removes its instruction file.
+/// Aborts an upload.
 pub(crate) async fn abort(
     client: &Client,
     bucket: &str,
     key: &str,
     upload_id: &str,
-    instruction_key: Option<&str>,
 ) -> Result<(), Error> {
-    let result = client
+    client
         .s3()
         .abort_multipart_upload()
         .bucket(bucket)
         .key(key)
         .upload_id(upload_id)
         .send()
-        .await;
-    if let Some(ikey) = instruction_key {
-        instruction::delete_quietly(client.s3(), bucket, ikey).await;
-    }
-    result
+        .await
         .map(|_| ())
         .map_err(|e| Error::s3("AbortMultipartUpload", e))
 }

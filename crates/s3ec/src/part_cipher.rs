@@ -109,8 +109,8 @@ impl PartCipher {
 #[derive(Debug)]
 pub(crate) struct UploadState {
     pub(crate) cipher: PartCipher,
-    /// The instruction file written at create, removed again on abort.
-    pub(crate) instruction_key: Option<String>,
+    /// The instruction file to write once the upload completes.
+    pub(crate) instruction: Option<crate::instruction::PendingInstruction>,
 }
 
 #[cfg(test)]

@@ -42,10 +42,10 @@ impl PlainBuf {
 }
 
 impl Grow for PlainBuf {
-    fn reserve(&mut self, n: usize) {
+    fn try_reserve(&mut self, n: usize) -> std::io::Result<()> {
         match self {
-            Self::Vec(v) => v.reserve(n),
-            Self::Mapped(m) => m.reserve(n),
+            Self::Vec(v) => Grow::try_reserve(v, n),
+            Self::Mapped(m) => m.try_reserve(n),
         }
     }
 
@@ -67,9 +67,10 @@ impl Grow for PlainBuf {
 /// A plaintext destination that grows by zero-filled tails, so that ciphertext can be decrypted straight into
 /// it (out of place, no copy first).
 pub(crate) trait Grow {
-    /// Makes room for `n` more bytes up front, so that growing never reallocates (and never leaves a copy of
-    /// the plaintext behind in freed memory).
-    fn reserve(&mut self, n: usize);
+    /// Makes room for `n` more bytes up front, so that growing up to there never reallocates; an allocation
+    /// that fails is an error, never an abort. Callers bound `n` (a length a server declared is no measure of
+    /// the bytes that will arrive).
+    fn try_reserve(&mut self, n: usize) -> std::io::Result<()>;
 
     /// Extends the contents by `n` zero bytes and returns them.
     fn grow(&mut self, n: usize) -> &mut [u8];
@@ -79,12 +80,16 @@ pub(crate) trait Grow {
 }
 
 impl Grow for Vec<u8> {
-    fn reserve(&mut self, n: usize) {
-        self.reserve_exact(n);
+    fn try_reserve(&mut self, n: usize) -> std::io::Result<()> {
+        self.try_reserve_exact(n)
+            .map_err(|_| std::io::ErrorKind::OutOfMemory.into())
     }
 
     fn grow(&mut self, n: usize) -> &mut [u8] {
         let start = self.len();
+        if self.capacity() - start < n {
+            move_to_larger(self, start + n);
+        }
         // With the capacity reserved this zero-fills in place: cheaper than copying the ciphertext in first,
         // and it leaves the tail in cache for the decryption that follows.
         self.resize(start + n, 0);
@@ -92,9 +97,20 @@ impl Grow for Vec<u8> {
     }
 
     fn wipe(&mut self) {
-        // Zeroes the contents and the spare capacity, then clears.
-        self.zeroize();
+        // Only what was written: the spare capacity (of a caller's reused buffer, or never touched) holds
+        // nothing of this read, since growing moves the contents itself and wipes the old allocation.
+        self.as_mut_slice().zeroize();
+        self.clear();
     }
+}
+
+/// Moves `v` into an allocation of at least `needed` bytes (doubling), wiping the old one: a plain `Vec`
+/// reallocation would leave a copy of the plaintext behind in freed memory.
+fn move_to_larger(v: &mut Vec<u8>, needed: usize) {
+    let mut larger = Vec::with_capacity(needed.max(v.capacity().saturating_mul(2)));
+    larger.extend_from_slice(v);
+    v.as_mut_slice().zeroize();
+    *v = larger;
 }
 
 /// A fixed-size anonymous mapping advised into huge pages, filled from the front.
@@ -124,9 +140,10 @@ impl Mapped {
 }
 
 impl Grow for Mapped {
-    fn reserve(&mut self, n: usize) {
+    fn try_reserve(&mut self, n: usize) -> std::io::Result<()> {
         // The mapping's size is fixed when it is made.
         debug_assert!(self.map.len() - self.len >= n, "a mapping cannot grow");
+        Ok(())
     }
 
     fn grow(&mut self, n: usize) -> &mut [u8] {

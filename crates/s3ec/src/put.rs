@@ -211,6 +211,7 @@ impl PutObject {
             instruction_file,
         } = sealed;
         let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
+        let guard = instruction::Guard::of_put(&inner);
         let (body, len) = encrypt_body(body, encryptor, max, client.options().buffer_size).await?;
         let request = strip_plaintext_checksums(inner)
             .set_metadata(Some(metadata))
@@ -223,7 +224,7 @@ impl PutObject {
         };
         let out = out.map_err(|e| Error::s3("PutObject", e))?;
         drop(body.spool_guard);
-        write_instruction_file(&client, &bucket, &key, instruction_file).await?;
+        write_instruction_file(&client, &bucket, &key, instruction_file, &guard).await?;
         Ok(out)
     }
 }
@@ -292,6 +293,7 @@ async fn put_restarting(
         .map_or(Duration::from_secs(1), |r| r.initial_backoff());
     // The input builder is not Clone (it holds the body); a body-less copy serves as the template.
     let template = rebuild(client.s3().put_object(), inner.as_input());
+    let guard = instruction::Guard::of_put(&inner);
     let mut first = Some(inner);
     let mut attempt = 1;
     loop {
@@ -315,7 +317,7 @@ async fn put_restarting(
             .set_body(Some(ByteStream::new(body)));
         match send_streamed(request).await {
             Ok(out) => {
-                write_instruction_file(&client, bucket, key, instruction_file).await?;
+                write_instruction_file(&client, bucket, key, instruction_file, &guard).await?;
                 return Ok(out);
             }
             Err(e) if attempt < attempts && transient(&e) => {
@@ -406,10 +408,11 @@ async fn write_instruction_file(
     bucket: &str,
     key: &str,
     instruction_file: Option<Vec<u8>>,
+    guard: &instruction::Guard,
 ) -> Result<(), Error> {
     if let Some(json) = instruction_file {
         let ikey = format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}");
-        if let Err(e) = instruction::write(client.s3(), bucket, &ikey, json).await {
+        if let Err(e) = instruction::write(client.s3(), bucket, &ikey, json, guard).await {
             instruction::delete_quietly(client.s3(), bucket, key).await;
             return Err(e);
         }

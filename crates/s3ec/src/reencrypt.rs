@@ -157,7 +157,14 @@ impl ReEncryptInstructionFile {
         let json = encoded
             .instruction_file
             .ok_or(Error::internal("the envelope produced no instruction file"))?;
-        instruction::write(client.s3(), &bucket, &format!("{key}{suffix}"), json).await
+        instruction::write(
+            client.s3(),
+            &bucket,
+            &format!("{key}{suffix}"),
+            json,
+            &instruction::Guard::default(),
+        )
+        .await
     }
 }
 

@@ -23,7 +23,8 @@ use crate::part_cipher::UploadState;
 ///
 /// Parts are read and encrypted in order by one task (one GCM stream) and uploaded by up to `concurrency` tasks;
 /// memory stays near `(concurrency + 1) * part_size`. Each part is uploaded from memory, so SDK retries resend
-/// identical ciphertext. Any failure aborts the upload and removes its instruction file.
+/// identical ciphertext. Any failure aborts the upload; the instruction file, if any, is written only after the
+/// upload completed, so a failed upload leaves an object already stored under the key as it was.
 #[must_use]
 pub struct Upload {
     client: Client,
@@ -146,7 +147,7 @@ impl Upload {
         let bucket = self.inner.get_bucket().clone().unwrap_or_default();
         let key = self.inner.get_key().clone().unwrap_or_default();
         let client = self.client;
-        let (created, state) = client
+        let (created, mut state) = client
             .create_upload(
                 self.inner,
                 self.metadata,
@@ -157,7 +158,7 @@ impl Upload {
             )
             .await?;
         let upload_id = created.upload_id().unwrap_or_default().to_string();
-        let instruction_key = state.instruction_key.clone();
+        let instruction = state.instruction.take();
         let target = Target {
             bucket: bucket.clone(),
             key: key.clone(),
@@ -190,17 +191,14 @@ impl Upload {
             Err(e) => Err(e),
         };
         match completed {
-            Ok(out) => Ok(out),
+            Ok(out) => {
+                if let Some(pending) = instruction {
+                    pending.write(client.s3(), &bucket, &key).await?;
+                }
+                Ok(out)
+            }
             Err(e) => {
-                if let Err(abort_err) = abort(
-                    &client,
-                    &bucket,
-                    &key,
-                    &upload_id,
-                    instruction_key.as_deref(),
-                )
-                .await
-                {
+                if let Err(abort_err) = abort(&client, &bucket, &key, &upload_id).await {
                     tracing::warn!(
                         "AbortMultipartUpload after a failed upload also failed: {abort_err}"
                     );

@@ -187,3 +187,65 @@ async fn broken_bodies_release_nothing() {
 async fn instruction_file_read_failures() {
     responses::instruction_file_read_failures().await;
 }
+
+// Issue 14: multipart over an instruction-file object, lying lengths, bounded side reads.
+#[path = "adversarial/hardening.rs"]
+mod hardening;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_leaves_existing_instruction_files_alone() {
+    hardening::multipart_leaves_existing_instruction_files_alone().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instruction_file_reads_are_bounded() {
+    hardening::instruction_file_reads_are_bounded().await;
+}
+
+/// Set in the child that [`declared_lengths_drive_no_allocation`] re-runs itself as.
+const LIMITED_CHILD: &str = "S3EC_TEST_LIMITED_CHILD";
+
+/// Re-runs itself in a child process with its address space capped at 4 GiB and its files at 256 MiB, where a
+/// 64 GiB reservation of memory (an abort) or of disk (SIGXFSZ) kills the process; the child must finish its
+/// reads with errors and exit cleanly.
+#[test]
+fn declared_lengths_drive_no_allocation() {
+    const NAME: &str = "declared_lengths_drive_no_allocation";
+    if std::env::var_os(LIMITED_CHILD).is_some() {
+        use rustix::process::{setrlimit, Resource, Rlimit};
+        for (resource, limit) in [(Resource::As, 4u64 << 30), (Resource::Fsize, 256 << 20)] {
+            let cap = Rlimit {
+                current: Some(limit),
+                maximum: Some(limit),
+            };
+            setrlimit(resource, cap).expect("setrlimit");
+        }
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(hardening::lying_content_length());
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([NAME, "--exact", "--nocapture", "--test-threads", "1"])
+        .env(LIMITED_CHILD, "1")
+        .output()
+        .expect("re-run the test binary");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "child: {:?}\n{text}",
+        out.status
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_cmm_suite_is_checked_against_the_policy() {
+    hardening::custom_cmm_suite_is_checked_against_the_policy().await;
+}

@@ -132,8 +132,8 @@ async fn low_level_misuse_then_abort(server: &Server) {
         .unwrap();
     let id = created.upload_id().unwrap().to_string();
     assert!(
-        exists(server, &format!("{key}.instruction")).await,
-        "instruction file written at create"
+        !exists(server, &format!("{key}.instruction")).await,
+        "the instruction file waits for the upload to complete"
     );
     let part = |n: i32, len: usize, last: bool| {
         client
@@ -191,7 +191,7 @@ async fn low_level_misuse_then_abort(server: &Server) {
     );
     assert!(
         !exists(server, &format!("{key}.instruction")).await,
-        "abort removes the instruction file"
+        "an aborted upload leaves no instruction file"
     );
     let unknown = client
         .upload_part()
@@ -308,6 +308,86 @@ async fn injected_failure_aborts(server: &Server) {
     }
 }
 
+/// An object whose envelope lives in `key.instruction` survives an aborted and a failed upload to its key
+/// (issue 14): the new upload's instruction file is written only once that upload completes.
+async fn existing_instruction_file_object_survives(server: &Server) {
+    let keys = common::keys(server).await;
+    let o = Opts {
+        instruction_file: true,
+        ..Opts::default()
+    };
+    let client = common::client(server, common::keyring(server, &keys, KeyringKind::Aes), o);
+    let key = common::unique_key("mpu-over-existing");
+    let plain = b"stored before any upload".to_vec();
+    common::put_bytes(&client, server, &key, &plain)
+        .await
+        .unwrap();
+    assert!(exists(server, &format!("{key}.instruction")).await);
+
+    let created = client
+        .create_multipart_upload()
+        .bucket(&server.bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    let id = created.upload_id().unwrap().to_string();
+    client
+        .upload_part()
+        .bucket(&server.bucket)
+        .key(&key)
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(vec![3u8; 5 * MIB]))
+        .send()
+        .await
+        .unwrap();
+    client
+        .abort_multipart_upload()
+        .bucket(&server.bucket)
+        .key(&key)
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        common::get_bytes(&client, server, &key).await.unwrap() == plain,
+        "{}: still decrypts after an aborted upload",
+        server.name
+    );
+
+    let failed = client
+        .upload()
+        .bucket(&server.bucket)
+        .key(&key)
+        .body(failing_body(6 * MIB))
+        .part_size(5 * MIB as u64)
+        .send()
+        .await;
+    assert!(failed.is_err());
+    assert!(
+        common::get_bytes(&client, server, &key).await.unwrap() == plain,
+        "{}: still decrypts after a failed upload",
+        server.name
+    );
+
+    let new = common::data(5 * MIB + 7, 99);
+    client
+        .upload()
+        .bucket(&server.bucket)
+        .key(&key)
+        .body(ByteStream::from(new.clone()))
+        .part_size(5 * MIB as u64)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        common::get_bytes(&client, server, &key).await.unwrap() == new,
+        "{}: a completed upload replaces object and instruction file",
+        server.name
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multipart_on_moto() {
     let server = common::moto().await;
@@ -315,6 +395,7 @@ async fn multipart_on_moto() {
     low_level_misuse_then_abort(&server).await;
     high_level(&server).await;
     injected_failure_aborts(&server).await;
+    existing_instruction_file_object_survives(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,4 +405,5 @@ async fn multipart_on_garage() {
     low_level_misuse_then_abort(&server).await;
     high_level(&server).await;
     injected_failure_aborts(&server).await;
+    existing_instruction_file_object_survives(&server).await;
 }

@@ -41,7 +41,8 @@ pub enum State {
         /// The instruction file it came from, if any.
         instruction_key: Option<String>,
     },
-    /// The object is itself an instruction file.
+    /// The object carries the instruction-file marker and no envelope of its own. `scan` drops it when an
+    /// object's envelope was read from it, and lists it otherwise (an instruction file without its object).
     InstructionFile,
     /// No encryption metadata and no instruction file.
     Plain,
@@ -87,40 +88,51 @@ pub async fn inspect(
     for (k, v) in &metadata {
         meta.insert(k.clone(), v.clone());
     }
-    let state = if meta.contains_key(INSTRUCTION_FILE_MARKER) {
-        State::InstructionFile
-    } else {
-        match decode_object(&meta) {
-            Ok(Located::Complete(envelope)) => State::Encrypted {
-                envelope: Box::new(envelope),
-                instruction_key: None,
-            },
-            Err(e) => State::Malformed(e.to_string()),
-            Ok(Located::NeedsInstructionFile(need)) => {
-                let instruction_key = format!(
-                    "{key}{}",
-                    suffix.unwrap_or(s3ec_format::DEFAULT_INSTRUCTION_SUFFIX)
-                );
-                match read_small(env, bucket, &instruction_key).await? {
-                    // An object without any S3EC key and no instruction file is simply not encrypted; one that
-                    // carries V3 content keys without its instruction file is broken.
-                    None if need.expected_version().is_none() => State::Plain,
-                    None => State::Malformed(
-                        s3ec_format::FormatError::MissingKey {
-                            key: "x-amz-3",
-                            version: FormatVersion::V3,
-                        }
-                        .to_string()
-                            + " (its instruction file is missing)",
-                    ),
-                    Some(json) => match need.decode(&json) {
-                        Ok(envelope) => State::Encrypted {
-                            envelope: Box::new(envelope),
-                            instruction_key: Some(instruction_key),
-                        },
-                        Err(e) => State::Malformed(e.to_string()),
+    // The marker alone proves nothing (any writer can set it): an object whose own metadata holds an envelope
+    // is that encrypted object, marker or not.
+    let state = match decode_object(&meta) {
+        Ok(Located::Complete(envelope)) => State::Encrypted {
+            envelope: Box::new(envelope),
+            instruction_key: None,
+        },
+        Err(e) => State::Malformed(e.to_string()),
+        Ok(Located::NeedsInstructionFile(need))
+            if need.expected_version().is_none() && meta.contains_key(INSTRUCTION_FILE_MARKER) =>
+        {
+            State::InstructionFile
+        }
+        Ok(Located::NeedsInstructionFile(need)) => {
+            let instruction_key = format!(
+                "{key}{}",
+                suffix.unwrap_or(s3ec_format::DEFAULT_INSTRUCTION_SUFFIX)
+            );
+            match read_small(env, bucket, &instruction_key).await? {
+                // An object without any S3EC key and no instruction file is simply not encrypted; one that
+                // carries V3 content keys without its instruction file is broken.
+                None if need.expected_version().is_none() => State::Plain,
+                // Likewise when the neighbour is too large to be an instruction file (an object of its own).
+                Some(Small::TooLarge) if need.expected_version().is_none() => State::Plain,
+                Some(Small::TooLarge) => State::Malformed(format!(
+                    "its instruction file {instruction_key} is larger than {MAX_SMALL} bytes"
+                )),
+                None => State::Malformed(
+                    s3ec_format::FormatError::MissingKey {
+                        key: "x-amz-3",
+                        version: FormatVersion::V3,
+                    }
+                    .to_string()
+                        + " (its instruction file is missing)",
+                ),
+                Some(Small::Read(json)) => match need.decode(&json) {
+                    Ok(envelope) => State::Encrypted {
+                        envelope: Box::new(envelope),
+                        instruction_key: Some(instruction_key),
                     },
-                }
+                    // No S3EC key here and a neighbour that is no instruction file: a plain object beside
+                    // an object that merely has the name (which is inspected on its own).
+                    Err(_) if need.expected_version().is_none() => State::Plain,
+                    Err(e) => State::Malformed(e.to_string()),
+                },
             }
         }
     };
@@ -135,21 +147,37 @@ pub async fn inspect(
     })
 }
 
-/// Reads a small object whole; `None` when it does not exist.
-async fn read_small(env: &Env, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, CliError> {
+/// The most an instruction file may hold (the client's own limit): side objects are read through it.
+pub const MAX_SMALL: usize = 256 * 1024;
+
+/// A small side object as read.
+enum Small {
+    /// Its bytes, at most [`MAX_SMALL`].
+    Read(Vec<u8>),
+    /// Larger than [`MAX_SMALL`]: the read stopped there.
+    TooLarge,
+}
+
+/// Reads a small object through the [`MAX_SMALL`] limit; `None` when it does not exist.
+async fn read_small(env: &Env, bucket: &str, key: &str) -> Result<Option<Small>, CliError> {
     match env.s3.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| CliError::S3 {
-                    bucket: bucket.to_string(),
-                    key: key.to_string(),
-                    error: s3ec::ServiceError::unreachable(s3ec::S3, "GetObject", e.to_string()),
-                })?
-                .into_bytes();
-            Ok(Some(bytes.to_vec()))
+            if out.content_length().unwrap_or(0) > MAX_SMALL as i64 {
+                return Ok(Some(Small::TooLarge));
+            }
+            let mut body = out.body;
+            let mut bytes = Vec::new();
+            while let Some(chunk) = body.try_next().await.map_err(|e| CliError::S3 {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                error: s3ec::ServiceError::unreachable(s3ec::S3, "GetObject", e.to_string()),
+            })? {
+                if bytes.len() + chunk.len() > MAX_SMALL {
+                    return Ok(Some(Small::TooLarge));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(Some(Small::Read(bytes)))
         }
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),

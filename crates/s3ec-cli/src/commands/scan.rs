@@ -1,6 +1,6 @@
 //! `s3ec scan`: the migration audit of a prefix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::json;
@@ -34,19 +34,19 @@ pub async fn list_keys(env: &Env, bucket: &str, prefix: &str) -> Result<Vec<Stri
     Ok(keys)
 }
 
-/// Inspects every object under `prefix`, skipping instruction files, in key order.
+/// Inspects every object under `prefix`, in key order, leaving out the instruction files that objects' envelopes
+/// were read from.
+///
+/// Whether an object is an instruction file is decided by content, never by its name or its marker metadata
+/// alone (both can be set on any object): it is one when another object's envelope decoded from it. Everything
+/// else is listed, including an encrypted object that happens to be called `<other key>.instruction` or to
+/// carry the marker, and an instruction file whose object is gone.
 pub async fn inspect_prefix(
     env: &Env,
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<Inspection>, CliError> {
-    let mut keys = list_keys(env, bucket, prefix).await?;
-    // `K.instruction` beside `K` is K's instruction file even when its writer set no marker metadata.
-    let all: std::collections::HashSet<String> = keys.iter().cloned().collect();
-    keys.retain(|k| {
-        k.strip_suffix(s3ec_format::DEFAULT_INSTRUCTION_SUFFIX)
-            .is_none_or(|base| !all.contains(base))
-    });
+    let keys = list_keys(env, bucket, prefix).await?;
     let bar = env.progress(Some(keys.len() as u64), false, "scanning");
     let mut found: Vec<Inspection> = stream::iter(keys)
         .map(|key| {
@@ -61,7 +61,17 @@ pub async fn inspect_prefix(
         .try_collect()
         .await?;
     bar.finish_and_clear();
-    found.retain(|i| !matches!(i.state, State::InstructionFile));
+    let used: HashSet<String> = found
+        .iter()
+        .filter_map(|i| match &i.state {
+            State::Encrypted {
+                instruction_key: Some(k),
+                ..
+            } => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
+    found.retain(|i| !used.contains(&i.key));
     found.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(found)
 }
@@ -69,7 +79,7 @@ pub async fn inspect_prefix(
 /// Counts of a scan.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
-    /// Objects scanned (instruction files excluded).
+    /// Objects scanned (the instruction files that objects' envelopes came from excluded).
     pub objects: usize,
     /// By format: `V1`, `V2`, `V3`, `unencrypted`, `malformed`.
     pub by_format: BTreeMap<String, usize>,
@@ -101,7 +111,8 @@ pub fn summarize(found: &[Inspection]) -> Summary {
                 }
                 envelope.version.to_string()
             }
-            State::Plain | State::InstructionFile => "unencrypted".to_string(),
+            State::Plain => "unencrypted".to_string(),
+            State::InstructionFile => "instruction file without its object".to_string(),
             State::Malformed(_) => "malformed".to_string(),
         };
         *s.by_format.entry(format).or_default() += 1;

@@ -262,6 +262,16 @@ pub async fn get(
         written += chunk.len() as u64;
         bar.set_position(written);
     }
+    // The client ends a short stream with an error; this check keeps a truncated file from ever being
+    // committed, whatever the stream did.
+    if let Some(declared) = len.filter(|&n| n != written) {
+        return Err(CliError::Client(s3ec::Error::Object(
+            s3ec::ObjectError::BodyLength {
+                declared,
+                actual: written,
+            },
+        )));
+    }
     sink.commit().await?;
     bar.finish_and_clear();
     Ok(GetReport {

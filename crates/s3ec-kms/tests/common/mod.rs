@@ -132,7 +132,23 @@ impl KmsClient for FakeKms {
         }
         Ok(DataKey::from_slice(key).unwrap())
     }
+    async fn decrypt_reporting_key(
+        &self,
+        key_id: Option<&str>,
+        blob: &[u8],
+        context: &StringMap,
+    ) -> Result<(DataKey, Option<String>), KmsError> {
+        let key = self.decrypt(key_id, blob, context).await?;
+        let owner = self.store.lock().unwrap()[blob].0.clone();
+        Ok((
+            key,
+            Some(format!("arn:aws:kms:us-west-2:{FAKE_ACCOUNT}:key/{owner}")),
+        ))
+    }
 }
+
+/// The account that owns every key of [`FakeKms`].
+pub const FAKE_ACCOUNT: &str = "111122223333";
 
 pub fn ctx(pairs: &[(&str, &str)]) -> StringMap {
     pairs
