@@ -61,6 +61,15 @@ pub(crate) trait GcmStream: Sized + Send {
     fn finish_decrypt(self, tag: &[u8; 16]) -> Result<(), Failed>;
 }
 
+/// GHASH over whole blocks from a zero state (the bulk half of the segment engine).
+pub(crate) trait GhashBlocks: Sized + Send {
+    /// Absorbs `blocks`, a whole number of 16-byte blocks (anything else is `Failed`).
+    fn update(&mut self, blocks: &[u8]) -> Result<(), Failed>;
+    /// The Horner value of everything absorbed, times H once more: `sum X_i * H^(n - i + 2)` for
+    /// blocks `X_1..X_n` (zero when nothing was absorbed).
+    fn finish(self) -> Result<[u8; 16], Failed>;
+}
+
 /// A key stream (AES-CTR) or a raw block decryptor (AES-CBC without padding), in place.
 pub(crate) trait InPlace: Sized + Send {
     /// Applies the cipher to `buf`, continuing from the previous call. CBC needs whole blocks.
@@ -77,6 +86,8 @@ pub(crate) trait Backend {
     type Ctr: InPlace;
     /// AES-256-CBC decryption without padding.
     type CbcDec: InPlace;
+    /// Bulk GHASH.
+    type Ghash: GhashBlocks;
     /// A parsed RSA public key.
     type RsaPublic: Send + Sync;
     /// A parsed RSA private key.
@@ -96,6 +107,8 @@ pub(crate) trait Backend {
     ) -> Result<(), Failed>;
     /// AES-256-CTR starting at `counter_block`; the counter increments the low 32 bits only.
     fn ctr(key: &[u8; 32], counter_block: &[u8; 16]) -> Result<Self::Ctr, Failed>;
+    /// GHASH keyed by `h` = AES-256(`key`, 0^128) (backends use whichever of the two they need).
+    fn ghash(key: &[u8; 32], h: &[u8; 16]) -> Result<Self::Ghash, Failed>;
     /// AES-256-CBC block decryption (no padding handling).
     fn cbc_decryptor(key: &[u8; 32], iv: &[u8; 16]) -> Result<Self::CbcDec, Failed>;
     /// AES-ECB decryption of whole blocks in place, any AES key size.

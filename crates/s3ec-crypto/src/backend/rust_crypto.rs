@@ -19,7 +19,8 @@ use rsa::{BoxedUint, Oaep, PrivateKey, PublicKey};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{Backend, Direction, Failed, GcmStream, InPlace, OaepParams};
+use super::{Backend, Direction, Failed, GcmStream, GhashBlocks, InPlace, OaepParams};
+use crate::gf128;
 
 type Ctr32 = ctr::Ctr32BE<Aes256>;
 
@@ -158,6 +159,37 @@ impl GcmStream for Gcm {
     }
 }
 
+/// Bulk GHASH: RustCrypto `ghash` (CLMUL when the CPU has it, chosen at run time).
+pub(crate) struct Ghash {
+    ghash: GHash,
+    h: Zeroizing<[u8; 16]>,
+    absorbed: bool,
+}
+
+impl GhashBlocks for Ghash {
+    fn update(&mut self, blocks: &[u8]) -> Result<(), Failed> {
+        if blocks.len() % 16 != 0 {
+            return Err(Failed);
+        }
+        // `update_padded` on whole blocks adds no padding.
+        self.ghash.update_padded(blocks);
+        self.absorbed |= !blocks.is_empty();
+        Ok(())
+    }
+
+    fn finish(self) -> Result<[u8; 16], Failed> {
+        if !self.absorbed {
+            return Ok([0; 16]);
+        }
+        let g: [u8; 16] = self.ghash.finalize().into();
+        let g = Zeroizing::new(g);
+        Ok(gf128::to_block(gf128::mul(
+            gf128::from_block(&g),
+            gf128::from_block(&self.h),
+        )))
+    }
+}
+
 /// AES-256-CTR with a 32-bit counter.
 pub(crate) struct Ctr(Ctr32);
 
@@ -254,6 +286,7 @@ impl Backend for RustCrypto {
     type Gcm = Gcm;
     type Ctr = Ctr;
     type CbcDec = CbcDec;
+    type Ghash = Ghash;
     type RsaPublic = PublicKey;
     type RsaPrivate = PrivateKey;
 
@@ -283,6 +316,14 @@ impl Backend for RustCrypto {
             32 => gcm_open_with::<Aes256>(key, iv, aad, buf, tag),
             _ => Err(Failed),
         }
+    }
+
+    fn ghash(_key: &[u8; 32], h: &[u8; 16]) -> Result<Ghash, Failed> {
+        Ok(Ghash {
+            ghash: GHash::new(&Array::from(*h)),
+            h: Zeroizing::new(*h),
+            absorbed: false,
+        })
     }
 
     fn ctr(key: &[u8; 32], counter_block: &[u8; 16]) -> Result<Ctr, Failed> {
