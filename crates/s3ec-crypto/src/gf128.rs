@@ -51,6 +51,21 @@ pub(crate) fn pow(h: u128, mut n: u64) -> u128 {
     result
 }
 
+/// `h^-2` (`h^(2^128 - 3)`: the multiplicative group has order `2^128 - 1`); zero for zero. About
+/// 250 products, so callers compute it once per key.
+pub(crate) fn inverse_square(h: u128) -> u128 {
+    // 2^128 - 3 = 0xFF..FD: square and multiply over its bits, high to low.
+    let exponent = u128::MAX - 2;
+    let mut result = ONE;
+    for i in (0..128).rev() {
+        result = mul(result, result);
+        if (exponent >> i) & 1 == 1 {
+            result = mul(result, h);
+        }
+    }
+    result
+}
+
 /// The GHASH Horner value of `data` zero-padded to whole blocks, from a zero state:
 /// `sum X_i * h^(n - i + 1)`. For the few bytes of AAD of an object, not for bulk data.
 pub(crate) fn horner(h: u128, data: &[u8]) -> u128 {

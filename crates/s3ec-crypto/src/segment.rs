@@ -6,7 +6,9 @@
 //! `[offset, offset + len)` hashes its own blocks from a zero state (a block it shares with a
 //! neighbour holds only its own bytes, zeros elsewhere, so the two halves add up to the block), and
 //! [`GcmObject::verify`] / [`GcmObject::tag`] shift each segment's value to its place with a power
-//! of H and add the AAD and length blocks. The bulk work (CTR and GHASH) runs in the backend; only
+//! of H and add the AAD and length blocks. The bulk work runs in the backend's stitched GCM (each
+//! segment is a GCM message of its own whose pre-counter block is the object's counter at its first
+//! block, its tag unmasked to the segment's GHASH); only
 //! the shifting is done here (module `gf128`).
 //!
 //! Plaintext from a [`SegmentDecryptor`] is unverified until [`GcmObject::verify`] returns
@@ -50,18 +52,19 @@
 
 use core::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use s3ec_format::{AlgorithmSuite, ContentNonce};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::backend::{Active, Backend, GhashBlocks, InPlace};
+use crate::backend::{Active, Backend, Direction, GcmSegment, InPlace};
 use crate::content::{content_params, fresh_nonce, ContentParams};
 use crate::gf128;
 use crate::{CryptoError, DataKey, BLOCK_LEN, GCM_IV_LEN, GCM_MAX_PLAINTEXT_LEN, TAG_LEN};
 
-/// Bytes processed per pass: GHASH and CTR run over the same piece while it is in cache.
-const PIECE: usize = 16 * 1024;
+/// GCM's length block for a 16-byte IV (`0^64 || [128]_64`), hashed after the IV to form J0.
+const IV16_LEN_BLOCK: u128 = 128;
 
 /// Numbers objects so that a segment of one object is never combined into another's tag.
 static NEXT_OBJECT: AtomicU64 = AtomicU64::new(0);
@@ -77,10 +80,15 @@ pub struct GcmObject {
     aad_ghash: u128,
     aad_len: u64,
     id: u64,
+    /// `H^-2`, computed on first use: maps a pre-counter block to the 16-byte IV that yields it.
+    h_inv2: OnceLock<u128>,
 }
 
 impl Drop for GcmObject {
     fn drop(&mut self) {
+        if let Some(v) = self.h_inv2.get_mut() {
+            v.zeroize();
+        }
         self.h.zeroize();
         self.ek_j0.zeroize();
         self.aad_ghash.zeroize();
@@ -216,27 +224,54 @@ impl GcmObject {
             aad_ghash: gf128::horner(h, aad),
             aad_len: aad.len() as u64,
             id: NEXT_OBJECT.fetch_add(1, Ordering::Relaxed),
+            h_inv2: OnceLock::new(),
         })
     }
 
-    fn segment(&self, offset: u64) -> Result<Segment, CryptoError> {
+    /// The counter block `IV || be32(counter)`.
+    fn counter_block(&self, counter: u32) -> [u8; 16] {
+        let mut block = [0u8; 16];
+        block[..GCM_IV_LEN].copy_from_slice(&self.iv);
+        block[GCM_IV_LEN..].copy_from_slice(&counter.to_be_bytes());
+        block
+    }
+
+    /// Starts GCM at content byte `offset`. The segment's stream is an ordinary GCM message whose
+    /// pre-counter block is `IV || be32(1 + first block)`, so its key stream is the object's from
+    /// that block on; it starts with the `offset % 16` bytes of the block before the segment, made
+    /// zero in the ciphertext so that GHASH sees exactly the segment's bytes at their places.
+    fn segment(&self, offset: u64, dir: Direction) -> Result<Segment, CryptoError> {
         if offset >= GCM_MAX_PLAINTEXT_LEN {
             return Err(CryptoError::TooLong);
         }
         let block = offset / BLOCK_LEN as u64;
         // Block i of the content uses counter 2 + i; below the limit it stays within 32 bits.
-        let counter = u32::try_from(block + 2).map_err(|_| CryptoError::TooLong)?;
-        let mut counter_block = [0u8; 16];
-        counter_block[..GCM_IV_LEN].copy_from_slice(&self.iv);
-        counter_block[GCM_IV_LEN..].copy_from_slice(&counter.to_be_bytes());
-        let mut ctr = Active::ctr(&self.key, &counter_block).map_err(backend)?;
+        let first = u32::try_from(block + 2).map_err(|_| CryptoError::TooLong)?;
+        let j0 = self.counter_block(first - 1);
+        let h_inv2 = *self.h_inv2.get_or_init(|| gf128::inverse_square(self.h));
+        // J0 = GHASH(IV16 || length block) = IV16 * H^2 + L * H, solved for IV16.
+        let iv16 = Zeroizing::new(gf128::to_block(gf128::mul(
+            gf128::from_block(&j0) ^ gf128::mul(IV16_LEN_BLOCK, self.h),
+            h_inv2,
+        )));
+        let mut gcm = Active::gcm_segment(&self.key, &j0, &iv16, dir).map_err(backend)?;
         let skip = (offset % BLOCK_LEN as u64) as usize;
-        ctr.apply(&mut [0u8; BLOCK_LEN][..skip]).map_err(backend)?;
-        let h = Zeroizing::new(gf128::to_block(self.h));
+        if skip > 0 {
+            // Decrypting, zero ciphertext hashes as nothing; encrypting, the key stream itself
+            // encrypts to zeros.
+            let mut lead = Zeroizing::new(match dir {
+                Direction::Decrypt => [0u8; 16],
+                Direction::Encrypt => {
+                    gf128::to_block(aes_block(&self.key, &self.counter_block(first))?)
+                }
+            });
+            gcm.update(&mut lead[..skip]).map_err(backend)?;
+        }
         Ok(Segment {
-            ctr,
-            ghash: Active::ghash(&self.key, &h).map_err(backend)?,
-            pending: Zeroizing::new([0; BLOCK_LEN]),
+            gcm,
+            mask: Zeroizing::new(gf128::to_block(aes_block(&self.key, &j0)?)),
+            h: Zeroizing::new(gf128::to_block(self.h)),
+            skip: skip as u64,
             start: offset,
             pos: offset,
             object: self.id,
@@ -245,12 +280,14 @@ impl GcmObject {
 
     /// A decryptor for the segment that starts at byte `offset` of the content (any offset).
     pub fn segment_decryptor(&self, offset: u64) -> Result<SegmentDecryptor, CryptoError> {
-        self.segment(offset).map(SegmentDecryptor)
+        self.segment(offset, Direction::Decrypt)
+            .map(SegmentDecryptor)
     }
 
     /// An encryptor for the segment that starts at byte `offset` of the content (any offset).
     pub fn segment_encryptor(&self, offset: u64) -> Result<SegmentEncryptor, CryptoError> {
-        self.segment(offset).map(SegmentEncryptor)
+        self.segment(offset, Direction::Encrypt)
+            .map(SegmentEncryptor)
     }
 
     /// Checks `tag` against the segments of an object of `total_len` content bytes, in constant
@@ -343,59 +380,51 @@ fn check_tiling(parts: &[SegmentGhash], total_len: u64) -> Result<(), CryptoErro
     Ok(())
 }
 
-/// CTR and GHASH state of one segment.
+/// The GCM stream of one segment.
 struct Segment {
-    ctr: <Active as Backend>::Ctr,
-    ghash: <Active as Backend>::Ghash,
-    /// Ciphertext of the current partial block at its place in the block, zeros elsewhere.
-    pending: Zeroizing<[u8; BLOCK_LEN]>,
+    gcm: <Active as Backend>::GcmSegment,
+    /// `E_K(J0)` of the segment's stream, removed from its tag.
+    mask: Zeroizing<[u8; 16]>,
+    h: Zeroizing<[u8; 16]>,
+    /// Bytes of the first block before the segment (zeros in the stream's ciphertext).
+    skip: u64,
     start: u64,
     pos: u64,
     object: u64,
 }
 
 impl Segment {
-    /// Refuses a chunk that would pass the GCM limit, before anything is processed.
-    fn admit(&self, len: usize) -> Result<(), CryptoError> {
-        self.pos
-            .checked_add(len as u64)
+    /// Processes the next bytes, refusing a chunk that would pass the GCM limit before anything
+    /// is processed.
+    fn update(&mut self, buf: &mut [u8]) -> Result<(), CryptoError> {
+        let end = self
+            .pos
+            .checked_add(buf.len() as u64)
             .filter(|end| *end <= GCM_MAX_PLAINTEXT_LEN)
-            .map(|_| ())
-            .ok_or(CryptoError::TooLong)
-    }
-
-    /// Feeds ciphertext at `pos` to GHASH, completing and holding back partial blocks.
-    fn absorb(&mut self, mut data: &[u8]) -> Result<(), CryptoError> {
-        let mut at = (self.pos % BLOCK_LEN as u64) as usize;
-        self.pos += data.len() as u64;
-        if at != 0 {
-            let take = (BLOCK_LEN - at).min(data.len());
-            self.pending[at..at + take].copy_from_slice(&data[..take]);
-            data = &data[take..];
-            at += take;
-            if at < BLOCK_LEN {
-                return Ok(());
-            }
-            self.ghash.update(&self.pending[..]).map_err(backend)?;
-            self.pending.fill(0);
-        }
-        let whole = data.len() - data.len() % BLOCK_LEN;
-        self.ghash.update(&data[..whole]).map_err(backend)?;
-        let rest = &data[whole..];
-        self.pending[..rest.len()].copy_from_slice(rest);
+            .ok_or(CryptoError::TooLong)?;
+        self.gcm.update(buf).map_err(backend)?;
+        self.pos = end;
         Ok(())
     }
 
-    fn finish(mut self) -> Result<SegmentGhash, CryptoError> {
-        if self.pos % BLOCK_LEN as u64 != 0 {
-            self.ghash.update(&self.pending[..]).map_err(backend)?;
-        }
-        let value = Zeroizing::new(self.ghash.finish().map_err(backend)?);
+    /// The stream's tag is `mask ^ (G * H) ^ (L * H)`, with `G` the Horner value of the segment's
+    /// blocks and `L` the stream's length block; the combiner needs `G * H`.
+    fn finish(self) -> Result<SegmentGhash, CryptoError> {
+        let len = self.pos - self.start;
+        let tag = Zeroizing::new(self.gcm.finish_tag().map_err(backend)?);
+        let value = if len == 0 {
+            0
+        } else {
+            let bits = u128::from((self.skip + len) * 8);
+            gf128::from_block(&tag)
+                ^ gf128::from_block(&self.mask)
+                ^ gf128::mul(bits, gf128::from_block(&self.h))
+        };
         Ok(SegmentGhash {
             object: self.object,
             offset: self.start,
-            len: self.pos - self.start,
-            value: gf128::from_block(&value),
+            len,
+            value,
         })
     }
 }
@@ -417,12 +446,7 @@ pub struct SegmentDecryptor(Segment);
 impl SegmentDecryptor {
     /// Decrypts the segment's next ciphertext bytes in place. The result is unverified.
     pub fn decrypt_in_place_unverified(&mut self, buf: &mut [u8]) -> Result<(), CryptoError> {
-        self.0.admit(buf.len())?;
-        for piece in buf.chunks_mut(PIECE) {
-            self.0.absorb(piece)?;
-            self.0.ctr.apply(piece).map_err(backend)?;
-        }
-        Ok(())
+        self.0.update(buf)
     }
 
     /// Ends the segment and returns its GHASH contribution for [`GcmObject::verify`].
@@ -439,12 +463,7 @@ pub struct SegmentEncryptor(Segment);
 impl SegmentEncryptor {
     /// Encrypts the segment's next plaintext bytes in place.
     pub fn encrypt_in_place(&mut self, buf: &mut [u8]) -> Result<(), CryptoError> {
-        self.0.admit(buf.len())?;
-        for piece in buf.chunks_mut(PIECE) {
-            self.0.ctr.apply(piece).map_err(backend)?;
-            self.0.absorb(piece)?;
-        }
-        Ok(())
+        self.0.update(buf)
     }
 
     /// Ends the segment and returns its GHASH contribution for [`GcmObject::tag`].

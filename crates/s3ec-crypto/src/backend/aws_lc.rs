@@ -17,8 +17,7 @@ use core::ptr::{self, NonNull};
 use aws_lc_sys as sys;
 use zeroize::Zeroizing;
 
-use super::{Backend, Direction, Failed, GcmStream, GhashBlocks, InPlace, OaepParams};
-use crate::gf128;
+use super::{Backend, Direction, Failed, GcmSegment, GcmStream, InPlace, OaepParams};
 
 /// Largest chunk passed to one EVP update call (the C API takes `int` lengths).
 const MAX_CHUNK: usize = 1 << 30;
@@ -59,35 +58,46 @@ impl CipherCtx {
         if cipher.is_null() {
             return Err(Failed);
         }
-        // SAFETY: EVP_CIPHER_CTX_new has no preconditions; null is handled.
-        let ctx = NonNull::new(unsafe { sys::EVP_CIPHER_CTX_new() }).ok_or(Failed)?;
-        let ctx = Self(ctx);
-        // SAFETY: `cipher` is a non-null static table from EVP_aes_*; the caller passes a key of
-        // that cipher's key length and an IV of its default IV length (12 for GCM, 16 for
-        // CTR/CBC), or null (ECB), which EVP_*Init_ex reads and copies before returning.
-        let rc = unsafe {
-            let ivp = iv.map_or(ptr::null(), <[u8]>::as_ptr);
-            match dir {
-                Direction::Encrypt => sys::EVP_EncryptInit_ex(
-                    ctx.0.as_ptr(),
-                    cipher,
-                    ptr::null_mut(),
-                    key.as_ptr(),
-                    ivp,
-                ),
-                Direction::Decrypt => sys::EVP_DecryptInit_ex(
-                    ctx.0.as_ptr(),
-                    cipher,
-                    ptr::null_mut(),
-                    key.as_ptr(),
-                    ivp,
-                ),
-            }
-        };
-        check(rc)?;
+        let mut ctx = Self::empty()?;
+        ctx.init(cipher, Some(key), iv, dir)?;
         // SAFETY: ctx is initialised above; set_padding only flips a flag.
         check(unsafe { sys::EVP_CIPHER_CTX_set_padding(ctx.0.as_ptr(), 0) })?;
         Ok(ctx)
+    }
+
+    /// A context with no cipher yet.
+    fn empty() -> Result<Self, Failed> {
+        // SAFETY: EVP_CIPHER_CTX_new has no preconditions; null is handled.
+        let ctx = NonNull::new(unsafe { sys::EVP_CIPHER_CTX_new() }).ok_or(Failed)?;
+        Ok(Self(ctx))
+    }
+
+    /// EVP_{En,De}cryptInit_ex: a null `cipher` keeps the context's cipher (EVP refuses a context
+    /// without one), an absent key or IV keeps the context's.
+    fn init(
+        &mut self,
+        cipher: *const sys::EVP_CIPHER,
+        key: Option<&[u8]>,
+        iv: Option<&[u8]>,
+        dir: Direction,
+    ) -> Result<(), Failed> {
+        // SAFETY: `cipher` is null or a static table from EVP_aes_*; the callers pass a key of that
+        // cipher's key length and an IV of the context's IV length (12 for GCM unless set to 16 by
+        // EVP_CTRL_GCM_SET_IVLEN first, 16 for CTR/CBC), or null, which EVP_*Init_ex reads and
+        // copies before returning.
+        let rc = unsafe {
+            let keyp = key.map_or(ptr::null(), <[u8]>::as_ptr);
+            let ivp = iv.map_or(ptr::null(), <[u8]>::as_ptr);
+            match dir {
+                Direction::Encrypt => {
+                    sys::EVP_EncryptInit_ex(self.0.as_ptr(), cipher, ptr::null_mut(), keyp, ivp)
+                }
+                Direction::Decrypt => {
+                    sys::EVP_DecryptInit_ex(self.0.as_ptr(), cipher, ptr::null_mut(), keyp, ivp)
+                }
+            }
+        };
+        check(rc)
     }
 
     /// One EVP update over `input` into `out` (which may be `input` itself). `out == None` feeds
@@ -149,7 +159,7 @@ impl CipherCtx {
 
     fn ctrl(&mut self, cmd: c_int, arg: c_int, data: *mut u8) -> Result<(), Failed> {
         // SAFETY: used only for GCM get/set tag, where `data` points to a live 16-byte buffer
-        // and `arg` is 16.
+        // and `arg` is 16, and for GCM set IV length, which reads no pointer.
         check(unsafe { sys::EVP_CIPHER_CTX_ctrl(self.0.as_ptr(), cmd, arg, data.cast()) })
     }
 
@@ -252,58 +262,42 @@ impl GcmStream for Gcm {
     }
 }
 
-/// The IV of the GCM context that [`Ghash`] drives (any fixed IV works: its mask is removed).
-const GHASH_IV: [u8; 12] = [0xff; 12];
-
-/// Bulk GHASH through AWS-LC's GCM: blocks fed as AAD of an encryption with no plaintext, so AWS-LC's
-/// fastest GHASH for the CPU (VPCLMULQDQ/AVX-512, CLMUL/AVX, ...) does the work; AWS-LC exposes no
-/// GHASH of its own. The tag of that empty message is `E_K(J0) ^ (G*H ^ L*H)`, with `G` the Horner
-/// value of the blocks and `L` the length block, so `G*H` falls out with one field product. The tag
-/// never leaves this type.
-pub(crate) struct Ghash {
+/// GCM over one segment of an object. EVP takes IVs, not counter blocks, so the segment engine
+/// passes the 16-byte IV that GCM's IV hashing maps to the segment's pre-counter block; the
+/// stream then runs AWS-LC's stitched AES-GCM (VAES/AVX-512, AVX, ...) from that block.
+pub(crate) struct Segment {
     ctx: CipherCtx,
-    mask: Zeroizing<[u8; 16]>,
-    h: Zeroizing<[u8; 16]>,
-    absorbed: u64,
+    dir: Direction,
 }
 
-impl GhashBlocks for Ghash {
-    fn update(&mut self, blocks: &[u8]) -> Result<(), Failed> {
-        if blocks.len() % 16 != 0 {
-            return Err(Failed);
-        }
-        for chunk in blocks.chunks(MAX_CHUNK) {
-            // A null output pointer makes EVP treat the input as AAD.
-            self.ctx.update_raw(
-                Direction::Encrypt,
-                ptr::null_mut(),
-                chunk.as_ptr(),
-                chunk.len(),
-            )?;
-        }
-        self.absorbed = self
-            .absorbed
-            .checked_add(blocks.len() as u64)
-            .ok_or(Failed)?;
-        Ok(())
+impl Segment {
+    fn start(key: &[u8; 32], iv16: &[u8; 16], dir: Direction) -> Result<Self, Failed> {
+        let mut ctx = CipherCtx::empty()?;
+        ctx.init(gcm_cipher(32)?, None, None, dir)?;
+        ctx.ctrl(sys::EVP_CTRL_GCM_SET_IVLEN as c_int, 16, ptr::null_mut())?;
+        ctx.init(ptr::null(), Some(key), Some(iv16), dir)?;
+        Ok(Self { ctx, dir })
+    }
+}
+
+impl GcmSegment for Segment {
+    fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed> {
+        self.ctx.update_in_place(self.dir, buf)
     }
 
-    fn finish(mut self) -> Result<[u8; 16], Failed> {
-        if self.absorbed == 0 {
-            return Ok([0; 16]);
+    fn finish_tag(mut self) -> Result<[u8; 16], Failed> {
+        if self.dir == Direction::Decrypt {
+            // EVP only hands out the tag of an encryption. Re-initialising with no cipher, key or
+            // IV only switches the direction (GCM's init returns at once without key and IV), so
+            // the GHASH state (over the ciphertext, as decryption hashes its input) is kept and
+            // finishing as an encryption yields its tag.
+            self.ctx.init(ptr::null(), None, None, Direction::Encrypt)?;
         }
         self.ctx.finalize(Direction::Encrypt)?;
-        let mut tag = Zeroizing::new([0u8; 16]);
+        let mut tag = [0u8; 16];
         self.ctx
             .ctrl(sys::EVP_CTRL_GCM_GET_TAG as c_int, 16, tag.as_mut_ptr())?;
-        let bits = self.absorbed.checked_mul(8).ok_or(Failed)?;
-        let mut len_block = [0u8; 16];
-        len_block[..8].copy_from_slice(&bits.to_be_bytes());
-        let h = gf128::from_block(&self.h);
-        let s = gf128::from_block(&tag) ^ gf128::from_block(&self.mask);
-        Ok(gf128::to_block(
-            s ^ gf128::mul(gf128::from_block(&len_block), h),
-        ))
+        Ok(tag)
     }
 }
 
@@ -523,7 +517,7 @@ impl Backend for AwsLc {
     type Gcm = Gcm;
     type Ctr = Stream;
     type CbcDec = Stream;
-    type Ghash = Ghash;
+    type GcmSegment = Segment;
     type RsaPublic = Pkey;
     type RsaPrivate = Pkey;
 
@@ -560,19 +554,13 @@ impl Backend for AwsLc {
         })
     }
 
-    fn ghash(key: &[u8; 32], h: &[u8; 16]) -> Result<Ghash, Failed> {
-        let mut j0 = [0u8; 16];
-        j0[..12].copy_from_slice(&GHASH_IV);
-        j0[15] = 1;
-        let mut mask = Zeroizing::new([0u8; 16]);
-        Self::ctr(key, &j0)?.apply(&mut mask[..])?;
-        let ctx = CipherCtx::new(gcm_cipher(32)?, key, Some(&GHASH_IV), Direction::Encrypt)?;
-        Ok(Ghash {
-            ctx,
-            mask,
-            h: Zeroizing::new(*h),
-            absorbed: 0,
-        })
+    fn gcm_segment(
+        key: &[u8; 32],
+        _j0: &[u8; 16],
+        iv16: &[u8; 16],
+        dir: Direction,
+    ) -> Result<Segment, Failed> {
+        Segment::start(key, iv16, dir)
     }
 
     fn cbc_decryptor(key: &[u8; 32], iv: &[u8; 16]) -> Result<Stream, Failed> {

@@ -61,13 +61,14 @@ pub(crate) trait GcmStream: Sized + Send {
     fn finish_decrypt(self, tag: &[u8; 16]) -> Result<(), Failed>;
 }
 
-/// GHASH over whole blocks from a zero state (the bulk half of the segment engine).
-pub(crate) trait GhashBlocks: Sized + Send {
-    /// Absorbs `blocks`, a whole number of 16-byte blocks (anything else is `Failed`).
-    fn update(&mut self, blocks: &[u8]) -> Result<(), Failed>;
-    /// The Horner value of everything absorbed, times H once more: `sum X_i * H^(n - i + 2)` for
-    /// blocks `X_1..X_n` (zero when nothing was absorbed).
-    fn finish(self) -> Result<[u8; 16], Failed>;
+/// AES-256-GCM without AAD from a caller-chosen pre-counter block: one segment of an object
+/// (the segment engine's bulk work, at the speed of the backend's stitched GCM).
+pub(crate) trait GcmSegment: Sized + Send {
+    /// Encrypts or decrypts `buf` in place, continuing the stream. Any chunk size works.
+    fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed>;
+    /// The tag of everything processed, `E_K(J0) ^ GHASH(ciphertext, length block)`, in either
+    /// direction (GHASH always covers the ciphertext).
+    fn finish_tag(self) -> Result<[u8; 16], Failed>;
 }
 
 /// A key stream (AES-CTR) or a raw block decryptor (AES-CBC without padding), in place.
@@ -86,8 +87,8 @@ pub(crate) trait Backend {
     type Ctr: InPlace;
     /// AES-256-CBC decryption without padding.
     type CbcDec: InPlace;
-    /// Bulk GHASH.
-    type Ghash: GhashBlocks;
+    /// GCM from a given pre-counter block.
+    type GcmSegment: GcmSegment;
     /// A parsed RSA public key.
     type RsaPublic: Send + Sync;
     /// A parsed RSA private key.
@@ -107,8 +108,15 @@ pub(crate) trait Backend {
     ) -> Result<(), Failed>;
     /// AES-256-CTR starting at `counter_block`; the counter increments the low 32 bits only.
     fn ctr(key: &[u8; 32], counter_block: &[u8; 16]) -> Result<Self::Ctr, Failed>;
-    /// GHASH keyed by `h` = AES-256(`key`, 0^128) (backends use whichever of the two they need).
-    fn ghash(key: &[u8; 32], h: &[u8; 16]) -> Result<Self::Ghash, Failed>;
+    /// Starts GCM whose pre-counter block is `j0` (the first byte uses counter `j0 + 1`, 32-bit
+    /// increments). `iv16` is a 16-byte IV that GCM's IV hashing maps to `j0`, for backends that
+    /// take only IVs; the others ignore it.
+    fn gcm_segment(
+        key: &[u8; 32],
+        j0: &[u8; 16],
+        iv16: &[u8; 16],
+        dir: Direction,
+    ) -> Result<Self::GcmSegment, Failed>;
     /// AES-256-CBC block decryption (no padding handling).
     fn cbc_decryptor(key: &[u8; 32], iv: &[u8; 16]) -> Result<Self::CbcDec, Failed>;
     /// AES-ECB decryption of whole blocks in place, any AES key size.
