@@ -1,12 +1,18 @@
-//! `cargo xtask bench crypto`: throughput of the s3ec-crypto streaming engines against the
-//! one-shot AES-256-GCM of aws-lc-rs on the same 64 MiB buffer, measured in the same run.
+//! `cargo xtask bench crypto`: throughput of the s3ec-crypto engines against the fastest one-shot
+//! AES-256-GCM on the machine, all on the same 64 MiB buffer in the same run.
 //!
-//! Prints one line per engine: `gcm-encrypt <GB/s> GB/s <ratio>x limit`. Encrypt engines are
-//! compared with the one-shot seal, decrypt engines with the one-shot open; the committing
-//! engines with the one-shot call that has their 2-byte AAD (`limit-*-aad`). CTR and CBC are
-//! shown against the open limit for scale only (they are not GCM). The machine is
+//! References (one-shot seal and open, each printed): aws-lc-rs, ring 0.17 (BoringSSL's VAES/AVX2
+//! GCM, which aws-lc lacks) and RustCrypto `aes-gcm` (AES-NI/VAES and CLMUL picked at run time by
+//! the `aes` and `polyval` crates; no cfg or target feature needed). The limit is the best of them.
+//! Engines, each as `<name> <GB/s> GB/s <ratio>x limit`: streaming GCM and committing GCM (1 MiB
+//! chunks), the segment engine on one core (one segment, GHASH combined and tag checked) and on two
+//! cores (two segments of the object on two threads; also shown against the one-core figure). CTR
+//! and CBC are shown against the open limit for scale only (they are not GCM). The machine is
 //! shared and noisy, so every measurement is interleaved with the others over many rounds and the
 //! best round counts (the capability of the code, not the load of the neighbours).
+//!
+//! `OPENSSL_ia32cap=":~0x10000"` hides AVX-512 from AWS-LC (not from ring or RustCrypto): on an
+//! AVX-512 machine that reproduces an AVX2-only CPU (Zen 2/3 class) for the comparison.
 //!
 //! xtask runs in the dev profile; timing needs optimised code, so a debug build re-runs itself
 //! through `cargo run --release` (no `target-cpu=native`: AWS-LC picks AES-NI/VAES at run time).
@@ -15,15 +21,17 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::Instant;
 
+use aes_gcm::aead::{AeadInOut, KeyInit};
 use anyhow::{bail, Context, Result};
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+use s3ec_crypto::segment::GcmObject;
 use s3ec_crypto::{testing, CbcDecryptor, ContentDecryptor, CtrRangeDecryptor, DataKey};
 use s3ec_format::{AlgorithmSuite, ContentNonce};
 
 const SIZE: usize = 64 << 20;
 /// Chunk size the streaming engines are fed with (what an S3 body stream delivers at most).
 const CHUNK: usize = 1 << 20;
-const DEFAULT_ROUNDS: usize = 100;
+const DEFAULT_ROUNDS: usize = 40;
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut rounds = DEFAULT_ROUNDS;
@@ -131,6 +139,185 @@ impl Alternating {
     }
 }
 
+/// The three one-shot AES-256-GCM references.
+struct References {
+    aws_lc: LessSafeKey,
+    ring: ring::aead::LessSafeKey,
+    rust_crypto: aes_gcm::Aes256Gcm,
+    iv: [u8; 12],
+}
+
+/// A reference library.
+#[derive(Clone, Copy)]
+enum Lib {
+    AwsLc,
+    Ring,
+    RustCrypto,
+}
+
+impl Lib {
+    const ALL: [Lib; 3] = [Lib::AwsLc, Lib::Ring, Lib::RustCrypto];
+
+    fn seal_name(self) -> &'static str {
+        match self {
+            Lib::AwsLc => "aws-lc-rs-seal",
+            Lib::Ring => "ring-seal",
+            Lib::RustCrypto => "rustcrypto-seal",
+        }
+    }
+
+    fn open_name(self) -> &'static str {
+        match self {
+            Lib::AwsLc => "aws-lc-rs-open",
+            Lib::Ring => "ring-open",
+            Lib::RustCrypto => "rustcrypto-open",
+        }
+    }
+}
+
+impl References {
+    fn new(key: &DataKey, iv: [u8; 12]) -> Result<Self> {
+        let k = key.expose_secret();
+        Ok(Self {
+            aws_lc: LessSafeKey::new(
+                UnboundKey::new(&AES_256_GCM, k).map_err(|_| anyhow::anyhow!("aws-lc key"))?,
+            ),
+            ring: ring::aead::LessSafeKey::new(
+                ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, k)
+                    .map_err(|_| anyhow::anyhow!("ring key"))?,
+            ),
+            rust_crypto: aes_gcm::Aes256Gcm::new_from_slice(k)
+                .map_err(|_| anyhow::anyhow!("aes-gcm key"))?,
+            iv,
+        })
+    }
+
+    fn seal(&self, lib: Lib, buf: &mut [u8]) -> Result<[u8; 16]> {
+        let mut tag = [0u8; 16];
+        match lib {
+            Lib::AwsLc => tag.copy_from_slice(
+                self.aws_lc
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(self.iv),
+                        Aad::empty(),
+                        buf,
+                    )
+                    .map_err(|_| anyhow::anyhow!("aws-lc seal"))?
+                    .as_ref(),
+            ),
+            Lib::Ring => tag.copy_from_slice(
+                self.ring
+                    .seal_in_place_separate_tag(
+                        ring::aead::Nonce::assume_unique_for_key(self.iv),
+                        ring::aead::Aad::empty(),
+                        buf,
+                    )
+                    .map_err(|_| anyhow::anyhow!("ring seal"))?
+                    .as_ref(),
+            ),
+            Lib::RustCrypto => {
+                let nonce = aes_gcm::Nonce::try_from(&self.iv[..])?;
+                tag.copy_from_slice(
+                    &self
+                        .rust_crypto
+                        .encrypt_inout_detached(&nonce, b"", buf.into())
+                        .map_err(|_| anyhow::anyhow!("aes-gcm seal"))?,
+                );
+            }
+        }
+        Ok(tag)
+    }
+
+    /// Opens `buf` (ciphertext followed by its tag) in place.
+    fn open(&self, lib: Lib, buf: &mut [u8]) -> Result<()> {
+        let fail = || anyhow::anyhow!("one-shot open failed");
+        match lib {
+            Lib::AwsLc => {
+                self.aws_lc
+                    .open_in_place(Nonce::assume_unique_for_key(self.iv), Aad::empty(), buf)
+                    .map_err(|_| fail())?;
+            }
+            Lib::Ring => {
+                self.ring
+                    .open_in_place(
+                        ring::aead::Nonce::assume_unique_for_key(self.iv),
+                        ring::aead::Aad::empty(),
+                        buf,
+                    )
+                    .map_err(|_| fail())?;
+            }
+            Lib::RustCrypto => {
+                let nonce = aes_gcm::Nonce::try_from(&self.iv[..])?;
+                let (body, tag) = buf.split_at_mut(SIZE);
+                let tag = aes_gcm::Tag::try_from(&tag[..])?;
+                self.rust_crypto
+                    .decrypt_inout_detached(&nonce, b"", body.into(), &tag)
+                    .map_err(|_| fail())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `work` on the two halves of `buf` on two threads, each half as one segment starting at its
+/// offset, and returns both segments' GHASH values.
+fn two_cores(
+    buf: &mut [u8],
+    work: impl Fn(u64, &mut [u8]) -> Result<s3ec_crypto::segment::SegmentGhash> + Sync,
+) -> Result<Vec<s3ec_crypto::segment::SegmentGhash>> {
+    let half = buf.len() / 2;
+    let (a, b) = buf.split_at_mut(half);
+    std::thread::scope(|s| {
+        let first = s.spawn(|| work(0, a));
+        let second = work(half as u64, b)?;
+        let first = first
+            .join()
+            .map_err(|_| anyhow::anyhow!("segment thread panicked"))??;
+        Ok(vec![first, second])
+    })
+}
+
+fn encrypt_segment(
+    obj: &GcmObject,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<s3ec_crypto::segment::SegmentGhash> {
+    let mut seg = obj.segment_encryptor(offset)?;
+    stream(buf, |c| Ok(seg.encrypt_in_place(c)?))?;
+    Ok(seg.finish()?)
+}
+
+fn decrypt_segment(
+    obj: &GcmObject,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<s3ec_crypto::segment::SegmentGhash> {
+    let mut seg = obj.segment_decryptor(offset)?;
+    stream(buf, |c| Ok(seg.decrypt_in_place_unverified(c)?))?;
+    Ok(seg.finish()?)
+}
+
+/// The CPU features that decide which AES-GCM code runs, as the standard library detects them.
+fn cpu_flags() -> String {
+    let mut flags = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        for (name, on) in [
+            ("aes", std::is_x86_feature_detected!("aes")),
+            ("pclmulqdq", std::is_x86_feature_detected!("pclmulqdq")),
+            ("avx2", std::is_x86_feature_detected!("avx2")),
+            ("vaes", std::is_x86_feature_detected!("vaes")),
+            ("vpclmulqdq", std::is_x86_feature_detected!("vpclmulqdq")),
+            ("avx512f", std::is_x86_feature_detected!("avx512f")),
+        ] {
+            if on {
+                flags.push(name);
+            }
+        }
+    }
+    flags.join(" ")
+}
+
 fn measure(rounds: usize) -> Result<()> {
     let key = DataKey::generate()?;
     let iv = [0x5Au8; 12];
@@ -153,68 +340,40 @@ fn measure(rounds: usize) -> Result<()> {
         &commit_nonce,
         &mut commit_ct,
     )?;
-    let mut limit_ct: Vec<u8> = plain.clone();
-    limit_ct.extend_from_slice(&[0; 16]);
-    let limit_key = LessSafeKey::new(
-        UnboundKey::new(&AES_256_GCM, key.expose_secret()).map_err(|_| anyhow::anyhow!("key"))?,
-    );
-    let limit_tags = {
-        let mut a = plain.clone();
-        let t1 = limit_key
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::empty(), &mut a)
-            .map_err(|_| anyhow::anyhow!("seal"))?;
-        limit_ct[..SIZE].copy_from_slice(&a);
-        let t2 = limit_key
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(iv), Aad::empty(), &mut a)
-            .map_err(|_| anyhow::anyhow!("seal"))?;
-        let mut tags = [[0u8; 16]; 2];
-        tags[0].copy_from_slice(t1.as_ref());
-        tags[1].copy_from_slice(t2.as_ref());
-        tags
+    let refs = References::new(&key, iv)?;
+    // One ciphertext-and-tag buffer shared by the references' opens: every library maps it to the
+    // same bytes, so the alternating tags stay valid whichever opened it last.
+    let mut ref_ct: Vec<u8> = plain.clone();
+    let ref_tags = {
+        let t1 = refs.seal(Lib::AwsLc, &mut ref_ct)?;
+        let mut again = ref_ct.clone();
+        let t2 = refs.seal(Lib::AwsLc, &mut again)?;
+        [t1, t2]
     };
-    let mut limit_turn = 0;
-    // The committing suite's GCM call carries a 2-byte AAD; its limit is the one-shot seal/open
-    // with that AAD (same key length, same buffer).
-    let commit_aad = AlgorithmSuite::AesGcmCommitKey.id_bytes();
-    let mut limit_aad_ct: Vec<u8> = plain.clone();
-    limit_aad_ct.extend_from_slice(&[0; 16]);
-    let limit_aad_tags = {
-        let mut a = plain.clone();
-        let mut tags = [[0u8; 16]; 2];
-        for (i, tag) in tags.iter_mut().enumerate() {
-            let t = limit_key
-                .seal_in_place_separate_tag(
-                    Nonce::assume_unique_for_key([1; 12]),
-                    Aad::from(commit_aad),
-                    &mut a,
-                )
-                .map_err(|_| anyhow::anyhow!("seal"))?;
-            if i == 0 {
-                limit_aad_ct[..SIZE].copy_from_slice(&a);
-            }
-            tag.copy_from_slice(t.as_ref());
-        }
-        tags
-    };
-    let mut limit_aad_turn = 0;
+    ref_ct.extend_from_slice(&ref_tags[0]);
+    let mut ref_turn = 0;
     let mut cbc_buf = plain.clone();
+    let gcm_object = testing::gcm_object_with_nonce(AlgorithmSuite::AesGcm, &key, &gcm_nonce)?;
 
     let mut best = Best(Vec::new());
     for _ in 0..rounds {
-        best.record(
-            "limit-seal",
-            time(|| {
-                let tag = limit_key
-                    .seal_in_place_separate_tag(
-                        Nonce::assume_unique_for_key(iv),
-                        Aad::empty(),
-                        &mut plain,
-                    )
-                    .map_err(|_| anyhow::anyhow!("seal"))?;
-                let _ = black_box(tag);
-                Ok(())
-            })?,
-        );
+        for lib in Lib::ALL {
+            best.record(
+                lib.seal_name(),
+                time(|| {
+                    black_box(refs.seal(lib, &mut plain)?);
+                    Ok(())
+                })?,
+            );
+            best.record(
+                lib.open_name(),
+                time(|| {
+                    ref_ct[SIZE..].copy_from_slice(&ref_tags[ref_turn]);
+                    ref_turn ^= 1;
+                    refs.open(lib, &mut ref_ct)
+                })?,
+            );
+        }
         best.record(
             "gcm-encrypt",
             time(|| {
@@ -222,20 +381,6 @@ fn measure(rounds: usize) -> Result<()> {
                     testing::encryptor_with_nonce(AlgorithmSuite::AesGcm, &key, &gcm_nonce)?;
                 stream(&mut plain, |c| Ok(enc.encrypt_in_place(c)?))?;
                 black_box(enc.finish()?);
-                Ok(())
-            })?,
-        );
-        best.record(
-            "limit-seal-aad",
-            time(|| {
-                let tag = limit_key
-                    .seal_in_place_separate_tag(
-                        Nonce::assume_unique_for_key([1; 12]),
-                        Aad::from(commit_aad),
-                        &mut plain,
-                    )
-                    .map_err(|_| anyhow::anyhow!("seal"))?;
-                let _ = black_box(tag);
                 Ok(())
             })?,
         );
@@ -253,41 +398,11 @@ fn measure(rounds: usize) -> Result<()> {
             })?,
         );
         best.record(
-            "limit-open",
-            time(|| {
-                limit_ct[SIZE..].copy_from_slice(&limit_tags[limit_turn]);
-                limit_turn ^= 1;
-                limit_key
-                    .open_in_place(
-                        Nonce::assume_unique_for_key(iv),
-                        Aad::empty(),
-                        &mut limit_ct,
-                    )
-                    .map_err(|_| anyhow::anyhow!("one-shot open failed"))?;
-                Ok(())
-            })?,
-        );
-        best.record(
             "gcm-decrypt",
             time(|| {
                 let mut dec = ContentDecryptor::new(AlgorithmSuite::AesGcm, &key, &gcm_nonce)?;
                 stream(&mut gcm_ct, |c| Ok(dec.decrypt_in_place_unverified(c)?))?;
                 dec.finish(&gcm_alt.next())?;
-                Ok(())
-            })?,
-        );
-        best.record(
-            "limit-open-aad",
-            time(|| {
-                limit_aad_ct[SIZE..].copy_from_slice(&limit_aad_tags[limit_aad_turn]);
-                limit_aad_turn ^= 1;
-                limit_key
-                    .open_in_place(
-                        Nonce::assume_unique_for_key([1; 12]),
-                        Aad::from(commit_aad),
-                        &mut limit_aad_ct,
-                    )
-                    .map_err(|_| anyhow::anyhow!("one-shot open failed"))?;
                 Ok(())
             })?,
         );
@@ -298,6 +413,38 @@ fn measure(rounds: usize) -> Result<()> {
                     ContentDecryptor::new(AlgorithmSuite::AesGcmCommitKey, &key, &commit_nonce)?;
                 stream(&mut commit_ct, |c| Ok(dec.decrypt_in_place_unverified(c)?))?;
                 dec.finish(&commit_alt.next())?;
+                Ok(())
+            })?,
+        );
+        best.record(
+            "segment-encrypt",
+            time(|| {
+                let part = encrypt_segment(&gcm_object, 0, &mut plain)?;
+                black_box(gcm_object.tag(vec![part], SIZE as u64)?);
+                Ok(())
+            })?,
+        );
+        best.record(
+            "segment-decrypt",
+            time(|| {
+                let part = decrypt_segment(&gcm_object, 0, &mut gcm_ct)?;
+                let _verified = gcm_object.verify(vec![part], SIZE as u64, &gcm_alt.next())?;
+                Ok(())
+            })?,
+        );
+        best.record(
+            "segment-encrypt-2cores",
+            time(|| {
+                let parts = two_cores(&mut plain, |o, b| encrypt_segment(&gcm_object, o, b))?;
+                black_box(gcm_object.tag(parts, SIZE as u64)?);
+                Ok(())
+            })?,
+        );
+        best.record(
+            "segment-decrypt-2cores",
+            time(|| {
+                let parts = two_cores(&mut gcm_ct, |o, b| decrypt_segment(&gcm_object, o, b))?;
+                let _verified = gcm_object.verify(parts, SIZE as u64, &gcm_alt.next())?;
                 Ok(())
             })?,
         );
@@ -322,29 +469,54 @@ fn measure(rounds: usize) -> Result<()> {
         ctr.apply(&mut gcm_ct)?;
     }
 
-    let seal = best.get("limit-seal");
-    let open = best.get("limit-open");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "# s3ec-crypto backend {}, 64 MiB buffer, {} KiB chunks, best of {rounds} rounds",
+        "# s3ec-crypto backend {}, 64 MiB buffer, {} KiB chunks, best of {rounds} interleaved rounds",
         s3ec_crypto::BACKEND_NAME,
         CHUNK >> 10
     );
-    println!("limit-seal {seal:.2} GB/s (aws-lc-rs one-shot)");
-    println!("limit-open {open:.2} GB/s (aws-lc-rs one-shot)");
-    let seal_aad = best.get("limit-seal-aad");
-    let open_aad = best.get("limit-open-aad");
-    println!("limit-seal-aad {seal_aad:.2} GB/s (aws-lc-rs one-shot, 2-byte AAD)");
-    println!("limit-open-aad {open_aad:.2} GB/s (aws-lc-rs one-shot, 2-byte AAD)");
+    println!(
+        "# CPU flags: {}; OPENSSL_ia32cap={}; load average {}",
+        cpu_flags(),
+        std::env::var("OPENSSL_ia32cap").unwrap_or_else(|_| "(unset)".into()),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let mut seal = (0.0, "");
+    let mut open = (0.0, "");
+    for lib in Lib::ALL {
+        let (s, o) = (best.get(lib.seal_name()), best.get(lib.open_name()));
+        println!("{} {s:.2} GB/s", lib.seal_name());
+        println!("{} {o:.2} GB/s", lib.open_name());
+        if s > seal.0 {
+            seal = (s, lib.seal_name());
+        }
+        if o > open.0 {
+            open = (o, lib.open_name());
+        }
+    }
+    println!("limit-seal {:.2} GB/s ({})", seal.0, seal.1);
+    println!("limit-open {:.2} GB/s ({})", open.0, open.1);
     for (name, limit) in [
-        ("gcm-encrypt", seal),
-        ("gcm-decrypt", open),
-        ("commit-encrypt", seal_aad),
-        ("commit-decrypt", open_aad),
-        ("ctr-decrypt", open),
-        ("cbc-decrypt", open),
+        ("gcm-encrypt", seal.0),
+        ("gcm-decrypt", open.0),
+        ("commit-encrypt", seal.0),
+        ("commit-decrypt", open.0),
+        ("segment-encrypt", seal.0),
+        ("segment-decrypt", open.0),
+        ("segment-encrypt-2cores", seal.0),
+        ("segment-decrypt-2cores", open.0),
+        ("ctr-decrypt", open.0),
+        ("cbc-decrypt", open.0),
     ] {
         let v = best.get(name);
-        println!("{name} {v:.2} GB/s {:.2}x limit", v / limit);
+        let one_core = name
+            .strip_suffix("-2cores")
+            .map(|single| format!(" {:.2}x one core", v / best.get(single)))
+            .unwrap_or_default();
+        println!("{name} {v:.2} GB/s {:.2}x limit{one_core}", v / limit);
     }
     Ok(())
 }

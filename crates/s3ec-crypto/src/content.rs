@@ -31,7 +31,7 @@ pub(crate) struct ContentParams {
 }
 
 impl ContentParams {
-    fn aad(&self) -> &[u8] {
+    pub(crate) fn aad(&self) -> &[u8] {
         &self.aad[..self.aad_len]
     }
 }
@@ -108,6 +108,29 @@ fn committed_params(
     })
 }
 
+/// A fresh random nonce for encrypting with `suite` (0x0072 or 0x0073) under `key`: the IV, or the
+/// message id and its commitment.
+pub(crate) fn fresh_nonce(
+    suite: AlgorithmSuite,
+    key: &DataKey,
+) -> Result<ContentNonce, CryptoError> {
+    match suite {
+        AlgorithmSuite::AesGcm => Ok(ContentNonce::Iv(random::nonzero::<GCM_IV_LEN>()?.to_vec())),
+        AlgorithmSuite::AesGcmCommitKey => {
+            let message_id = random::nonzero::<MESSAGE_ID_LEN>()?;
+            let commitment = commitment::derive_commitment(key, &message_id)?;
+            Ok(ContentNonce::Committed {
+                message_id,
+                commitment,
+            })
+        }
+        other => Err(CryptoError::UnsupportedSuite {
+            suite: other.id(),
+            operation: "encrypt",
+        }),
+    }
+}
+
 fn start(params: &ContentParams, dir: Direction) -> Result<Gcm, CryptoError> {
     Active::gcm(&params.key, &params.iv, params.aad(), dir)
         .map_err(|_| CryptoError::Backend("GCM initialisation failed"))
@@ -159,23 +182,7 @@ impl ContentEncryptor {
     /// Starts encrypting with a fresh nonce for `suite` (0x0072 or 0x0073) and returns the nonce
     /// to store in the envelope (the IV, or the message id and its commitment).
     pub fn new(suite: AlgorithmSuite, key: &DataKey) -> Result<(Self, ContentNonce), CryptoError> {
-        let nonce = match suite {
-            AlgorithmSuite::AesGcm => ContentNonce::Iv(random::nonzero::<GCM_IV_LEN>()?.to_vec()),
-            AlgorithmSuite::AesGcmCommitKey => {
-                let message_id = random::nonzero::<MESSAGE_ID_LEN>()?;
-                let commitment = commitment::derive_commitment(key, &message_id)?;
-                ContentNonce::Committed {
-                    message_id,
-                    commitment,
-                }
-            }
-            other => {
-                return Err(CryptoError::UnsupportedSuite {
-                    suite: other.id(),
-                    operation: "encrypt",
-                })
-            }
-        };
+        let nonce = fresh_nonce(suite, key)?;
         let enc = Self::with_nonce(suite, key, &nonce)?;
         Ok((enc, nonce))
     }

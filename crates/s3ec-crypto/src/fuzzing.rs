@@ -272,3 +272,122 @@ fn round_trip(
         assert_eq!(window, &plaintext[from..], "CTR range disagrees with GCM");
     }
 }
+
+/// Input layout: selector byte (bit 0: suite 0x0072 or 0x0073; bits 1-3: the tampering), a cut
+/// count `n` and `n` two-byte cut points, a two-byte tamper position, then the plaintext.
+///
+/// The plaintext is encrypted by the segments the cuts make (processed last first), which must give
+/// the sequential engine's bytes and tag; decrypted by the same segments (first first), which must
+/// verify and give the plaintext back; then tampered with (a bit flip in the ciphertext or tag, a
+/// part dropped, duplicated or cut short, or the object truncated), which must fail to verify.
+pub fn gcm_segments(data: &[u8]) {
+    use crate::segment::{GcmObject, SegmentGhash};
+
+    let mut input = Input(data);
+    let selector = input.byte();
+    let n = usize::from(input.byte() % 12);
+    let cuts: Vec<usize> = (0..n)
+        .map(|_| usize::from(u16::from_be_bytes(input.array::<2>())))
+        .collect();
+    let tamper = usize::from(u16::from_be_bytes(input.array::<2>()));
+    let plaintext = input.0;
+    let len = plaintext.len();
+
+    let suite = if selector & 1 == 0 {
+        AlgorithmSuite::AesGcm
+    } else {
+        AlgorithmSuite::AesGcmCommitKey
+    };
+    let key = DataKey::from_slice(&FUZZ_DATA_KEY).expect("a 32-byte data key is valid");
+    let (mut enc, nonce) = ContentEncryptor::new(suite, &key).expect("GCM suites encrypt");
+    let mut expected = plaintext.to_vec();
+    enc.encrypt_in_place(&mut expected)
+        .expect("encryption of a small buffer succeeds");
+    let expected_tag = enc.finish().expect("finishing GCM succeeds");
+
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (len + 1)).collect();
+    points.extend([0, len]);
+    points.sort_unstable();
+    points.dedup();
+    let segs: Vec<(usize, usize)> = points.windows(2).map(|w| (w[0], w[1])).collect();
+
+    let object = crate::testing::gcm_object_with_nonce(suite, &key, &nonce)
+        .expect("the nonce was just made for this key");
+    let mut buf = plaintext.to_vec();
+    let mut parts: Vec<SegmentGhash> = Vec::new();
+    for &(a, b) in segs.iter().rev() {
+        let mut seg = object.segment_encryptor(a as u64).expect("offset in range");
+        seg.encrypt_in_place(&mut buf[a..b])
+            .expect("a small segment encrypts");
+        parts.push(seg.finish().expect("segment finishes"));
+    }
+    assert!(
+        buf == expected,
+        "segment ciphertext differs from the sequential engine"
+    );
+    let tag = object
+        .tag(parts, len as u64)
+        .expect("parts tile the object");
+    assert_eq!(
+        tag, expected_tag,
+        "segment tag differs from the sequential engine"
+    );
+
+    let object = GcmObject::for_decrypt(suite, &key, &nonce).expect("own nonce is accepted");
+    let decrypt = |buf: &mut [u8], a: usize, b: usize| {
+        let mut seg = object.segment_decryptor(a as u64).expect("offset in range");
+        seg.decrypt_in_place_unverified(&mut buf[a..b])
+            .expect("a small segment decrypts");
+        seg.finish().expect("segment finishes")
+    };
+    let mut parts: Vec<SegmentGhash> = segs.iter().map(|&(a, b)| decrypt(&mut buf, a, b)).collect();
+    assert!(
+        object.verify(parts.clone(), len as u64, &tag).is_ok(),
+        "own segments do not verify"
+    );
+    assert!(buf == plaintext, "segment decryption changed the plaintext");
+
+    let mut total = len;
+    let mut tag = tag;
+    match (selector >> 1) % 6 {
+        0 if len > 0 => {
+            let i = tamper % len;
+            let mut body = expected.clone();
+            body[i] ^= 1 << (selector >> 5);
+            let (a, b) = *segs
+                .iter()
+                .find(|(a, b)| (*a..*b).contains(&i))
+                .expect("tiled");
+            let mut bad = body;
+            parts.retain(|p| p.offset() != a as u64);
+            parts.push(decrypt(&mut bad, a, b));
+        }
+        1 if !parts.is_empty() => {
+            parts.remove(tamper % parts.len());
+        }
+        2 if !parts.is_empty() => {
+            let p = parts[tamper % parts.len()].clone();
+            parts.push(p);
+        }
+        3 if len > 0 => {
+            let i = tamper % parts.len();
+            let (a, b) = segs[i];
+            let mut scratch = expected.clone();
+            parts[i] = decrypt(&mut scratch, a, b - 1);
+        }
+        4 if len > 0 => {
+            let (a, _) = segs[segs.len() - 1];
+            let mut scratch = expected.clone();
+            parts.pop();
+            if a < len - 1 {
+                parts.push(decrypt(&mut scratch, a, len - 1));
+            }
+            total = len - 1;
+        }
+        _ => tag[tamper % TAG_LEN] ^= 1 << (selector >> 5),
+    }
+    assert!(
+        object.verify(parts, total as u64, &tag).is_err(),
+        "tampered segments verified"
+    );
+}

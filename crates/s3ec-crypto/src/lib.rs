@@ -3,6 +3,8 @@
 //!
 //! - [`ContentEncryptor`] / [`ContentDecryptor`]: streaming AES-256-GCM for suites 0x0072 and
 //!   0x0073 (HKDF-SHA-512 key commitment, verified before the content key is derived).
+//! - [`segment::GcmObject`]: the same GCM objects processed as independent segments (any split,
+//!   any order, any thread) with one tag combined from the segments' GHASH values.
 //! - [`CtrRangeDecryptor`]: unauthenticated AES-CTR from any block of a GCM object (ranged reads).
 //! - [`CbcDecryptor`]: legacy AES-256-CBC/PKCS#7, decryption only, no padding oracle.
 //! - [`wrap`]: AES/GCM and RSA-OAEP-SHA1 key wrapping, plus the decrypt-only legacy wraps.
@@ -37,9 +39,11 @@ mod backend;
 pub mod commitment;
 mod content;
 mod error;
+mod gf128;
 mod key;
 mod legacy;
 mod random;
+pub mod segment;
 pub mod wrap;
 
 #[doc(hidden)]

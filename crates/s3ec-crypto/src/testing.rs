@@ -19,6 +19,15 @@ pub fn encryptor_with_nonce(
     ContentEncryptor::with_nonce(suite, key, nonce)
 }
 
+/// A segment-engine object with a caller-chosen nonce (known-answer tests only).
+pub fn gcm_object_with_nonce(
+    suite: AlgorithmSuite,
+    key: &DataKey,
+    nonce: &ContentNonce,
+) -> Result<crate::segment::GcmObject, CryptoError> {
+    crate::segment::GcmObject::with_nonce(suite, key, nonce)
+}
+
 /// Legacy `AESWrap` (RFC 3394) writer.
 pub fn aes_wrap_wrap(key: &AesWrappingKey, data_key: &DataKey) -> Result<Vec<u8>, CryptoError> {
     Active::aes_kw_wrap(crate::wrap::raw_aes(key), data_key.expose_secret())

@@ -17,7 +17,7 @@ use core::ptr::{self, NonNull};
 use aws_lc_sys as sys;
 use zeroize::Zeroizing;
 
-use super::{Backend, Direction, Failed, GcmStream, InPlace, OaepParams};
+use super::{Backend, Direction, Failed, GcmSegment, GcmStream, InPlace, OaepParams};
 
 /// Largest chunk passed to one EVP update call (the C API takes `int` lengths).
 const MAX_CHUNK: usize = 1 << 30;
@@ -58,35 +58,46 @@ impl CipherCtx {
         if cipher.is_null() {
             return Err(Failed);
         }
-        // SAFETY: EVP_CIPHER_CTX_new has no preconditions; null is handled.
-        let ctx = NonNull::new(unsafe { sys::EVP_CIPHER_CTX_new() }).ok_or(Failed)?;
-        let ctx = Self(ctx);
-        // SAFETY: `cipher` is a non-null static table from EVP_aes_*; the caller passes a key of
-        // that cipher's key length and an IV of its default IV length (12 for GCM, 16 for
-        // CTR/CBC), or null (ECB), which EVP_*Init_ex reads and copies before returning.
-        let rc = unsafe {
-            let ivp = iv.map_or(ptr::null(), <[u8]>::as_ptr);
-            match dir {
-                Direction::Encrypt => sys::EVP_EncryptInit_ex(
-                    ctx.0.as_ptr(),
-                    cipher,
-                    ptr::null_mut(),
-                    key.as_ptr(),
-                    ivp,
-                ),
-                Direction::Decrypt => sys::EVP_DecryptInit_ex(
-                    ctx.0.as_ptr(),
-                    cipher,
-                    ptr::null_mut(),
-                    key.as_ptr(),
-                    ivp,
-                ),
-            }
-        };
-        check(rc)?;
+        let mut ctx = Self::empty()?;
+        ctx.init(cipher, Some(key), iv, dir)?;
         // SAFETY: ctx is initialised above; set_padding only flips a flag.
         check(unsafe { sys::EVP_CIPHER_CTX_set_padding(ctx.0.as_ptr(), 0) })?;
         Ok(ctx)
+    }
+
+    /// A context with no cipher yet.
+    fn empty() -> Result<Self, Failed> {
+        // SAFETY: EVP_CIPHER_CTX_new has no preconditions; null is handled.
+        let ctx = NonNull::new(unsafe { sys::EVP_CIPHER_CTX_new() }).ok_or(Failed)?;
+        Ok(Self(ctx))
+    }
+
+    /// EVP_{En,De}cryptInit_ex: a null `cipher` keeps the context's cipher (EVP refuses a context
+    /// without one), an absent key or IV keeps the context's.
+    fn init(
+        &mut self,
+        cipher: *const sys::EVP_CIPHER,
+        key: Option<&[u8]>,
+        iv: Option<&[u8]>,
+        dir: Direction,
+    ) -> Result<(), Failed> {
+        // SAFETY: `cipher` is null or a static table from EVP_aes_*; the callers pass a key of that
+        // cipher's key length and an IV of the context's IV length (12 for GCM unless set to 16 by
+        // EVP_CTRL_GCM_SET_IVLEN first, 16 for CTR/CBC), or null, which EVP_*Init_ex reads and
+        // copies before returning.
+        let rc = unsafe {
+            let keyp = key.map_or(ptr::null(), <[u8]>::as_ptr);
+            let ivp = iv.map_or(ptr::null(), <[u8]>::as_ptr);
+            match dir {
+                Direction::Encrypt => {
+                    sys::EVP_EncryptInit_ex(self.0.as_ptr(), cipher, ptr::null_mut(), keyp, ivp)
+                }
+                Direction::Decrypt => {
+                    sys::EVP_DecryptInit_ex(self.0.as_ptr(), cipher, ptr::null_mut(), keyp, ivp)
+                }
+            }
+        };
+        check(rc)
     }
 
     /// One EVP update over `input` into `out` (which may be `input` itself). `out == None` feeds
@@ -148,7 +159,7 @@ impl CipherCtx {
 
     fn ctrl(&mut self, cmd: c_int, arg: c_int, data: *mut u8) -> Result<(), Failed> {
         // SAFETY: used only for GCM get/set tag, where `data` points to a live 16-byte buffer
-        // and `arg` is 16.
+        // and `arg` is 16, and for GCM set IV length, which reads no pointer.
         check(unsafe { sys::EVP_CIPHER_CTX_ctrl(self.0.as_ptr(), cmd, arg, data.cast()) })
     }
 
@@ -248,6 +259,45 @@ impl GcmStream for Gcm {
         )?;
         // AWS-LC compares the tag in constant time inside EVP_DecryptFinal_ex.
         self.ctx.finalize(Direction::Decrypt)
+    }
+}
+
+/// GCM over one segment of an object. EVP takes IVs, not counter blocks, so the segment engine
+/// passes the 16-byte IV that GCM's IV hashing maps to the segment's pre-counter block; the
+/// stream then runs AWS-LC's stitched AES-GCM (VAES/AVX-512, AVX, ...) from that block.
+pub(crate) struct Segment {
+    ctx: CipherCtx,
+    dir: Direction,
+}
+
+impl Segment {
+    fn start(key: &[u8; 32], iv16: &[u8; 16], dir: Direction) -> Result<Self, Failed> {
+        let mut ctx = CipherCtx::empty()?;
+        ctx.init(gcm_cipher(32)?, None, None, dir)?;
+        ctx.ctrl(sys::EVP_CTRL_GCM_SET_IVLEN as c_int, 16, ptr::null_mut())?;
+        ctx.init(ptr::null(), Some(key), Some(iv16), dir)?;
+        Ok(Self { ctx, dir })
+    }
+}
+
+impl GcmSegment for Segment {
+    fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed> {
+        self.ctx.update_in_place(self.dir, buf)
+    }
+
+    fn finish_tag(mut self) -> Result<[u8; 16], Failed> {
+        if self.dir == Direction::Decrypt {
+            // EVP only hands out the tag of an encryption. Re-initialising with no cipher, key or
+            // IV only switches the direction (GCM's init returns at once without key and IV), so
+            // the GHASH state (over the ciphertext, as decryption hashes its input) is kept and
+            // finishing as an encryption yields its tag.
+            self.ctx.init(ptr::null(), None, None, Direction::Encrypt)?;
+        }
+        self.ctx.finalize(Direction::Encrypt)?;
+        let mut tag = [0u8; 16];
+        self.ctx
+            .ctrl(sys::EVP_CTRL_GCM_GET_TAG as c_int, 16, tag.as_mut_ptr())?;
+        Ok(tag)
     }
 }
 
@@ -467,6 +517,7 @@ impl Backend for AwsLc {
     type Gcm = Gcm;
     type Ctr = Stream;
     type CbcDec = Stream;
+    type GcmSegment = Segment;
     type RsaPublic = Pkey;
     type RsaPrivate = Pkey;
 
@@ -501,6 +552,15 @@ impl Backend for AwsLc {
             ctx,
             block_aligned: false,
         })
+    }
+
+    fn gcm_segment(
+        key: &[u8; 32],
+        _j0: &[u8; 16],
+        iv16: &[u8; 16],
+        dir: Direction,
+    ) -> Result<Segment, Failed> {
+        Segment::start(key, iv16, dir)
     }
 
     fn cbc_decryptor(key: &[u8; 32], iv: &[u8; 16]) -> Result<Stream, Failed> {

@@ -61,6 +61,16 @@ pub(crate) trait GcmStream: Sized + Send {
     fn finish_decrypt(self, tag: &[u8; 16]) -> Result<(), Failed>;
 }
 
+/// AES-256-GCM without AAD from a caller-chosen pre-counter block: one segment of an object
+/// (the segment engine's bulk work, at the speed of the backend's stitched GCM).
+pub(crate) trait GcmSegment: Sized + Send {
+    /// Encrypts or decrypts `buf` in place, continuing the stream. Any chunk size works.
+    fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed>;
+    /// The tag of everything processed, `E_K(J0) ^ GHASH(ciphertext, length block)`, in either
+    /// direction (GHASH always covers the ciphertext).
+    fn finish_tag(self) -> Result<[u8; 16], Failed>;
+}
+
 /// A key stream (AES-CTR) or a raw block decryptor (AES-CBC without padding), in place.
 pub(crate) trait InPlace: Sized + Send {
     /// Applies the cipher to `buf`, continuing from the previous call. CBC needs whole blocks.
@@ -77,6 +87,8 @@ pub(crate) trait Backend {
     type Ctr: InPlace;
     /// AES-256-CBC decryption without padding.
     type CbcDec: InPlace;
+    /// GCM from a given pre-counter block.
+    type GcmSegment: GcmSegment;
     /// A parsed RSA public key.
     type RsaPublic: Send + Sync;
     /// A parsed RSA private key.
@@ -96,6 +108,15 @@ pub(crate) trait Backend {
     ) -> Result<(), Failed>;
     /// AES-256-CTR starting at `counter_block`; the counter increments the low 32 bits only.
     fn ctr(key: &[u8; 32], counter_block: &[u8; 16]) -> Result<Self::Ctr, Failed>;
+    /// Starts GCM whose pre-counter block is `j0` (the first byte uses counter `j0 + 1`, 32-bit
+    /// increments). `iv16` is a 16-byte IV that GCM's IV hashing maps to `j0`, for backends that
+    /// take only IVs; the others ignore it.
+    fn gcm_segment(
+        key: &[u8; 32],
+        j0: &[u8; 16],
+        iv16: &[u8; 16],
+        dir: Direction,
+    ) -> Result<Self::GcmSegment, Failed>;
     /// AES-256-CBC block decryption (no padding handling).
     fn cbc_decryptor(key: &[u8; 32], iv: &[u8; 16]) -> Result<Self::CbcDec, Failed>;
     /// AES-ECB decryption of whole blocks in place, any AES key size.

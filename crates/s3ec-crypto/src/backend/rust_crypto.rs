@@ -19,7 +19,7 @@ use rsa::{BoxedUint, Oaep, PrivateKey, PublicKey};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{Backend, Direction, Failed, GcmStream, InPlace, OaepParams};
+use super::{Backend, Direction, Failed, GcmSegment, GcmStream, InPlace, OaepParams};
 
 type Ctr32 = ctr::Ctr32BE<Aes256>;
 
@@ -39,19 +39,25 @@ pub(crate) struct Gcm {
 
 impl Gcm {
     fn start(key: &[u8; 32], iv: &[u8; 12], aad: &[u8], dir: Direction) -> Self {
+        let mut j0 = [0u8; 16];
+        j0[..12].copy_from_slice(iv);
+        j0[15] = 1;
+        Self::from_j0(key, &j0, aad, dir)
+    }
+
+    /// GCM from the pre-counter block `j0` (for a 12-byte IV: the IV and a counter of 1).
+    fn from_j0(key: &[u8; 32], j0: &[u8; 16], aad: &[u8], dir: Direction) -> Self {
         let cipher = Aes256::new(&Array::from(*key));
         let mut h = Array::from([0u8; 16]);
         cipher.encrypt_block(&mut h);
         let mut ghash = GHash::new(&h);
         h.zeroize();
         ghash.update_padded(aad);
-        let mut j0 = [0u8; 16];
-        j0[..12].copy_from_slice(iv);
-        j0[15] = 1;
-        let mut ek_j0 = Array::from(j0);
+        let mut ek_j0 = Array::from(*j0);
         cipher.encrypt_block(&mut ek_j0);
-        let mut first = j0;
-        first[15] = 2;
+        let mut first = *j0;
+        let counter = u32::from_be_bytes([j0[12], j0[13], j0[14], j0[15]]).wrapping_add(1);
+        first[12..].copy_from_slice(&counter.to_be_bytes());
         let ctr = Ctr32::new(&Array::from(*key), &Array::from(first));
         let out = Self {
             ctr,
@@ -158,6 +164,16 @@ impl GcmStream for Gcm {
     }
 }
 
+impl GcmSegment for Gcm {
+    fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed> {
+        GcmStream::update(self, buf)
+    }
+
+    fn finish_tag(self) -> Result<[u8; 16], Failed> {
+        Ok(self.tag())
+    }
+}
+
 /// AES-256-CTR with a 32-bit counter.
 pub(crate) struct Ctr(Ctr32);
 
@@ -254,6 +270,7 @@ impl Backend for RustCrypto {
     type Gcm = Gcm;
     type Ctr = Ctr;
     type CbcDec = CbcDec;
+    type GcmSegment = Gcm;
     type RsaPublic = PublicKey;
     type RsaPrivate = PrivateKey;
 
@@ -283,6 +300,15 @@ impl Backend for RustCrypto {
             32 => gcm_open_with::<Aes256>(key, iv, aad, buf, tag),
             _ => Err(Failed),
         }
+    }
+
+    fn gcm_segment(
+        key: &[u8; 32],
+        j0: &[u8; 16],
+        _iv16: &[u8; 16],
+        dir: Direction,
+    ) -> Result<Gcm, Failed> {
+        Ok(Gcm::from_j0(key, j0, &[], dir))
     }
 
     fn ctr(key: &[u8; 32], counter_block: &[u8; 16]) -> Result<Ctr, Failed> {

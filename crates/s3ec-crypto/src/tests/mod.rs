@@ -3,5 +3,6 @@
 mod engines;
 mod mutants;
 mod out_of_place;
+mod segments;
 mod vectors;
 mod wycheproof_vectors;
