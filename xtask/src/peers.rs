@@ -267,21 +267,14 @@ pub fn install(peer: &Peer) -> Result<()> {
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let src = harness_dir(peer);
     match peer.name {
-        "s3ec" => {
+        // One cargo invocation for both s3ec binaries: they share their dependencies with one feature set, so the
+        // second participant costs only its own crate.
+        "s3ec" | "s3ec-ts" => {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             checked(
-                "cargo build -p s3ec-peer",
+                "cargo build -p s3ec-peer -p s3ec-test-server",
                 Command::new(cargo)
-                    .args(["build", "-q", "-p", "s3ec-peer"])
-                    .current_dir(repo_root()),
-            )?;
-        }
-        "s3ec-ts" => {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            checked(
-                "cargo build -p s3ec-test-server",
-                Command::new(cargo)
-                    .args(["build", "-q", "-p", "s3ec-test-server"])
+                    .args(["build", "-q", "-p", "s3ec-peer", "-p", "s3ec-test-server"])
                     .current_dir(repo_root()),
             )?;
         }

@@ -325,6 +325,32 @@ fn no_bleichenbacher_oracle_in_the_answers() {
                 assert_eq!(a.body, b.body, "{label} {policy}: answers differ");
                 assert!(a.message().contains(phrase), "{}", a.message());
             }
+            // RsaV1LegacyDecryptTests: unauthenticated modes on, legacy wrapping off: the wrapping gate answers,
+            // with the phrase the suite matches (under REQUIRE_ENCRYPT_REQUIRE_DECRYPT the commitment gate first).
+            let unauth = lab.create(json!({"keyMaterial": {"rsaKey": rsa}, "commitmentPolicy": policy, "encryptionAlgorithm": alg, "enableLegacyUnauthenticatedModes": true}));
+            let a = lab.get(
+                &unauth,
+                &lab.key(&format!("invalid-{label}-{policy}-9")),
+                &[],
+                &[],
+            );
+            let b = lab.get(
+                &unauth,
+                &lab.key(&format!("valid-{label}-{policy}-9")),
+                &[],
+                &[],
+            );
+            a.assert_error("S3EncryptionClientError");
+            assert_eq!(
+                a.body, b.body,
+                "{label} {policy} unauthenticated on: answers differ"
+            );
+            let phrase = if policy == "REQUIRE_ENCRYPT_REQUIRE_DECRYPT" {
+                "requires key commitment"
+            } else {
+                "Enable legacy wrapping algorithms to use legacy key wrapping algorithm: RSA"
+            };
+            assert!(a.message().contains(phrase), "{}", a.message());
             // With both legacy options on the key is unwrapped: an invalid padding yields a pseudo-random key
             // (implicit rejection), so both objects fail later, at the content, with one answer.
             let legacy = lab.create(json!({"keyMaterial": {"rsaKey": rsa}, "commitmentPolicy": policy, "encryptionAlgorithm": alg, "enableLegacyWrappingAlgorithms": true, "enableLegacyUnauthenticatedModes": true}));
