@@ -1,7 +1,7 @@
 //! `s3ec-test-server [--host ADDR] [--port PORT] [--max-body BYTES]`: serves the S3EC test-server protocol.
 //!
-//! S3 and KMS come from the standard AWS environment (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials); the
-//! first line on stdout is `listening on http://ADDR:PORT` (useful with `--port 0`).
+//! S3 and KMS come from the standard AWS environment (`AWS_ENDPOINT_URL`, `AWS_REGION` (default us-west-2, the
+//! suite's), credentials); the first line on stdout is `listening on http://ADDR:PORT` (useful with `--port 0`).
 
 use std::process::ExitCode;
 
@@ -53,7 +53,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // The suite's bucket and KMS key live in us-west-2; use it when the environment names no region.
+    let region = aws_config::meta::region::RegionProviderChain::default_provider()
+        .or_else(aws_config::Region::from_static("us-west-2"));
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(region)
+        .load()
+        .await;
     let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(l) => l,
         Err(e) => {

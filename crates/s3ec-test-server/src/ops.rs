@@ -15,6 +15,9 @@ use crate::config::{self, Aws};
 use crate::errors::{client_error, Failure};
 use crate::wire;
 
+/// Most clients one server keeps (a full suite run creates a few thousand).
+pub const MAX_CLIENTS: usize = 100_000;
+
 /// A successful answer.
 #[derive(Debug)]
 pub struct Reply {
@@ -81,10 +84,18 @@ impl Registry {
     pub fn create_client(&self, body: &[u8]) -> Result<Reply, Failure> {
         let client = config::create(&self.aws, body)?;
         let id = new_id()?;
-        self.clients
+        let mut clients = self
+            .clients
             .lock()
-            .map_err(|_| Failure::Harness("client registry poisoned".into()))?
-            .insert(id.clone(), client);
+            .map_err(|_| Failure::Harness("client registry poisoned".into()))?;
+        // Clients are kept for the server's life (the protocol has no delete); bound what a runaway harness
+        // can make it hold.
+        if clients.len() >= MAX_CLIENTS {
+            return Err(Failure::Harness(format!(
+                "{MAX_CLIENTS} clients exist already; restart the server"
+            )));
+        }
+        clients.insert(id.clone(), client);
         Ok(Reply::json(json!({ "clientId": id })))
     }
 
