@@ -169,7 +169,8 @@ async fn handle(
         Ok(reply) => {
             let mut resp = Response::new(Full::new(reply.body));
             for (name, value) in reply.headers {
-                match HeaderValue::from_str(&value) {
+                // UTF-8 metadata goes out as raw bytes (obs-text), as S3 sends it; only control bytes cannot.
+                match HeaderValue::from_bytes(value.as_bytes()) {
                     Ok(v) => {
                         resp.headers_mut().insert(name, v);
                     }
@@ -195,19 +196,17 @@ async fn dispatch(
     let one = |name: &str| -> Result<Option<&str>, Failure> {
         match headers.get(name) {
             None => Ok(None),
-            Some(v) => v
-                .to_str()
+            Some(v) => std::str::from_utf8(v.as_bytes())
                 .map(Some)
-                .map_err(|_| Failure::Harness(format!("header {name} is not visible ASCII"))),
+                .map_err(|_| Failure::Harness(format!("header {name} is not UTF-8"))),
         }
     };
     let metadata = headers
         .get_all("content-metadata")
         .iter()
         .map(|v| {
-            v.to_str().map_err(|_| {
-                Failure::Harness("header Content-Metadata is not visible ASCII".into())
-            })
+            std::str::from_utf8(v.as_bytes())
+                .map_err(|_| Failure::Harness("header Content-Metadata is not UTF-8".into()))
         })
         .collect::<Result<Vec<&str>, Failure>>()?;
     let h = ObjectHeaders {

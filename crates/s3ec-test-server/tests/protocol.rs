@@ -70,6 +70,20 @@ fn kms_with_context_round_trip_and_mismatches() {
     let parsed = s3ec_test_server::wire::parse_metadata([md]).unwrap();
     assert_eq!(parsed.get("x-amz-c").map(String::as_str), Some("115"));
 
+    // UTF-8 in the header list reaches the client intact: in object metadata s3ec refuses it (S3 would alter
+    // it), in an instruction file it round-trips.
+    let utf8 = lab.key("kms-ctx-utf8");
+    assert_client_error(
+        &lab.put(&id, &utf8, &["[café]:[crème brûlée]"], b"utf-8 context"),
+        "\"café\" is not plain ASCII",
+    );
+    let files = lab.create(json!({"keyMaterial": {"kmsKeyId": lab.kms_key}, "instructionFileConfig": {"enableInstructionFilePutObject": true}}));
+    lab.put(&files, &utf8, &["[café]:[crème brûlée]"], b"utf-8 context")
+        .assert_ok();
+    let got = lab.get(&files, &utf8, &["[café]:[crème brûlée]"], &[]);
+    got.assert_ok();
+    assert_eq!(got.body, b"utf-8 context");
+
     let phrase = "Provided encryption context does not match information retrieved from S3";
     assert_client_error(&lab.get(&id, &key, &[], &[]), phrase);
     assert_client_error(
@@ -401,6 +415,10 @@ fn harness_faults_are_generic_server_errors() {
         "Malformed metadata list entry",
     );
     generic(lab.put(&id, &key, &["\"[a]:[b]"], b"x"), "unterminated");
+    generic(
+        lab.call_raw_header(&format!("/object/{}/{key}", lab.bucket), &id, b"[a]:[\xff]"),
+        "not UTF-8",
+    );
     generic(lab.call("POST", "/client", &[], b"{not json"), "not JSON");
     generic(
         lab.create_raw(json!({"config": {}})),

@@ -80,6 +80,10 @@ pub fn call_at(
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     s.write_all(head.as_bytes()).unwrap();
     s.write_all(body).unwrap();
+    read_response(s)
+}
+
+fn read_response(s: TcpStream) -> Resp {
     let mut r = BufReader::new(s);
     let mut line = String::new();
     r.read_line(&mut line).unwrap();
@@ -114,6 +118,20 @@ pub fn call_at(
         headers,
         body,
     }
+}
+
+/// A PutObject whose Content-Metadata line is raw bytes (to send what is not UTF-8).
+pub fn put_raw_header_at(addr: SocketAddr, path: &str, id: &str, metadata: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(addr).expect("connect to the test server");
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nClientID: {id}\r\nContent-Length: 1\r\nContent-Metadata: "
+    )
+    .into_bytes();
+    head.extend_from_slice(metadata);
+    head.extend_from_slice(b"\r\n\r\nx");
+    s.write_all(&head).unwrap();
+    read_response(s)
 }
 
 /// CreateClient at `addr`; panics unless it succeeds.
@@ -237,6 +255,10 @@ impl Lab {
 
     pub fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
         call_at(self.addr, method, path, headers, body)
+    }
+
+    pub fn call_raw_header(&self, path: &str, id: &str, metadata: &[u8]) -> Resp {
+        put_raw_header_at(self.addr, path, id, metadata)
     }
 
     pub fn create_raw(&self, input: Value) -> Resp {
