@@ -11,6 +11,7 @@ use base64::Engine as _;
 use s3ec::{AlgorithmSuite, Client, CommitmentPolicy, Keyring, StringMap};
 use s3ec_crypto::wrap::{AesWrappingKey, RsaPrivateKey, RsaPublicKey};
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::errors::{config_refused, Failure};
 
@@ -227,12 +228,13 @@ fn string<'a>(m: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, 
     }
 }
 
-fn blob(m: &Map<String, Value>, name: &str) -> Result<Option<Vec<u8>>, Failure> {
+/// A base64 blob member; key bytes, so wiped when dropped.
+fn blob(m: &Map<String, Value>, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, Failure> {
     match string(m, name)? {
         None => Ok(None),
         Some(b64) => STANDARD
             .decode(b64.trim())
-            .map(Some)
+            .map(|b| Some(Zeroizing::new(b)))
             .map_err(|e| Failure::Harness(format!("{name} is not base64: {e}"))),
     }
 }
