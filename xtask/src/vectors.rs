@@ -1,7 +1,8 @@
-//! `cargo xtask vectors check DIR...`: checks cross-SDK ciphertext vectors with s3ec's own code.
+//! `cargo xtask vectors check DIR...`: reads cross-SDK ciphertext vectors back through `s3ec::Client` (in-memory
+//! S3) on every read path; a fail case must fail with its `expected_failure` class.
 //!
 //! The checking logic lives in the `s3ec-vectors` crate (`s3ec_vectors::check_dirs`); this task only
-//! prints one line per failing case and the closing `N passed, M failed`.
+//! prints one line per failing run, the runs per read path and the closing `N passed, M failed`.
 
 use anyhow::{bail, Context};
 

@@ -4,14 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::error::EXIT_CODES_HELP;
+use crate::error::exit_codes_help;
 use crate::s3url::S3Url;
 
 /// Client-side encryption for Amazon S3, compatible with the official S3 Encryption Clients.
 ///
 /// Start with `s3ec demo`: it runs every command against an S3 endpoint inside the process, with no AWS account.
 #[derive(Debug, Parser)]
-#[command(name = "s3ec", version, after_help = EXIT_CODES_HELP, propagate_version = true)]
+#[command(name = "s3ec", version, after_help = exit_codes_help(), propagate_version = true)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]

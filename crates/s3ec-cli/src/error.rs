@@ -2,60 +2,47 @@
 
 use std::path::PathBuf;
 
-/// The exit codes of `s3ec`, one per kind of failure, so scripts can react without parsing messages.
-///
-/// | code | meaning |
-/// |---|---|
-/// | 0 | success |
-/// | 1 | any other failure (local I/O, an unexpected S3 answer) |
-/// | 2 | usage: bad arguments or options (also clap's own code) |
-/// | 3 | key material: none given, unreadable key file, wrong kind of key for the command |
-/// | 4 | decryption refused: wrong key, wrong encryption context, tampered object (nothing was written) |
-/// | 5 | policy: the commitment policy or a legacy gate refused the object (see `--commitment-policy`, `--legacy`) |
-/// | 6 | not found: no such bucket or object |
-/// | 7 | not an encrypted object, or its encryption metadata is malformed |
-/// | 8 | endpoint: unreachable, timed out, or refused the credentials |
-/// | 9 | conflict: a conditional write lost to a concurrent writer (`migrate`); the object was left as it was |
-/// | 10 | `scan --fail-on-legacy` found legacy objects |
-pub mod exit {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// Any other failure.
-    pub const FAILURE: i32 = 1;
-    /// Bad arguments.
-    pub const USAGE: i32 = 2;
-    /// Key material missing or unusable.
-    pub const KEY: i32 = 3;
-    /// Wrong key, wrong context or tampered object.
-    pub const DECRYPT: i32 = 4;
-    /// Refused by the commitment policy or a legacy gate.
-    pub const POLICY: i32 = 5;
-    /// No such bucket or object.
-    pub const NOT_FOUND: i32 = 6;
-    /// Not an encrypted object, or malformed encryption metadata.
-    pub const NOT_ENCRYPTED: i32 = 7;
-    /// Endpoint unreachable or credentials refused.
-    pub const ENDPOINT: i32 = 8;
-    /// A conditional write lost to a concurrent writer.
-    pub const CONFLICT: i32 = 9;
-    /// `scan --fail-on-legacy` found legacy objects.
-    pub const LEGACY_FOUND: i32 = 10;
+use s3ec::ServiceFault;
+
+/// Defines the exit codes once: each row gives the constant in [`exit`], its number and the line of the help
+/// table ([`exit_codes_help`]).
+macro_rules! exit_codes {
+    ($($name:ident = $code:literal: $help:literal;)*) => {
+        /// The exit codes of `s3ec`, one per kind of failure, so scripts can react without parsing messages.
+        pub mod exit {
+            $(
+                #[doc = $help]
+                pub const $name: i32 = $code;
+            )*
+        }
+
+        /// Every exit code with its meaning, in order.
+        pub const EXIT_CODES: &[(i32, &str)] = &[$(($code, $help)),*];
+    };
 }
 
-/// The exit-code table as shown at the end of `s3ec --help`.
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0   success
-  1   other failure (local I/O, unexpected S3 answer)
-  2   usage: bad arguments or options
-  3   key material missing, unreadable or of the wrong kind
-  4   decryption refused: wrong key, wrong --context, or tampered object
-  5   refused by --commitment-policy or a legacy gate (see --legacy)
-  6   no such bucket or object
-  7   not an encrypted object, or malformed encryption metadata
-  8   endpoint unreachable, timed out, or credentials refused
-  9   conditional write lost to a concurrent writer (migrate)
-  10  scan --fail-on-legacy found legacy objects";
+exit_codes! {
+    OK = 0: "success";
+    FAILURE = 1: "other failure (local I/O, an unexpected or inconsistent S3 answer)";
+    USAGE = 2: "usage: bad arguments or options";
+    KEY = 3: "key material missing, unreadable, of the wrong kind, or unknown to KMS";
+    DECRYPT = 4: "decryption refused: wrong key, wrong --context, or tampered object (nothing was written)";
+    POLICY = 5: "refused by --commitment-policy or a legacy gate (see --legacy)";
+    NOT_FOUND = 6: "no such bucket or object";
+    NOT_ENCRYPTED = 7: "not an encrypted object, or malformed encryption metadata";
+    ENDPOINT = 8: "endpoint unreachable, timed out, or credentials refused";
+    CONFLICT = 9: "conditional write lost to a concurrent writer (migrate); the object was left as it was";
+    LEGACY_FOUND = 10: "scan --fail-on-legacy found legacy objects";
+}
+
+/// The exit-code table shown at the end of `s3ec --help`, made from [`EXIT_CODES`].
+pub fn exit_codes_help() -> String {
+    let mut text = String::from("Exit codes:");
+    for (code, help) in EXIT_CODES {
+        text.push_str(&format!("\n  {code:<3} {help}"));
+    }
+    text
+}
 
 /// Why a command failed. The message says what to do; no variant holds key bytes or plaintext.
 #[derive(Debug, thiserror::Error)]
@@ -97,19 +84,15 @@ pub enum CliError {
         /// Key.
         key: String,
     },
-    /// A plain S3 call (outside the encryption client) failed.
-    #[error("S3 {operation} on s3://{bucket}/{key} failed: {message}")]
+    /// A plain S3 call (outside the encryption client) failed; S3's code, status and request id are typed.
+    #[error("s3://{bucket}/{key}: {}", service_message(error))]
     S3 {
-        /// Operation name.
-        operation: &'static str,
         /// Bucket.
         bucket: String,
         /// Key or prefix.
         key: String,
-        /// HTTP status when a response arrived.
-        status: Option<u16>,
-        /// The SDK's message with its causes.
-        message: String,
+        /// What S3 answered (or that it did not).
+        error: s3ec::ServiceError,
     },
     /// A local file could not be read or written.
     #[error("{}: {source}", path.display())]
@@ -150,9 +133,7 @@ impl CliError {
             }
             CliError::Client(e) => client_exit_code(e),
             CliError::Format { .. } | CliError::NotEncrypted { .. } => exit::NOT_ENCRYPTED,
-            CliError::S3 {
-                status, message, ..
-            } => s3_exit_code(*status, message),
+            CliError::S3 { error, .. } => service_exit_code(error),
             CliError::Io { .. } | CliError::DemoServer(_) | CliError::Verify(_) => exit::FAILURE,
             CliError::MigrateIncomplete { code, .. } => *code,
             CliError::LegacyFound(_) => exit::LEGACY_FOUND,
@@ -167,16 +148,12 @@ impl CliError {
         e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     ) -> Self
     where
-        E: std::error::Error + Send + Sync + 'static,
+        E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let status = e.raw_response().map(|r| r.status().as_u16());
-        let message = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
         CliError::S3 {
-            operation,
             bucket: bucket.to_string(),
             key: key.to_string(),
-            status,
-            message: friendly_s3_message(status, message),
+            error: s3ec::s3_service_error(operation, e),
         }
     }
 
@@ -210,89 +187,90 @@ fn tidy(message: &str) -> String {
 /// The client's message, tidied, with the same hints as the CLI's own S3 calls.
 fn client_message(e: &s3ec::Error) -> String {
     match e {
-        s3ec::Error::S3 {
-            operation,
-            status,
-            message,
-            ..
-        } => {
-            format!(
-                "S3 {operation} failed: {}",
-                friendly_s3_message(*status, message.clone())
-            )
-        }
+        s3ec::Error::Service(s) => service_message(s),
         other => tidy(&other.to_string()),
     }
 }
 
-/// Puts a hint before the SDK's long error chain for the failures people meet first.
-fn friendly_s3_message(status: Option<u16>, message: String) -> String {
-    let message = tidy(&message);
-    match status {
-        None => format!("cannot reach the endpoint (check --endpoint-url, the network and the region): {message}"),
-        Some(404) => format!("not found: {message}"),
-        Some(403) => format!("access denied (check the credentials and --profile): {message}"),
+/// Puts a hint before the service's message for the failures people meet first.
+fn service_message(e: &s3ec::ServiceError) -> String {
+    let message = tidy(&e.to_string());
+    match (e.fault(), e.status()) {
+        (ServiceFault::Unreachable, _) => format!("cannot reach the endpoint (check --endpoint-url, the network and the region): {message}"),
+        (_, Some(404)) => format!("not found: {message}"),
+        (_, Some(403)) => format!("access denied (check the credentials and --profile): {message}"),
         _ => message,
     }
 }
 
-fn s3_exit_code(status: Option<u16>, message: &str) -> i32 {
-    match status {
+/// Error codes with which S3 and KMS refuse the caller's credentials.
+const CREDENTIAL_CODES: [&str; 7] = [
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+];
+
+/// The exit code of a failed S3 or KMS call, from its typed fault, status and error code.
+fn service_exit_code(e: &s3ec::ServiceError) -> i32 {
+    match e.fault() {
+        ServiceFault::Unreachable => return exit::ENDPOINT,
+        ServiceFault::Refused => {}
+        _ => return exit::FAILURE,
+    }
+    let code = e.code().unwrap_or_default();
+    if CREDENTIAL_CODES.contains(&code) {
+        return exit::ENDPOINT;
+    }
+    if e.service() == s3ec_kms::KMS {
+        return match code {
+            // KMS refusing a Decrypt is how a wrong key or a wrong context shows up with KMS.
+            "InvalidCiphertextException" | "IncorrectKeyException" => exit::DECRYPT,
+            "NotFoundException" | "DisabledException" | "KMSInvalidStateException" => exit::KEY,
+            _ => exit::ENDPOINT,
+        };
+    }
+    match e.status() {
         Some(404) => exit::NOT_FOUND,
         Some(412) => exit::CONFLICT,
-        Some(401 | 403) | None => exit::ENDPOINT,
-        // Some servers answer bad credentials with 400.
-        Some(400)
-            if message.contains("InvalidAccessKeyId")
-                || message.contains("SignatureDoesNotMatch") =>
-        {
-            exit::ENDPOINT
-        }
-        Some(_) => exit::FAILURE,
-    }
-}
-
-fn client_exit_code(e: &s3ec::Error) -> i32 {
-    use s3ec::Error as E;
-    match e {
-        // A refused re-encryption is a request the reference rules do not allow (same description, custom
-        // suffix without RSA, ...): the command line has to change, as for any usage error.
-        E::Config(_) | E::Usage(_) | E::Range(_) | E::ReEncrypt(_) => exit::USAGE,
-        E::RangeNeedsLegacyUnauthenticated | E::Policy(_) => exit::POLICY,
-        E::Format(_) | E::NotEncrypted { .. } => exit::NOT_ENCRYPTED,
-        E::Authentication => exit::DECRYPT,
-        E::Materials(m) => materials_exit_code(m),
-        E::S3 {
-            status, message, ..
-        } => s3_exit_code(*status, message),
+        Some(401 | 403) => exit::ENDPOINT,
         _ => exit::FAILURE,
     }
 }
 
-fn materials_exit_code(e: &s3ec_materials::Error) -> i32 {
+/// The exit code of an encryption-client error, from its type.
+fn client_exit_code(e: &s3ec::Error) -> i32 {
+    use s3ec::{Error as E, ObjectError as O};
+    match e {
+        E::Usage(_) => exit::USAGE,
+        E::Policy(_) => exit::POLICY,
+        E::Object(
+            O::Format(_)
+            | O::NotEncrypted { .. }
+            | O::InstructionFileTooLarge { .. }
+            | O::Malformed(_),
+        ) => exit::NOT_ENCRYPTED,
+        E::Object(O::ContextMismatch | O::CekAlgMismatch { .. } | O::ContextOnLegacyKms) => {
+            exit::DECRYPT
+        }
+        E::Decrypt(_) => exit::DECRYPT,
+        E::Keyring(m) => keyring_exit_code(m),
+        E::Service(s) => service_exit_code(s),
+        _ => exit::FAILURE,
+    }
+}
+
+fn keyring_exit_code(e: &s3ec_materials::Error) -> i32 {
     use s3ec_materials::Error as M;
     match e {
-        M::Policy(_) => exit::POLICY,
         M::NoMatchingKeyring { .. }
         | M::CannotEncrypt(_)
         | M::CannotDecrypt(_)
         | M::UnsupportedWrap { .. } => exit::KEY,
-        M::UnwrapFailed | M::ContextMismatch | M::CekAlgMismatch { .. } | M::ContextOnLegacyKms => {
-            exit::DECRYPT
-        }
-        M::ReservedContextKey(_) => exit::USAGE,
-        // KMS refusing a Decrypt is how a wrong key or context shows up with KMS (InvalidCiphertextException);
-        // an unreachable KMS shows up the same way, and the message tells them apart.
-        M::Kms(source) => {
-            let text = source.to_string();
-            if text.contains("InvalidCiphertext") || text.contains("IncorrectKey") {
-                exit::DECRYPT
-            } else if text.contains("NotFound") {
-                exit::KEY
-            } else {
-                exit::ENDPOINT
-            }
-        }
+        M::ReservedContextKey(_) | M::MaterialDescriptionRefused(_) => exit::USAGE,
         _ => exit::FAILURE,
     }
 }
@@ -302,7 +280,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn help_table_lists_every_code() {
+    fn help_table_lists_every_code_once() {
+        let help = exit_codes_help();
         for code in [
             exit::OK,
             exit::FAILURE,
@@ -317,23 +296,9 @@ mod tests {
             exit::LEGACY_FOUND,
         ] {
             let line = format!("\n  {code:<3} ");
-            assert!(
-                EXIT_CODES_HELP.contains(&line),
-                "code {code} missing from the help table"
-            );
+            assert_eq!(help.matches(&line).count(), 1, "code {code} in:\n{help}");
         }
-    }
-
-    #[test]
-    fn wrong_key_and_tampering_map_to_decrypt() {
-        assert_eq!(
-            CliError::Client(s3ec::Error::Authentication).exit_code(),
-            exit::DECRYPT
-        );
-        let unwrap = s3ec::Error::Materials(s3ec_materials::Error::UnwrapFailed);
-        assert_eq!(CliError::Client(unwrap).exit_code(), exit::DECRYPT);
-        let ctx = s3ec::Error::Materials(s3ec_materials::Error::ContextMismatch);
-        assert_eq!(CliError::Client(ctx).exit_code(), exit::DECRYPT);
+        assert_eq!(EXIT_CODES.len(), 11);
     }
 
     #[test]
@@ -347,10 +312,44 @@ mod tests {
     }
 
     #[test]
-    fn s3_statuses() {
-        assert_eq!(s3_exit_code(Some(404), ""), exit::NOT_FOUND);
-        assert_eq!(s3_exit_code(Some(412), ""), exit::CONFLICT);
-        assert_eq!(s3_exit_code(None, "dispatch failure"), exit::ENDPOINT);
-        assert_eq!(s3_exit_code(Some(500), ""), exit::FAILURE);
+    fn service_errors_map_by_fault_status_and_code() {
+        use s3ec::ServiceError as S;
+        let s3 = |status, code: &str| {
+            S::refused("S3", "GetObject", "m")
+                .with_status(status)
+                .with_code(code)
+        };
+        assert_eq!(service_exit_code(&s3(404, "NoSuchKey")), exit::NOT_FOUND);
+        assert_eq!(
+            service_exit_code(&s3(412, "PreconditionFailed")),
+            exit::CONFLICT
+        );
+        assert_eq!(
+            service_exit_code(&s3(400, "InvalidAccessKeyId")),
+            exit::ENDPOINT
+        );
+        assert_eq!(service_exit_code(&s3(500, "InternalError")), exit::FAILURE);
+        assert_eq!(
+            service_exit_code(&S::unreachable("S3", "GetObject", "connection refused")),
+            exit::ENDPOINT
+        );
+        let kms = |code: &str| {
+            S::refused("KMS", "Decrypt", "m")
+                .with_status(400)
+                .with_code(code)
+        };
+        assert_eq!(
+            service_exit_code(&kms("InvalidCiphertextException")),
+            exit::DECRYPT
+        );
+        assert_eq!(service_exit_code(&kms("NotFoundException")), exit::KEY);
+        assert_eq!(
+            service_exit_code(&kms("AccessDeniedException")),
+            exit::ENDPOINT
+        );
+        assert_eq!(
+            service_exit_code(&S::invalid_response("KMS", "Decrypt", "no plaintext")),
+            exit::FAILURE
+        );
     }
 }

@@ -11,7 +11,11 @@ use s3ec_crypto::DataKey;
 use s3ec_format::StringMap;
 use zeroize::Zeroize;
 
-use crate::client::{GeneratedDataKey, KmsClient, KmsError};
+use aws_sdk_kms::config::http::HttpResponse;
+use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::operation::RequestId;
+
+use crate::client::{GeneratedDataKey, KmsClient, KmsError, ServiceError, KMS};
 
 /// The app name added to the user agent of every KMS call the keyrings make (`app/s3ec-<version>`).
 pub const USER_AGENT_APP_NAME: &str = concat!("s3ec-", env!("CARGO_PKG_VERSION"));
@@ -52,25 +56,39 @@ fn sdk_context(context: &StringMap) -> Option<HashMap<String, String>> {
     })
 }
 
-fn refused<E: std::error::Error + Send + Sync + 'static>(
-    operation: &'static str,
-) -> impl FnOnce(E) -> KmsError {
-    move |error| KmsError::Refused {
-        operation,
-        error: Arc::new(error),
+/// KMS's answer as typed data: the error code and request id of a refusal, or no answer at all.
+fn refused<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> KmsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |error| {
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let code = error.code().map(str::to_string);
+        let request_id = error.request_id().map(str::to_string);
+        let message = match error.message() {
+            Some(m) => m.to_string(),
+            None => DisplayErrorContext(&error).to_string(),
+        };
+        let mut e = match status {
+            Some(status) => ServiceError::refused(KMS, operation, message).with_status(status),
+            None => ServiceError::unreachable(KMS, operation, message),
+        };
+        if let Some(code) = code {
+            e = e.with_code(code);
+        }
+        if let Some(id) = request_id {
+            e = e.with_request_id(id);
+        }
+        e.with_source(Arc::new(error))
     }
 }
 
 fn take_key(blob: Option<Blob>, operation: &'static str) -> Result<DataKey, KmsError> {
     let mut bytes = blob
-        .ok_or(KmsError::InvalidResponse {
-            operation,
-            reason: "no plaintext",
-        })?
+        .ok_or_else(|| ServiceError::invalid_response(KMS, operation, "no plaintext"))?
         .into_inner();
-    let key = DataKey::from_slice(&bytes).map_err(|_| KmsError::InvalidResponse {
-        operation,
-        reason: "plaintext data key is not 256 bits",
+    let key = DataKey::from_slice(&bytes).map_err(|_| {
+        ServiceError::invalid_response(KMS, operation, "plaintext data key is not 256 bits")
     });
     bytes.zeroize();
     key
@@ -99,10 +117,7 @@ impl KmsClient for AwsKms {
         let ciphertext_blob = output
             .ciphertext_blob
             .take()
-            .ok_or(KmsError::InvalidResponse {
-                operation: OP,
-                reason: "no ciphertext blob",
-            })?
+            .ok_or_else(|| ServiceError::invalid_response(KMS, OP, "no ciphertext blob"))?
             .into_inner();
         Ok(GeneratedDataKey {
             plaintext,
@@ -131,10 +146,7 @@ impl KmsClient for AwsKms {
         output
             .ciphertext_blob
             .map(Blob::into_inner)
-            .ok_or(KmsError::InvalidResponse {
-                operation: OP,
-                reason: "no ciphertext blob",
-            })
+            .ok_or_else(|| ServiceError::invalid_response(KMS, OP, "no ciphertext blob"))
     }
 
     async fn decrypt(

@@ -1,12 +1,12 @@
 //! The KMS seam.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use s3ec_crypto::DataKey;
 use s3ec_format::StringMap;
+pub use s3ec_materials::ServiceError;
 
 /// A data key KMS generated: the plaintext (zeroized on drop) and the ciphertext blob to store.
 pub struct GeneratedDataKey {
@@ -24,27 +24,14 @@ impl fmt::Debug for GeneratedDataKey {
     }
 }
 
-/// Why a KMS call failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum KmsError {
-    /// KMS refused the call (wrong key, wrong context, access denied, invalid ciphertext).
-    #[error("KMS refused {operation}: {error}")]
-    Refused {
-        /// The KMS operation.
-        operation: &'static str,
-        /// The service or transport error.
-        error: Arc<dyn StdError + Send + Sync>,
-    },
-    /// KMS answered without a field the call needs, or with a data key that is not 256 bits.
-    #[error("KMS {operation} returned an invalid response: {reason}")]
-    InvalidResponse {
-        /// The KMS operation.
-        operation: &'static str,
-        /// What was wrong.
-        reason: &'static str,
-    },
-}
+/// Why a KMS call failed: a [`ServiceError`] with `service() == "KMS"`, carrying KMS's error code
+/// (`InvalidCiphertextException`, `NotFoundException`, `AccessDeniedException`, ...) and request id as typed data.
+/// A [`KmsClient`] builds it with [`ServiceError::refused`], [`ServiceError::unreachable`] or
+/// [`ServiceError::invalid_response`].
+pub type KmsError = ServiceError;
+
+/// The service name KMS errors carry ([`ServiceError::service`]).
+pub const KMS: &str = "KMS";
 
 /// The KMS operations the keyrings call. Implement it to put any KMS (or a test double) behind the keyrings.
 #[async_trait]

@@ -215,5 +215,5 @@ fn check_kms_context(request: &DecryptRequest<'_>) -> Result<(), Error> {
 }
 
 fn kms_error(error: KmsError) -> Error {
-    Error::Kms(Arc::new(error))
+    Error::Kms(error)
 }

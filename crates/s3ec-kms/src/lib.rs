@@ -19,5 +19,5 @@ mod aws;
 
 #[cfg(feature = "aws-sdk")]
 pub use aws::{AwsKms, USER_AGENT_APP_NAME};
-pub use client::{GeneratedDataKey, KmsClient, KmsError};
+pub use client::{GeneratedDataKey, KmsClient, KmsError, ServiceError, KMS};
 pub use keyring::{KmsDiscoveryKeyring, KmsKeyring, RESERVED_CEK_ALG_KEY, RESERVED_CMK_ID_KEY};

@@ -4,6 +4,7 @@ use std::error::Error as StdError;
 use std::sync::Arc;
 
 use crate::policy::PolicyError;
+use crate::service::ServiceError;
 
 /// Why materials could not be produced.
 ///
@@ -62,9 +63,10 @@ pub enum Error {
     /// The materials a keyring returned are not valid (wrong data key length, wrong suite).
     #[error("keyring returned invalid materials: {0}")]
     InvalidMaterials(&'static str),
-    /// KMS refused or failed the call.
-    #[error("KMS call failed: {0}")]
-    Kms(Arc<dyn StdError + Send + Sync>),
+    /// KMS refused the call, could not be reached or answered unusably; the service's error code and request
+    /// id are typed data ([`ServiceError::code`], [`ServiceError::request_id`]).
+    #[error(transparent)]
+    Kms(ServiceError),
     /// Any other failure of a custom keyring or CMM.
     #[error("keyring failure: {0}")]
     Other(Arc<dyn StdError + Send + Sync>),

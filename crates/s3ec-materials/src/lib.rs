@@ -36,6 +36,7 @@ mod keyring;
 mod materials;
 mod multi;
 mod policy;
+mod service;
 
 pub use error::Error;
 pub use keyring::{CryptoMaterialsManager, DefaultCmm, Keyring};
@@ -45,6 +46,7 @@ pub use materials::{
 };
 pub use multi::MultiKeyring;
 pub use policy::{ranged_suite, CommitmentPolicy, DecryptPolicy, PolicyError};
+pub use service::{ServiceError, ServiceFault};
 
 /// Re-exported so that keyring authors outside the workspace use the same trait macro version.
 pub use async_trait::async_trait;

@@ -98,6 +98,10 @@ pub enum PolicyError {
         /// Suite id.
         suite: u16,
     },
+    /// A ranged read that does not cover the whole object decrypts without authentication, and the legacy
+    /// unauthenticated option is off.
+    #[error("ranged gets decrypt without authentication; enable legacy unauthenticated modes to use a Range that does not cover the whole object")]
+    UnauthenticatedRange,
     /// A ranged read was asked of a suite that has no ranged counterpart.
     #[error("content algorithm 0x{suite:04x} cannot be read by range")]
     NotRangeable {

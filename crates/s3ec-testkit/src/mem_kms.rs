@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use s3ec_crypto::DataKey;
 use s3ec_format::StringMap;
-use s3ec_kms::{GeneratedDataKey, KmsClient, KmsError};
+use s3ec_kms::{GeneratedDataKey, KmsClient, KmsError, ServiceError, KMS};
 use zeroize::Zeroizing;
 
 /// Key id of [`MemKms::new`]'s key.
@@ -16,7 +16,7 @@ pub const MEM_KMS_KEY_ID: &str = "arn:aws:kms:us-west-2:111122223333:key/mem-kms
 
 const BLOB_VERSION: u8 = 1;
 
-/// Why [`MemKms`] refused a call (the `error` inside [`KmsError::Refused`]).
+/// Why [`MemKms`] refused a call (the source of the [`KmsError`], whose `code()` is the real KMS code).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MemKmsRefusal {
@@ -122,13 +122,13 @@ impl MemKms {
         }
     }
 
-    fn master(&self, key_id: &str) -> Result<LessSafeKey, KmsError> {
+    fn master(&self, op: &'static str, key_id: &str) -> Result<LessSafeKey, KmsError> {
         let master = self
             .keys
             .get(key_id)
-            .ok_or_else(|| refused("KMS", MemKmsRefusal::NotFound))?;
+            .ok_or_else(|| refused(op, MemKmsRefusal::NotFound))?;
         let key = UnboundKey::new(&AES_256_GCM, &master[..])
-            .map_err(|_| invalid("KMS", "master key rejected"))?;
+            .map_err(|_| invalid(op, "master key rejected"))?;
         Ok(LessSafeKey::new(key))
     }
 
@@ -139,7 +139,7 @@ impl MemKms {
         data_key: &[u8; 32],
         context: &StringMap,
     ) -> Result<Vec<u8>, KmsError> {
-        let master = self.master(key_id).map_err(|e| rename(e, op))?;
+        let master = self.master(op, key_id)?;
         let id_len =
             u8::try_from(key_id.len()).map_err(|_| refused(op, MemKmsRefusal::NotFound))?;
         let mut nonce = [0u8; NONCE_LEN];
@@ -172,29 +172,26 @@ fn canonical(context: &StringMap) -> Vec<u8> {
     out
 }
 
-fn refused(operation: &'static str, why: MemKmsRefusal) -> KmsError {
-    KmsError::Refused {
-        operation,
-        error: Arc::new(why),
+impl MemKmsRefusal {
+    /// The error code real KMS gives for this refusal.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MemKmsRefusal::NotFound => "NotFoundException",
+            MemKmsRefusal::IncorrectKey => "IncorrectKeyException",
+            MemKmsRefusal::InvalidCiphertext => "InvalidCiphertextException",
+        }
     }
+}
+
+fn refused(operation: &'static str, why: MemKmsRefusal) -> KmsError {
+    ServiceError::refused(KMS, operation, why.to_string())
+        .with_status(400)
+        .with_code(why.code())
+        .with_source(Arc::new(why))
 }
 
 fn invalid(operation: &'static str, reason: &'static str) -> KmsError {
-    KmsError::InvalidResponse { operation, reason }
-}
-
-fn rename(e: KmsError, op: &'static str) -> KmsError {
-    match e {
-        KmsError::Refused { error, .. } => KmsError::Refused {
-            operation: op,
-            error,
-        },
-        KmsError::InvalidResponse { reason, .. } => KmsError::InvalidResponse {
-            operation: op,
-            reason,
-        },
-        other => other,
-    }
+    ServiceError::invalid_response(KMS, operation, reason)
 }
 
 #[s3ec_materials::async_trait]
@@ -247,7 +244,7 @@ impl KmsClient for MemKms {
         if key_id.is_some_and(|k| k != owner) {
             return Err(refused(OP, MemKmsRefusal::IncorrectKey));
         }
-        let master = self.master(owner).map_err(|e| rename(e, OP))?;
+        let master = self.master(OP, owner)?;
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| bad())?;
         let mut buf = Zeroizing::new(sealed.to_vec());

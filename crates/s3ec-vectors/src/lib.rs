@@ -1,8 +1,9 @@
-//! Cross-SDK ciphertext vectors (`shared/vectors/SCHEMA.md`) checked with s3ec's own format, crypto and
-//! keyring code, with no S3: the library behind `cargo xtask vectors check`.
+//! Cross-SDK ciphertext vectors (`shared/vectors/SCHEMA.md`) read back through `s3ec::Client` over an in-memory
+//! S3, on every read path: the library behind `cargo xtask vectors check`.
 //!
-//! - [`check_dir`] / [`check_dirs`]: every case of every `manifest.json` at or below the given folders.
-//! - [`decrypt_case`]: one case, as a client would read it (whole object or `range`).
+//! - [`check_dir`] / [`check_dirs`]: every case of every `manifest.json` at or below the given folders, on every
+//!   [`ReadPath`]; a fail case passes only when it fails with its `expected_failure` [`FailureClass`].
+//! - [`read_case`]: one case on one path, as an application would read it (whole object or `range`).
 //! - [`ReplayKms`]: a [`s3ec_kms::KmsClient`] answering from a case's recorded `kms_calls`.
 //!
 //! ```no_run
@@ -16,14 +17,17 @@
 #![forbid(unsafe_code)]
 
 mod check;
+mod class;
 mod manifest;
 mod replay;
 
 use std::path::PathBuf;
 
 pub use check::{
-    check_dir, check_dirs, check_manifest, decrypt_case, policy_for, CaseResult, Report,
+    check_dir, check_dirs, check_manifest, expected_failure, policy_for, read_case, CaseError,
+    CaseResult, ReadPath, Report,
 };
+pub use class::{FailureClass, UnknownClass};
 pub use manifest::{Case, Expected, KeyringSpec, KmsCall, Manifest};
 pub use replay::{NotRecorded, ReplayKms};
 

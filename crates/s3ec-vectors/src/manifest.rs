@@ -5,6 +5,8 @@ use std::path::Path;
 use s3ec_format::StringMap;
 use serde::Deserialize;
 
+use crate::class::FailureClass;
+
 use crate::VectorsError;
 
 /// One producer's manifest.
@@ -74,6 +76,9 @@ pub struct Case {
     /// SHA-256 (hex) of the whole plaintext, or of the range's slice.
     #[serde(default)]
     pub expected_plaintext_sha256: Option<String>,
+    /// For a `fail` case: the step at which a reader must refuse it (`testdata/README.md`).
+    #[serde(default)]
+    pub expected_failure: Option<FailureClass>,
     /// The policy under which the expectation holds (default REQUIRE_ENCRYPT_ALLOW_DECRYPT).
     #[serde(default)]
     pub decrypt_commitment_policy: Option<String>,

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use s3ec_crypto::DataKey;
 use s3ec_format::StringMap;
-use s3ec_kms::{GeneratedDataKey, KmsClient, KmsError};
+use s3ec_kms::{GeneratedDataKey, KmsClient, KmsError, ServiceError, KMS};
 
 use crate::manifest::KmsCall;
 
@@ -44,11 +44,13 @@ impl ReplayKms {
         Self { decrypts }
     }
 
+    /// SCHEMA.md: a call the recording does not cover is refused as access denied.
     fn refuse(operation: &'static str) -> KmsError {
-        KmsError::Refused {
-            operation,
-            error: std::sync::Arc::new(NotRecorded(operation)),
-        }
+        let why = NotRecorded(operation);
+        ServiceError::refused(KMS, operation, why.to_string())
+            .with_status(400)
+            .with_code("AccessDeniedException")
+            .with_source(std::sync::Arc::new(why))
     }
 }
 
@@ -82,9 +84,8 @@ impl KmsClient for ReplayKms {
             .iter()
             .find(|(blob, ctx, _)| blob == ciphertext_blob && ctx == context)
             .ok_or_else(|| Self::refuse("Decrypt"))?;
-        DataKey::from_slice(plaintext).map_err(|_| KmsError::InvalidResponse {
-            operation: "Decrypt",
-            reason: "recorded plaintext is not 256 bits",
+        DataKey::from_slice(plaintext).map_err(|_| {
+            ServiceError::invalid_response(KMS, "Decrypt", "recorded plaintext is not 256 bits")
         })
     }
 }

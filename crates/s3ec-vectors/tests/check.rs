@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use s3ec_vectors::{check_dir, decrypt_case, Expected, Manifest};
+use s3ec_vectors::{
+    check_dir, expected_failure, read_case, Expected, FailureClass, Manifest, ReadPath,
+};
 use sha2::{Digest, Sha256};
 
 /// `shared/vectors`, which sits beside the repository both here and in CI.
@@ -27,41 +29,71 @@ fn every_shared_vector_passes() {
         eprintln!("{failure}");
     }
     assert_eq!(report.failed(), 0);
-    assert!(report.passed() >= 27, "{}", report.summary());
+    // 27 cases, each on every read path.
+    assert!(report.passed() >= 27 * 4, "{}", report.summary());
 }
 
 #[test]
-fn failure_cases_fail_for_their_own_reason() {
+fn failure_cases_fail_for_their_own_reason_on_every_path() {
     let expectations = [
         (
             "python-s3ec-4.0.0",
             "neg-v3-commitment-bitflip",
-            "commitment",
+            FailureClass::Commitment,
         ),
         (
             "python-s3ec-4.0.0",
             "neg-v2-tag-bitflip",
-            "authentication failed",
+            FailureClass::Authentication,
         ),
         (
             "python-s3ec-4.0.0",
             "neg-v3-wrong-encryption-context",
-            "encryption context does not match",
+            FailureClass::Context,
         ),
         (
             "ruby-aws-sdk-s3-1.117.2",
             "neg-v2-aesgcm-wrong-key",
-            "could not be unwrapped",
+            FailureClass::Unwrap,
         ),
     ];
-    for (dir, id, reason) in expectations {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for (dir, id, class) in expectations {
         let dir = producer(dir);
         let manifest = Manifest::read(&dir).unwrap();
         let case = manifest.cases.iter().find(|c| c.id == id).unwrap();
         assert_eq!(case.expected, Expected::Fail);
-        let err = decrypt_case(&dir, case).unwrap_err();
-        assert!(err.contains(reason), "{id}: {err}");
+        assert_eq!(expected_failure(&manifest, case), Some(class), "{id}");
+        for path in ReadPath::ALL {
+            let err = runtime.block_on(read_case(&dir, case, path)).unwrap_err();
+            assert_eq!(err.class(), class, "{id} [{path}]: {err}");
+        }
     }
+}
+
+#[test]
+fn a_fail_case_failing_for_another_reason_is_reported() {
+    // The tag flip fails authentication; a manifest claiming a commitment failure is wrong on every path.
+    let tmp = copy_with(&producer("python-s3ec-4.0.0"), |m| {
+        only_case(m, "neg-v2-tag-bitflip");
+        m["cases"][0]["expected_failure"] = "commitment".into();
+    });
+    let report = check_dir(tmp.path()).unwrap();
+    assert_eq!(report.failed(), ReadPath::ALL.len(), "{}", report.summary());
+    let why = report.results[0].failure.clone().unwrap();
+    assert!(
+        why.contains("expected a `commitment` failure, got authentication"),
+        "{why}"
+    );
+    // Without an expected class a fail case does not pass either.
+    let tmp = copy_with(&producer("ruby-aws-sdk-s3-1.117.2"), |m| {
+        only_case(m, "v2-aesgcm-17");
+        m["cases"][0]["expected"] = "fail".into();
+        m["cases"][0]["id"] = "renamed".into();
+    });
+    assert_eq!(check_dir(tmp.path()).unwrap().passed(), 0);
 }
 
 /// Copies one producer's folder and rewrites its manifest with `edit`.
@@ -105,7 +137,8 @@ fn a_tampered_ciphertext_and_a_wrong_expectation_are_reported() {
     bytes[3] ^= 0x80;
     std::fs::write(&body, bytes).unwrap();
     let report = check_dir(tmp.path()).unwrap();
-    assert_eq!(report.summary(), "0 passed, 1 failed");
+    assert_eq!(report.passed(), 0, "{}", report.summary());
+    assert_eq!(report.failed(), ReadPath::ALL.len());
     let line = report.failures().next().unwrap().to_string();
     assert!(
         line.contains("v2-aesgcm-17") && line.contains("authentication"),
@@ -117,7 +150,7 @@ fn a_tampered_ciphertext_and_a_wrong_expectation_are_reported() {
         m["cases"][0]["expected"] = "fail".into();
     });
     let report = check_dir(tmp.path()).unwrap();
-    assert_eq!(report.failed(), 1);
+    assert_eq!(report.failed(), ReadPath::ALL.len());
     assert!(report.results[0]
         .failure
         .as_deref()
@@ -128,7 +161,7 @@ fn a_tampered_ciphertext_and_a_wrong_expectation_are_reported() {
         only_case(m, "v2-aesgcm-17");
         m["cases"][0]["expected_plaintext_sha256"] = "00".repeat(32).into();
     });
-    assert_eq!(check_dir(tmp.path()).unwrap().failed(), 1);
+    assert_eq!(check_dir(tmp.path()).unwrap().failed(), ReadPath::ALL.len());
 }
 
 #[test]
@@ -140,11 +173,11 @@ fn security_profile_v2_turns_legacy_off() {
     });
     let report = check_dir(tmp.path()).unwrap();
     let why = report.results[0].failure.clone().unwrap();
-    assert!(why.contains("policy") && why.contains("legacy"), "{why}");
+    assert!(why.contains("legacy-refused"), "{why}");
 }
 
 #[test]
-fn ranges_decrypt_through_the_ctr_engine() {
+fn ranges_decrypt_on_every_path() {
     for (producer_name, id, policy) in [
         (
             "python-s3ec-4.0.0",
@@ -185,8 +218,8 @@ fn ranges_decrypt_through_the_ctr_engine() {
             });
             let report = check_dir(tmp.path()).unwrap();
             assert_eq!(
-                report.summary(),
-                "1 passed, 0 failed",
+                (report.passed(), report.failed()),
+                (ReadPath::ALL.len(), 0),
                 "{id} {range}: {:?}",
                 report.results[0].failure
             );
@@ -205,7 +238,10 @@ fn ranges_need_the_legacy_option() {
         .failure
         .clone()
         .unwrap();
-    assert!(why.contains("legacy unauthenticated"), "{why}");
+    assert!(
+        why.contains("legacy-refused") && why.contains("legacy unauthenticated"),
+        "{why}"
+    );
 }
 
 #[test]

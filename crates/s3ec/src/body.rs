@@ -11,7 +11,7 @@ use http_body::{Body, Frame, SizeHint};
 use s3ec_crypto::{ContentEncryptor, TAG_LEN};
 use tokio::sync::mpsc;
 
-use crate::error::Error;
+use crate::error::{Error, UsageError};
 
 type BoxStdError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -128,10 +128,10 @@ impl Body for EncryptingBody {
                 Some(Ok(chunk)) => {
                     this.seen += chunk.len() as u64;
                     if this.seen > this.declared {
-                        let e = Error::BodyLength {
+                        let e = Error::Usage(UsageError::BodyLength {
                             declared: this.declared,
                             actual: this.seen,
-                        };
+                        });
                         return this.fail(Box::new(e));
                     }
                     this.pending = chunk;
@@ -141,10 +141,10 @@ impl Body for EncryptingBody {
                     let encryptor = this.encryptor.take().expect("checked above");
                     let encryptor = encryptor.into_inner().unwrap_or_else(|p| p.into_inner());
                     if this.seen != this.declared {
-                        let e = Error::BodyLength {
+                        let e = Error::Usage(UsageError::BodyLength {
                             declared: this.declared,
                             actual: this.seen,
-                        };
+                        });
                         return Poll::Ready(Some(Err(Box::new(e))));
                     }
                     return Poll::Ready(Some(match encryptor.finish() {
@@ -296,7 +296,10 @@ mod tests {
             while let Some(frame) = body.frame().await {
                 if let Err(e) = frame {
                     let e = e.downcast::<Error>().expect("an s3ec error");
-                    assert!(matches!(*e, Error::BodyLength { .. }), "{e:?}");
+                    assert!(
+                        matches!(*e, Error::Usage(UsageError::BodyLength { .. })),
+                        "{e:?}"
+                    );
                     failed = true;
                 }
             }

@@ -20,9 +20,10 @@ use zeroize::Zeroize;
 
 use crate::body::channel;
 use crate::client::Client;
-use crate::error::Error;
-use crate::get::{clear_checksums, drain_into};
+use crate::error::{Error, ObjectError};
+use crate::output::{clear_checksums, drain_into};
 use crate::range::{plan_cbc, CbcPlan, CbcStep, ContentRange, RangeError, RangeSpec, BLOCK};
+use s3ec_materials::PolicyError;
 
 const B: usize = BLOCK as usize;
 
@@ -58,7 +59,7 @@ pub(crate) async fn serve(r: CbcRange<'_>) -> Result<GetObjectOutput, Error> {
         other => Some(other?),
     };
     if !client.options().legacy_unauthenticated_modes {
-        return Err(Error::RangeNeedsLegacyUnauthenticated);
+        return Err(Error::Policy(PolicyError::UnauthenticatedRange));
     }
     // The policy gates (legacy content, legacy wrapping, commitment policy) run here, before any key is used.
     let materials = client.open_ranged(envelope, context).await?;
@@ -67,7 +68,7 @@ pub(crate) async fn serve(r: CbcRange<'_>) -> Result<GetObjectOutput, Error> {
     };
     let key = materials.data_key();
     let ContentNonce::Iv(iv) = &envelope.nonce else {
-        return Err(Error::Unsupported("CBC object without an IV"));
+        return Err(ObjectError::Malformed("CBC object without an IV").into());
     };
     let plan = match step {
         CbcStep::Partial(p) => p,
@@ -75,10 +76,10 @@ pub(crate) async fn serve(r: CbcRange<'_>) -> Result<GetObjectOutput, Error> {
             let len = plaintext_len(request, &out, fetched.total, key, iv).await?;
             match plan_cbc(&spec, fetched, Some(len))? {
                 CbcStep::Partial(p) => p,
-                _ => return Err(Error::Unsupported("CBC range plan without a length")),
+                _ => return Err(Error::internal("CBC range plan without a length")),
             }
         }
-        CbcStep::Whole => return Err(Error::Unsupported("whole CBC object on the ranged path")),
+        CbcStep::Whole => return Err(Error::internal("whole CBC object on the ranged path")),
     };
     let body = std::mem::take(&mut out.body);
     let plain = stream(body, key, iv, plan).await?;
@@ -370,7 +371,9 @@ mod tests {
         };
         let window = &ct[fetched.first as usize..=fetched.last as usize];
         let out = stream(body(window, chunk), &key, &IV, plan).await?;
-        let got = collect(out).await.map_err(Error::Usage)?;
+        let got = collect(out)
+            .await
+            .map_err(|e| Error::io(std::io::Error::other(e)))?;
         assert_eq!(got.len() as u64, plan.emit, "{spec}: emitted length");
         Ok(Outcome::Bytes(got, plan.content_range()))
     }
@@ -508,7 +511,7 @@ mod tests {
                 Error::from(CbcDecryptor::open_in_place(&key, &IV, &mut whole).unwrap_err());
             assert!(matches!(
                 whole_err,
-                Error::Crypto(CryptoError::LegacyDecrypt)
+                Error::Decrypt(crate::DecryptFailure::Authentication)
             ));
             for spec in [
                 RangeSpec::From { first: 1 },
@@ -519,7 +522,7 @@ mod tests {
                 },
             ] {
                 match run(spec, &ct, 16).await {
-                    Err(Error::Crypto(CryptoError::LegacyDecrypt)) => {}
+                    Err(Error::Decrypt(crate::DecryptFailure::Authentication)) => {}
                     other => panic!("{spec} over tampered {len}: {other:?}"),
                 }
             }
@@ -533,11 +536,15 @@ mod tests {
         assert!(length_from_tail(&key, &IV, &ct[16..], 48).is_ok());
         assert!(matches!(
             length_from_tail(&key, &IV, &ct[20..], 48),
-            Err(Error::Range(RangeError::ShortResponse { .. }))
+            Err(Error::Object(ObjectError::Range(
+                RangeError::ShortResponse { .. }
+            )))
         ));
         assert!(matches!(
             length_from_tail(&key, &IV, &ct[..17], 17),
-            Err(Error::Range(RangeError::ShortResponse { .. }))
+            Err(Error::Object(ObjectError::Range(
+                RangeError::ShortResponse { .. }
+            )))
         ));
     }
 

@@ -13,10 +13,10 @@ use s3ec_materials::{
     CryptoMaterialsManager, DecryptPolicy, DecryptRequest, DecryptionMaterials, EncryptRequest,
 };
 
-use crate::config::{ClientBuilder, MetadataOverflow, Options};
-use crate::error::Error;
+use crate::error::{Error, UsageError};
 use crate::instruction;
-use crate::multipart::UploadState;
+use crate::options::{MetadataOverflow, Options};
+use crate::part_cipher::UploadState;
 
 /// The S3 encryption client: aws-sdk-s3 with client-side envelope encryption.
 ///
@@ -71,11 +71,6 @@ pub(crate) struct Sealed {
 }
 
 impl Client {
-    /// A builder for the options of `client.md`.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-
     pub(crate) fn from_parts(
         s3: aws_sdk_s3::Client,
         cmm: Arc<dyn CryptoMaterialsManager>,
@@ -127,7 +122,7 @@ impl Client {
         let materials = self.shared.cmm.get_encryption_materials(&request).await?;
         if let Some(wanted) = request.material_description() {
             if materials.encrypted_data_key().wrap().is_kms() || materials.context() != wanted {
-                return Err(Error::Materials(
+                return Err(Error::Keyring(
                     s3ec_materials::Error::MaterialDescriptionRefused(
                         "the keyring did not store the requested material description",
                     ),
@@ -140,9 +135,7 @@ impl Client {
         let mut user_meta = Metadata::new();
         for (k, v) in &user {
             if s3ec_key(k) {
-                return Err(Error::Usage(format!(
-                    "user metadata key `{k}` is reserved for the encryption client"
-                )));
+                return Err(UsageError::ReservedMetadataKey(k.clone()).into());
             }
             user_meta.insert(k.clone(), v.clone());
         }
@@ -180,7 +173,7 @@ impl Client {
                     storage = Storage::InstructionFile;
                 }
                 Err(FormatError::MetadataTooLarge { size, limit }) => {
-                    return Err(Error::MetadataTooLarge { size, limit })
+                    return Err(UsageError::MetadataTooLarge { size, limit }.into())
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -204,13 +197,7 @@ impl Client {
             Located::NeedsInstructionFile(need) => {
                 let instruction_key =
                     format!("{key}{}", suffix.unwrap_or(DEFAULT_INSTRUCTION_SUFFIX));
-                let json = instruction::read(self.s3(), bucket, &instruction_key)
-                    .await
-                    .map_err(|source| Error::NotEncrypted {
-                        key: key.to_string(),
-                        instruction_key,
-                        source,
-                    })?;
+                let json = instruction::read(self.s3(), bucket, key, &instruction_key).await?;
                 Ok(need.decode(&json)?)
             }
         }

@@ -5,111 +5,14 @@ use std::sync::Arc;
 
 use aws_types::SdkConfig;
 use s3ec_format::AlgorithmSuite;
-use s3ec_materials::{
-    CommitmentPolicy, CryptoMaterialsManager, DecryptPolicy, DefaultCmm, Keyring,
-};
+use s3ec_materials::{CommitmentPolicy, CryptoMaterialsManager, DefaultCmm, Keyring};
 
 use crate::client::Client;
-
-/// Default buffer size: the largest ciphertext held in memory for a buffered (authenticate-then-release) get.
-pub const DEFAULT_BUFFER_SIZE: u64 = 64 * 1024 * 1024;
-/// Smallest buffer size accepted.
-pub const MIN_BUFFER_SIZE: u64 = 16;
-/// Default part size of the high-level [`Client::upload`].
-pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
-/// S3's smallest non-final part.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-/// S3's largest part.
-pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
-/// Default number of parts uploaded at once by [`Client::upload`].
-pub const DEFAULT_CONCURRENCY: usize = 4;
-
-/// What a put does when the object metadata would exceed S3's 2 KB user-metadata limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MetadataOverflow {
-    /// Fail with [`crate::Error::MetadataTooLarge`] (the reference behaviour).
-    #[default]
-    Error,
-    /// Store the envelope in an instruction file instead (needs nothing else enabled).
-    InstructionFile,
-}
-
-/// An invalid client configuration, reported by [`ClientBuilder::build`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// Neither an S3 client nor an `SdkConfig` was given.
-    #[error("no S3 client: call s3_client() or sdk_config()")]
-    NoS3Client,
-    /// Both an S3 client and an `SdkConfig` were given.
-    #[error("give either an S3 client or an SdkConfig, not both")]
-    BothS3ClientAndSdkConfig,
-    /// Neither a keyring nor a CMM was given.
-    #[error("no key material: call keyring() or cmm()")]
-    NoMaterials,
-    /// Both a keyring and a CMM were given (spec: MUST throw).
-    #[error("give either a keyring or a CMM, not both")]
-    BothKeyringAndCmm,
-    /// A legacy suite was configured for encryption.
-    #[error("algorithm suite 0x{0:04x} is legacy and cannot be configured for encryption")]
-    LegacySuite(u16),
-    /// The suite contradicts the commitment policy.
-    #[error("algorithm suite 0x{suite:04x} is incompatible with commitment policy {policy:?}")]
-    SuitePolicyMismatch {
-        /// Suite id.
-        suite: u16,
-        /// The policy.
-        policy: CommitmentPolicy,
-    },
-    /// A buffer size was set together with delayed authentication (spec: MUST throw).
-    #[error("a buffer size cannot be set when delayed authentication is enabled")]
-    BufferSizeWithDelayedAuthentication,
-    /// The buffer size is outside 16 bytes ..= the GCM maximum.
-    #[error("buffer size {0} is outside {MIN_BUFFER_SIZE}..=68719476704 bytes")]
-    BufferSize(u64),
-    /// The part size is outside S3's limits or not a multiple of 16.
-    #[error("part size {0} must be a multiple of 16 within 5 MiB..=5 GiB")]
-    PartSize(u64),
-    /// Zero concurrency.
-    #[error("upload concurrency must be at least 1")]
-    Concurrency,
-}
-
-/// The validated options of a [`Client`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Options {
-    /// Commitment policy.
-    pub commitment_policy: CommitmentPolicy,
-    /// Suite new objects are encrypted with.
-    pub encryption_algorithm: AlgorithmSuite,
-    /// Read objects whose data key is wrapped with a legacy algorithm.
-    pub legacy_wrapping_algorithms: bool,
-    /// Read legacy unauthenticated content (CBC) and serve ranged gets.
-    pub legacy_unauthenticated_modes: bool,
-    /// Stream plaintext before the tag is verified.
-    pub delayed_authentication: bool,
-    /// Largest ciphertext held in memory by a buffered get; larger objects are spooled to a temporary file.
-    pub buffer_size: u64,
-    /// Write envelopes to instruction files instead of object metadata.
-    pub instruction_file_put: bool,
-    /// What to do when metadata is too large.
-    pub metadata_overflow: MetadataOverflow,
-    /// Part size of [`Client::upload`].
-    pub part_size: u64,
-    /// Parts in flight in [`Client::upload`].
-    pub upload_concurrency: usize,
-}
-
-impl Options {
-    /// The decrypt policy these options describe.
-    pub fn decrypt_policy(&self) -> DecryptPolicy {
-        DecryptPolicy {
-            commitment: self.commitment_policy,
-            legacy_wrapping: self.legacy_wrapping_algorithms,
-            legacy_unauthenticated: self.legacy_unauthenticated_modes,
-        }
-    }
-}
+use crate::error::ConfigError;
+use crate::options::{
+    MetadataOverflow, Options, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE,
+    MAX_PART_SIZE, MIN_BUFFER_SIZE, MIN_PART_SIZE,
+};
 
 pub(crate) fn check_part_size(size: u64) -> Result<(), ConfigError> {
     if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) || size % 16 != 0 {
@@ -156,6 +59,13 @@ impl fmt::Debug for ClientBuilder {
             .field("commitment_policy", &self.commitment_policy)
             .field("encryption_algorithm", &self.encryption_algorithm)
             .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder for the options of `client.md`.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
     }
 }
 

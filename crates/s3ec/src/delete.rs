@@ -127,12 +127,12 @@ impl DeleteObjects {
                         .build()
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| Error::Usage(e.to_string()))?;
+                .map_err(|_| Error::internal("the DeleteObjects request could not be built"))?;
             let delete = Delete::builder()
                 .set_objects(Some(ids))
                 .quiet(true)
                 .build()
-                .map_err(|e| Error::Usage(e.to_string()))?;
+                .map_err(|_| Error::internal("the DeleteObjects request could not be built"))?;
             self.client
                 .s3()
                 .delete_objects()

@@ -10,11 +10,13 @@ use zeroize::Zeroize;
 
 use crate::body::channel;
 use crate::client::Client;
-use crate::error::{required, Error};
+use crate::error::{required, DecryptFailure, Error, ObjectError, UsageError};
+use crate::output::{clear_checksums, drain_into};
 use crate::plain_buf::{Grow, PlainBuf, Wipe};
 use crate::range::{self, ContentRange, DecodePlan, PartialPlan, RangeError, RangeSpec};
 use crate::spooled_get::spooled;
 use crate::stored_body::TagSplitter;
+use s3ec_materials::PolicyError;
 
 /// Fluent builder for a decrypting GetObject; mirrors aws-sdk-s3's `GetObjectFluentBuilder`.
 ///
@@ -141,9 +143,10 @@ impl GetObject {
         let bucket = required(self.inner.get_bucket().clone(), "bucket")?;
         let key = required(self.inner.get_key().clone(), "key")?;
         if self.inner.get_range().is_some() || self.inner.get_part_number().is_some() {
-            return Err(Error::Usage(
-                "set ranges with GetObject::range; part-number gets are not supported".into(),
-            ));
+            return Err(UsageError::Unsupported(
+                "set ranges with GetObject::range; part-number gets are not supported",
+            )
+            .into());
         }
         let spec = self
             .range
@@ -152,7 +155,7 @@ impl GetObject {
             .transpose()?;
         if let Some(s) = &spec {
             if !opts.legacy_unauthenticated_modes && !s.may_cover_whole_object() {
-                return Err(Error::RangeNeedsLegacyUnauthenticated);
+                return Err(Error::Policy(PolicyError::UnauthenticatedRange));
             }
         }
         let request = self.inner.set_range(spec.map(|s| s.ciphertext_request()));
@@ -169,7 +172,7 @@ impl GetObject {
         };
         let stored_len = out.content_length.unwrap_or(0).max(0) as u64;
         let fetched = match (&spec, out.content_range.as_deref()) {
-            (None, Some(_)) => return Err(Error::UnexpectedContentRange),
+            (None, Some(_)) => return Err(Error::Usage(UsageError::UnexpectedContentRange)),
             (None, None) => None,
             (Some(_), Some(cr)) => {
                 let cr: ContentRange = cr.parse()?;
@@ -222,7 +225,7 @@ impl GetObject {
         let (plain, len, content_range) = match plan {
             Some(DecodePlan::Partial(p)) => {
                 if !opts.legacy_unauthenticated_modes {
-                    return Err(Error::RangeNeedsLegacyUnauthenticated);
+                    return Err(Error::Policy(PolicyError::UnauthenticatedRange));
                 }
                 let materials = client.open_ranged(&envelope, &self.context).await?;
                 let ctr = CtrRangeDecryptor::new(
@@ -243,7 +246,7 @@ impl GetObject {
                 let nonce = &envelope.nonce;
                 let (plain, len) = if suite == AlgorithmSuite::AesCbc {
                     let ContentNonce::Iv(iv) = nonce else {
-                        return Err(Error::Unsupported("CBC object without an IV"));
+                        return Err(ObjectError::Malformed("CBC object without an IV").into());
                     };
                     let plain = if into.is_none()
                         && !opts.delayed_authentication
@@ -259,7 +262,7 @@ impl GetObject {
                 } else {
                     let body_len = stored_len
                         .checked_sub(TAG_LEN as u64)
-                        .ok_or(Error::Authentication)?;
+                        .ok_or(Error::Decrypt(DecryptFailure::Authentication))?;
                     let dec = ContentDecryptor::new(suite, key, nonce)?;
                     let plain = if let Some(buf) = into.as_deref_mut() {
                         read_authenticated(&mut body, dec, stored_len, buf).await?;
@@ -306,20 +309,6 @@ impl GetObject {
     }
 }
 
-pub(crate) fn clear_checksums(out: &mut GetObjectOutput) {
-    out.checksum_crc32 = None;
-    out.checksum_crc32_c = None;
-    out.checksum_crc64_nvme = None;
-    out.checksum_sha1 = None;
-    out.checksum_sha256 = None;
-    out.checksum_sha512 = None;
-    out.checksum_md5 = None;
-    out.checksum_xxhash64 = None;
-    out.checksum_xxhash3 = None;
-    out.checksum_xxhash128 = None;
-    out.checksum_type = None;
-}
-
 /// Reads the whole object into memory and opens it; plaintext only on success.
 async fn buffered(
     mut body: ByteStream,
@@ -327,9 +316,9 @@ async fn buffered(
     stored_len: u64,
 ) -> Result<ByteStream, Error> {
     let body_len = usize::try_from(stored_len.saturating_sub(TAG_LEN as u64)).map_err(|_| {
-        Error::TooLarge {
+        Error::Usage(UsageError::TooLarge {
             max: usize::MAX as u64,
-        }
+        })
     })?;
     let mut buf = PlainBuf::with_capacity(body_len)?;
     read_authenticated(&mut body, dec, stored_len, &mut buf).await?;
@@ -349,8 +338,10 @@ async fn read_authenticated<B: Grow>(
     buf: &mut B,
 ) -> Result<(), Error> {
     let mut split = TagSplitter::new(stored_len)?;
-    let body_len = usize::try_from(split.body_len()).map_err(|_| Error::TooLarge {
-        max: usize::MAX as u64,
+    let body_len = usize::try_from(split.body_len()).map_err(|_| {
+        Error::Usage(UsageError::TooLarge {
+            max: usize::MAX as u64,
+        })
     })?;
     buf.reserve(body_len);
     let mut guard = Wipe::new(buf);
@@ -367,18 +358,8 @@ async fn read_authenticated<B: Grow>(
     Ok(())
 }
 
-/// Appends a plaintext stream (a range, or legacy CBC) to `buf`; on error `buf` is zeroed and emptied.
-pub(crate) async fn drain_into(mut plain: ByteStream, buf: &mut Vec<u8>) -> Result<(), Error> {
-    let mut guard = Wipe::new(buf);
-    while let Some(chunk) = plain.try_next().await.map_err(Error::io)? {
-        guard.buf().extend_from_slice(&chunk);
-    }
-    guard.disarm();
-    Ok(())
-}
-
 /// Delayed authentication: releases plaintext as it arrives, holding back the tag; a bad tag ends the
-/// stream with [`Error::Authentication`].
+/// stream with [`Error::Decrypt`] ([`DecryptFailure::Authentication`]).
 fn delayed(mut body: ByteStream, mut dec: ContentDecryptor) -> ByteStream {
     let (sink, stream) = channel(None);
     tokio::spawn(async move {
@@ -432,10 +413,10 @@ async fn cbc_buffered(
         guard.buf().extend_from_slice(&chunk);
     }
     if seen != stored_len {
-        return Err(Error::BodyLength {
+        return Err(Error::Object(ObjectError::BodyLength {
             declared: stored_len,
             actual: seen,
-        });
+        }));
     }
     let plain_len = CbcDecryptor::open_in_place(key, iv, guard.buf())?.len();
     guard.buf().truncate(plain_len);
@@ -620,7 +601,10 @@ mod tests {
         let err = read_authenticated(&mut stream(chunks, false), dec, stored, &mut buf)
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::Authentication), "{err:?}");
+        assert!(
+            matches!(err, Error::Decrypt(DecryptFailure::Authentication)),
+            "{err:?}"
+        );
         assert!(buf.is_empty());
     }
 
@@ -634,7 +618,10 @@ mod tests {
             let err = read_authenticated(&mut stream(chunks.clone(), false), dec, stored, &mut buf)
                 .await
                 .unwrap_err();
-            assert!(matches!(err, Error::BodyLength { .. }), "{err:?}");
+            assert!(
+                matches!(err, Error::Object(ObjectError::BodyLength { .. })),
+                "{err:?}"
+            );
             assert!(buf.is_empty());
         }
     }

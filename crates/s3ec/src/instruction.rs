@@ -1,43 +1,49 @@
 //! Instruction-file IO: read, write and delete `<key><suffix>` objects.
 
-use std::sync::Arc;
-
 use aws_sdk_s3::primitives::ByteStream;
 use s3ec_format::instruction_file_object_metadata;
 
-use crate::error::{BoxError, Error};
+use crate::error::{is_not_found, s3_error, Error, ObjectError};
 
 /// Instruction files are small JSON maps; a larger one is refused rather than read into memory.
 const MAX_INSTRUCTION_FILE: usize = 256 * 1024;
 
 /// Reads an instruction file. Carries no version id: instruction files are not versioned with their object.
+///
+/// A missing file is [`ObjectError::NotEncrypted`] for `object_key`; an oversize one is refused as hostile; any
+/// other failure is S3's.
 pub(crate) async fn read(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
+    object_key: &str,
     key: &str,
-) -> Result<Vec<u8>, BoxError> {
-    let out = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| Arc::new(Error::s3("GetObject (instruction file)", e)) as BoxError)?;
+) -> Result<Vec<u8>, Error> {
+    let too_large = || ObjectError::InstructionFileTooLarge {
+        instruction_key: key.to_string(),
+        limit: MAX_INSTRUCTION_FILE as u64,
+    };
+    let out = match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e) => {
+            let e = s3_error("GetObject (instruction file)", e);
+            if is_not_found(&e) {
+                return Err(ObjectError::NotEncrypted {
+                    key: object_key.to_string(),
+                    instruction_key: key.to_string(),
+                    source: e,
+                }
+                .into());
+            }
+            return Err(e.into());
+        }
+    };
     if out.content_length().unwrap_or(0) as u64 > MAX_INSTRUCTION_FILE as u64 {
-        return Err(Arc::new(Error::Usage(format!(
-            "instruction file larger than {MAX_INSTRUCTION_FILE} bytes"
-        ))));
+        return Err(too_large().into());
     }
-    let body = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| Arc::new(e) as BoxError)?;
+    let body = out.body.collect().await.map_err(Error::io)?;
     let bytes = body.into_bytes();
     if bytes.len() > MAX_INSTRUCTION_FILE {
-        return Err(Arc::new(Error::Usage(format!(
-            "instruction file larger than {MAX_INSTRUCTION_FILE} bytes"
-        ))));
+        return Err(too_large().into());
     }
     Ok(bytes.to_vec())
 }

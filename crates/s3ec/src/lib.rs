@@ -33,6 +33,9 @@ pub mod fuzzing;
 mod get;
 mod instruction;
 pub mod multipart;
+mod options;
+mod output;
+mod part_cipher;
 mod plain_buf;
 mod put;
 pub mod range;
@@ -43,21 +46,29 @@ mod stored_body;
 mod upload;
 
 pub use client::Client;
-pub use config::{
-    ClientBuilder, ConfigError, MetadataOverflow, Options, DEFAULT_BUFFER_SIZE,
-    DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, MIN_PART_SIZE,
-};
+pub use config::ClientBuilder;
 pub use delete::{DeleteObject, DeleteObjects};
-pub use error::{BoxError, Error};
+/// S3's answer to a call made outside the client (an aws-sdk-s3 error) as a typed [`ServiceError`], the way the
+/// client reports its own S3 calls.
+pub use error::s3_error as s3_service_error;
+pub use error::{
+    BoxError, ConfigError, DecryptFailure, Error, Internal, MultipartError, ObjectError,
+    ReEncryptError, UsageError, S3,
+};
 pub use get::GetObject;
 pub use multipart::{
-    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, MultipartError,
-    UploadPart,
+    AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, UploadPart,
+};
+pub use options::{
+    MetadataOverflow, Options, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE,
+    MIN_PART_SIZE,
 };
 pub use put::PutObject;
-pub use reencrypt::{ReEncryptError, ReEncryptInstructionFile};
+pub use reencrypt::ReEncryptInstructionFile;
 pub use upload::Upload;
 
 pub use aws_sdk_s3;
 pub use s3ec_format::{AlgorithmSuite, StringMap};
-pub use s3ec_materials::{CommitmentPolicy, CryptoMaterialsManager, Keyring};
+pub use s3ec_materials::{
+    CommitmentPolicy, CryptoMaterialsManager, Keyring, PolicyError, ServiceError, ServiceFault,
+};

@@ -12,164 +12,15 @@ use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
 use aws_sdk_s3::operation::upload_part::UploadPartOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::CompletedMultipartUpload;
-use s3ec_crypto::ContentEncryptor;
 use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 
 use crate::client::{Client, RequestMaterials, Sealed};
-use crate::error::{required, Error};
+pub use crate::error::MultipartError;
+use crate::error::{required, Error, S3};
 use crate::instruction;
-
-/// A multipart upload driven out of order for the single GCM stream.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MultipartError {
-    /// The upload id is not one this client created (or it was completed or aborted).
-    #[error(
-        "unknown multipart upload id (not created by this client, or already completed or aborted)"
-    )]
-    UnknownUpload,
-    /// Parts must be uploaded in increasing part-number order, one at a time.
-    #[error("part {got} uploaded after part {after}: parts of an encrypted upload go in increasing order, one at a time")]
-    OutOfOrder {
-        /// The previous part number.
-        after: i32,
-        /// The part number given.
-        got: i32,
-    },
-    /// A part number outside 1..=10000.
-    #[error("part number {0} is outside 1..=10000")]
-    PartNumber(i32),
-    /// A non-final part whose length is not a multiple of 16 bytes.
-    #[error("part {part} has {len} bytes; every part but the last must be a multiple of 16 bytes")]
-    Unaligned {
-        /// Part number.
-        part: i32,
-        /// Its plaintext length.
-        len: u64,
-    },
-    /// A part after the last part.
-    #[error("the last part was already uploaded")]
-    AfterLastPart,
-    /// Complete without a last part.
-    #[error(
-        "the last part was never uploaded (set is_last_part on it); the upload cannot be completed"
-    )]
-    NoLastPart,
-    /// An earlier part failed after the cipher advanced: the stream cannot continue.
-    #[error("an earlier part of this upload failed; abort it and start again")]
-    Poisoned,
-    /// The accumulated plaintext exceeds the suite's maximum.
-    #[error("the upload exceeds the content algorithm's maximum length")]
-    TooLarge,
-}
-
-/// The cipher state of one upload; sans IO.
-pub struct PartCipher {
-    encryptor: Option<ContentEncryptor>,
-    last_part: Option<i32>,
-    finished: bool,
-    poisoned: bool,
-    max: u64,
-    total: u64,
-}
-
-impl std::fmt::Debug for PartCipher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PartCipher")
-            .field("last_part", &self.last_part)
-            .field("finished", &self.finished)
-            .field("poisoned", &self.poisoned)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PartCipher {
-    /// A cipher for an upload whose plaintext may not exceed `max` bytes.
-    pub fn new(encryptor: ContentEncryptor, max: u64) -> Self {
-        Self {
-            encryptor: Some(encryptor),
-            last_part: None,
-            finished: false,
-            poisoned: false,
-            max,
-            total: 0,
-        }
-    }
-
-    /// Encrypts part `part` in place (`data` holds its plaintext); on the last part appends the tag.
-    /// Any refusal leaves the state as it was; a cipher failure poisons it.
-    pub fn encrypt_part(
-        &mut self,
-        part: i32,
-        data: &mut Vec<u8>,
-        is_last: bool,
-    ) -> Result<(), MultipartError> {
-        if self.poisoned {
-            return Err(MultipartError::Poisoned);
-        }
-        if self.finished {
-            return Err(MultipartError::AfterLastPart);
-        }
-        if !(1..=10_000).contains(&part) {
-            return Err(MultipartError::PartNumber(part));
-        }
-        if let Some(after) = self.last_part {
-            if part <= after {
-                return Err(MultipartError::OutOfOrder { after, got: part });
-            }
-        }
-        let len = data.len() as u64;
-        if !is_last && len % 16 != 0 {
-            return Err(MultipartError::Unaligned { part, len });
-        }
-        if self.total.saturating_add(len) > self.max {
-            return Err(MultipartError::TooLarge);
-        }
-        let encryptor = self.encryptor.as_mut().ok_or(MultipartError::Poisoned)?;
-        if encryptor.encrypt_in_place(data).is_err() {
-            self.poisoned = true;
-            return Err(MultipartError::Poisoned);
-        }
-        self.total += len;
-        self.last_part = Some(part);
-        if is_last {
-            let encryptor = self.encryptor.take().ok_or(MultipartError::Poisoned)?;
-            match encryptor.finish() {
-                Ok(tag) => data.extend_from_slice(&tag),
-                Err(_) => {
-                    self.poisoned = true;
-                    return Err(MultipartError::Poisoned);
-                }
-            }
-            self.finished = true;
-        }
-        Ok(())
-    }
-
-    /// Marks the stream broken (an encrypted part was lost).
-    pub fn poison(&mut self) {
-        self.poisoned = true;
-    }
-
-    /// Whether the upload may be completed.
-    pub fn check_complete(&self) -> Result<(), MultipartError> {
-        if self.poisoned {
-            return Err(MultipartError::Poisoned);
-        }
-        if !self.finished {
-            return Err(MultipartError::NoLastPart);
-        }
-        Ok(())
-    }
-}
-
-/// A low-level upload in progress.
-#[derive(Debug)]
-pub(crate) struct UploadState {
-    pub(crate) cipher: PartCipher,
-    /// The instruction file written at create, removed again on abort.
-    pub(crate) instruction_key: Option<String>,
-}
+pub use crate::part_cipher::PartCipher;
+use crate::part_cipher::UploadState;
+use s3ec_materials::ServiceError;
 
 /// Fluent builder for CreateMultipartUpload of an encrypted object.
 #[must_use]
@@ -226,7 +77,7 @@ impl Client {
             .unwrap_or_else(|p| p.into_inner());
         map.get(upload_id)
             .cloned()
-            .ok_or(Error::Multipart(MultipartError::UnknownUpload))
+            .ok_or(Error::from(MultipartError::UnknownUpload))
     }
 
     fn forget_upload(&self, upload_id: &str) -> Option<Arc<tokio::sync::Mutex<UploadState>>> {
@@ -339,9 +190,9 @@ impl CreateMultipartUpload {
                 },
             )
             .await?;
-        let id = out
-            .upload_id()
-            .ok_or_else(|| Error::Usage("S3 returned no upload id".into()))?;
+        let id = out.upload_id().ok_or_else(|| {
+            ServiceError::invalid_response(S3, "CreateMultipartUpload", "no upload id")
+        })?;
         self.client
             .shared
             .uploads
@@ -561,107 +412,4 @@ pub(crate) async fn abort(
     result
         .map(|_| ())
         .map_err(|e| Error::s3("AbortMultipartUpload", e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use s3ec_crypto::{ContentDecryptor, DataKey, TAG_LEN};
-    use s3ec_format::AlgorithmSuite;
-
-    fn cipher() -> (PartCipher, DataKey, s3ec_format::ContentNonce) {
-        let key = DataKey::generate().unwrap();
-        let (enc, nonce) = ContentEncryptor::new(AlgorithmSuite::AesGcmCommitKey, &key).unwrap();
-        (PartCipher::new(enc, u64::MAX), key, nonce)
-    }
-
-    #[test]
-    fn parts_concatenate_into_one_authenticated_stream() {
-        let (mut c, key, nonce) = cipher();
-        let plain: Vec<u8> = (0..100u8).collect();
-        let mut object = Vec::new();
-        for (i, piece) in [&plain[..32], &plain[32..64], &plain[64..]]
-            .into_iter()
-            .enumerate()
-        {
-            let mut part = piece.to_vec();
-            c.encrypt_part(i as i32 + 1, &mut part, i == 2).unwrap();
-            object.extend_from_slice(&part);
-        }
-        c.check_complete().unwrap();
-        assert_eq!(object.len(), 100 + TAG_LEN);
-        let out = ContentDecryptor::open_in_place(
-            AlgorithmSuite::AesGcmCommitKey,
-            &key,
-            &nonce,
-            &mut object,
-        )
-        .unwrap();
-        assert_eq!(out, &plain[..]);
-    }
-
-    #[test]
-    fn misuse_is_refused_without_advancing_the_cipher() {
-        let (mut c, key, nonce) = cipher();
-        let mut unaligned = vec![0u8; 17];
-        assert_eq!(
-            c.encrypt_part(1, &mut unaligned, false),
-            Err(MultipartError::Unaligned { part: 1, len: 17 })
-        );
-        assert_eq!(
-            c.encrypt_part(0, &mut vec![0; 16], false),
-            Err(MultipartError::PartNumber(0))
-        );
-        assert_eq!(c.check_complete(), Err(MultipartError::NoLastPart));
-        let mut first = vec![7u8; 16];
-        c.encrypt_part(2, &mut first, false).unwrap();
-        assert_eq!(
-            c.encrypt_part(2, &mut vec![0; 16], false),
-            Err(MultipartError::OutOfOrder { after: 2, got: 2 })
-        );
-        assert_eq!(
-            c.encrypt_part(1, &mut vec![0; 16], false),
-            Err(MultipartError::OutOfOrder { after: 2, got: 1 })
-        );
-        let mut last = vec![9u8; 5];
-        c.encrypt_part(3, &mut last, true).unwrap();
-        assert_eq!(
-            c.encrypt_part(4, &mut vec![0; 16], true),
-            Err(MultipartError::AfterLastPart)
-        );
-        // The refused calls did not touch the stream: the two accepted parts still decrypt.
-        let mut object = [first, last].concat();
-        let out = ContentDecryptor::open_in_place(
-            AlgorithmSuite::AesGcmCommitKey,
-            &key,
-            &nonce,
-            &mut object,
-        )
-        .unwrap();
-        assert_eq!(out, [[7u8; 16].as_slice(), &[9u8; 5]].concat());
-    }
-
-    #[test]
-    fn a_poisoned_upload_cannot_continue_or_complete() {
-        let (mut c, _, _) = cipher();
-        c.encrypt_part(1, &mut vec![0; 16], false).unwrap();
-        c.poison();
-        assert_eq!(
-            c.encrypt_part(2, &mut vec![0; 1], true),
-            Err(MultipartError::Poisoned)
-        );
-        assert_eq!(c.check_complete(), Err(MultipartError::Poisoned));
-    }
-
-    #[test]
-    fn the_length_limit_is_enforced() {
-        let key = DataKey::generate().unwrap();
-        let (enc, _) = ContentEncryptor::new(AlgorithmSuite::AesGcm, &key).unwrap();
-        let mut c = PartCipher::new(enc, 20);
-        c.encrypt_part(1, &mut vec![0; 16], false).unwrap();
-        assert_eq!(
-            c.encrypt_part(2, &mut vec![0; 16], true),
-            Err(MultipartError::TooLarge)
-        );
-    }
 }

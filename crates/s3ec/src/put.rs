@@ -23,7 +23,7 @@ use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 
 use crate::body::EncryptingBody;
 use crate::client::{Client, RequestMaterials, Sealed};
-use crate::error::{required, Error};
+use crate::error::{required, Error, UsageError};
 use crate::instruction;
 use crate::spool::{Spool, Spooled};
 
@@ -264,9 +264,9 @@ impl Plaintext {
             .first
             .take()
             .or_else(|| r.source.try_clone())
-            .ok_or(Error::Unsupported(
-                "the put's body can no longer be re-read",
-            ))?;
+            .ok_or(Error::Usage(UsageError::Unsupported(
+                "the put's body can no longer be re-read for a retry",
+            )))?;
         Ok(EncryptingBody::new(ByteStream::new(fresh), encryptor, r.len).into_sdk_body())
     }
 }
@@ -303,7 +303,7 @@ async fn put_restarting(
         } = client.seal(context.clone(), metadata.clone()).await?;
         let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
         if plaintext.len() > max {
-            return Err(Error::TooLarge { max });
+            return Err(UsageError::TooLarge { max }.into());
         }
         let builder = first
             .take()
@@ -545,7 +545,7 @@ pub(crate) async fn encrypt_body(
     let (low, high) = body.size_hint();
     if high == Some(low) {
         if low > max {
-            return Err(Error::TooLarge { max });
+            return Err(UsageError::TooLarge { max }.into());
         }
         let stream = ByteStream::new(EncryptingBody::new(body, encryptor, low).into_sdk_body());
         return Ok((
@@ -565,7 +565,7 @@ pub(crate) async fn encrypt_body(
     while let Some(chunk) = body.try_next().await.map_err(Error::io)? {
         total += chunk.len() as u64;
         if total > max {
-            return Err(Error::TooLarge { max });
+            return Err(UsageError::TooLarge { max }.into());
         }
         pending.extend_from_slice(&chunk);
         if pending.len() >= CHUNK {

@@ -10,39 +10,8 @@ use s3ec_format::{
 use s3ec_materials::{DecryptRequest, EncryptRequest, Keyring};
 
 use crate::client::Client;
-use crate::error::{required, Error};
+use crate::error::{required, Error, ReEncryptError};
 use crate::instruction;
-
-/// Why [`ReEncryptInstructionFile::send`] refused to write a new instruction file (the reference client's rules).
-///
-/// Each check runs before anything is written; the object and its existing instruction files are untouched.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReEncryptError {
-    /// The client was built without instruction-file writes.
-    #[error("re-encrypting needs instruction-file writes enabled on the client (enable_instruction_file_put)")]
-    InstructionFilePutDisabled,
-    /// The object's envelope is in its metadata; only instruction-file envelopes can be re-encrypted.
-    #[error("the object's envelope is in its metadata; only objects whose envelope is in an instruction file can be re-encrypted")]
-    EnvelopeInObjectMetadata,
-    /// A custom instruction-file suffix was given with a keyring that does not wrap with RSA. Custom suffixes
-    /// exist to share an object with the holder of an RSA private key; an AES or KMS re-wrap rotates the key in
-    /// place, in the default instruction file.
-    #[error("a custom instruction-file suffix (`{suffix}`) is only allowed with an RSA keyring; the new keyring wraps with `{wrap}`")]
-    CustomSuffixNeedsRsa {
-        /// The suffix asked for.
-        suffix: String,
-        /// The wrapping algorithm of the new keyring.
-        wrap: &'static str,
-    },
-    /// The new keyring stores the same material description (with the same wrapping algorithm) as the current
-    /// instruction file, so the rotation would not be visible.
-    #[error("the new keyring must have a material description different from the one stored with the object")]
-    SameMaterialDescription,
-    /// `enforce_rotation` was set and the client's current keyring can still unwrap the new data key.
-    #[error("rotation not enforced: the client's current keyring can still unwrap the newly wrapped data key")]
-    RotationNotEnforced,
-}
 
 /// Fluent builder of [`Client::re_encrypt_instruction_file`].
 ///
@@ -165,7 +134,7 @@ impl ReEncryptInstructionFile {
         let request = EncryptRequest::rewrap(policy, old.suite, self.context.clone(), data_key)?;
         let materials = keyring.on_encrypt(&request).await?;
         if materials.data_key() != opened.data_key() {
-            return Err(Error::Materials(s3ec_materials::Error::InvalidMaterials(
+            return Err(Error::Keyring(s3ec_materials::Error::InvalidMaterials(
                 "the new keyring wrapped a different data key",
             )));
         }
@@ -185,9 +154,9 @@ impl ReEncryptInstructionFile {
             }
         }
         let encoded = encode(&new, Storage::InstructionFile)?;
-        let json = encoded.instruction_file.ok_or(Error::Unsupported(
-            "the envelope produced no instruction file",
-        ))?;
+        let json = encoded
+            .instruction_file
+            .ok_or(Error::internal("the envelope produced no instruction file"))?;
         instruction::write(client.s3(), &bucket, &format!("{key}{suffix}"), json).await
     }
 }

@@ -248,7 +248,13 @@ mod tests {
             let mut bad = stored.clone();
             bad[at] ^= 0x20;
             let r = get(&bad, 10_000, bad.len() as u64, &key, &nonce).await;
-            assert!(matches!(r, Err(Error::Authentication)), "byte {at}: {r:?}");
+            assert!(
+                matches!(
+                    r,
+                    Err(Error::Decrypt(crate::DecryptFailure::Authentication))
+                ),
+                "byte {at}: {r:?}"
+            );
         }
     }
 
@@ -259,13 +265,25 @@ mod tests {
         let n = stored.len() as u64;
         let short = get(&stored[..stored.len() - 1], 4096, n, &key, &nonce).await;
         assert!(
-            matches!(short, Err(Error::BodyLength { declared, actual }) if declared == n && actual == n - 1),
+            matches!(short, Err(Error::Object(crate::ObjectError::BodyLength { declared, actual })) if declared == n && actual == n - 1),
             "{short:?}"
         );
         let long = get(&stored, 4096, n - 1, &key, &nonce).await;
-        assert!(matches!(long, Err(Error::BodyLength { .. })), "{long:?}");
+        assert!(
+            matches!(
+                long,
+                Err(Error::Object(crate::ObjectError::BodyLength { .. }))
+            ),
+            "{long:?}"
+        );
         let tiny = get(&stored[..15], 4096, 15, &key, &nonce).await;
-        assert!(matches!(tiny, Err(Error::Authentication)), "{tiny:?}");
+        assert!(
+            matches!(
+                tiny,
+                Err(Error::Decrypt(crate::DecryptFailure::Authentication))
+            ),
+            "{tiny:?}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

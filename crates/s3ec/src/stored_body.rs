@@ -3,7 +3,7 @@
 
 use s3ec_crypto::TAG_LEN;
 
-use crate::error::Error;
+use crate::error::{DecryptFailure, Error, ObjectError};
 
 /// Splits a `stored_len`-byte body (ciphertext then tag) into its two parts across any chunking.
 #[derive(Debug)]
@@ -17,7 +17,7 @@ impl TagSplitter {
     /// For a body declared `stored_len` bytes long; shorter than a tag cannot be a GCM object.
     pub(crate) fn new(stored_len: u64) -> Result<Self, Error> {
         if stored_len < TAG_LEN as u64 {
-            return Err(Error::Authentication);
+            return Err(Error::Decrypt(DecryptFailure::Authentication));
         }
         Ok(Self {
             stored_len,
@@ -37,10 +37,10 @@ impl TagSplitter {
         let before = self.seen;
         self.seen += chunk.len() as u64;
         if self.seen > self.stored_len {
-            return Err(Error::BodyLength {
+            return Err(Error::Object(ObjectError::BodyLength {
                 declared: self.stored_len,
                 actual: self.seen,
-            });
+            }));
         }
         let body_len = self.body_len();
         let content = body_len.saturating_sub(before).min(chunk.len() as u64) as usize;
@@ -56,10 +56,10 @@ impl TagSplitter {
     /// The tag, once the whole body arrived; a body that ended early is an error.
     pub(crate) fn tag(&self) -> Result<&[u8; TAG_LEN], Error> {
         if self.seen != self.stored_len {
-            return Err(Error::BodyLength {
+            return Err(Error::Object(ObjectError::BodyLength {
                 declared: self.stored_len,
                 actual: self.seen,
-            });
+            }));
         }
         Ok(&self.tag)
     }
@@ -86,22 +86,25 @@ mod tests {
 
     #[test]
     fn lengths_other_than_declared_are_refused() {
-        assert!(matches!(TagSplitter::new(15), Err(Error::Authentication)));
+        assert!(matches!(
+            TagSplitter::new(15),
+            Err(Error::Decrypt(DecryptFailure::Authentication))
+        ));
         let mut s = TagSplitter::new(20).unwrap();
         s.split(&[0; 19]).unwrap();
         assert!(matches!(
             s.tag(),
-            Err(Error::BodyLength {
+            Err(Error::Object(ObjectError::BodyLength {
                 declared: 20,
                 actual: 19
-            })
+            }))
         ));
         assert!(matches!(
             s.split(&[0; 2]),
-            Err(Error::BodyLength {
+            Err(Error::Object(ObjectError::BodyLength {
                 declared: 20,
                 actual: 21
-            })
+            }))
         ));
     }
 }

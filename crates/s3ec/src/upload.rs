@@ -15,8 +15,9 @@ use tokio::task::JoinSet;
 
 use crate::client::{Client, RequestMaterials};
 use crate::config::check_part_size;
-use crate::error::Error;
-use crate::multipart::{abort, UploadState};
+use crate::error::{Error, UsageError};
+use crate::multipart::abort;
+use crate::part_cipher::UploadState;
 
 /// Fluent builder of [`Client::upload`].
 ///
@@ -129,7 +130,9 @@ impl Upload {
         }
         let body = match (self.body, self.path) {
             (Some(_), Some(_)) => {
-                return Err(Error::Usage("give either body or file, not both".into()))
+                return Err(Error::Usage(UsageError::Invalid(
+                    "give either body or file, not both",
+                )))
             }
             (Some(b), None) => b,
             (None, Some(p)) => ByteStream::read_from()
@@ -236,7 +239,7 @@ async fn run(
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| Error::Usage("upload cancelled".into()))?;
+            .map_err(|_| Error::Cancelled)?;
         while let Some(done) = tasks.try_join_next() {
             parts.push(joined(done)?);
         }

@@ -8,6 +8,7 @@ use aws_smithy_types::body::SdkBody;
 use bytes::Bytes;
 use common::{KeyringKind, Opts, Server};
 use http_body_util::StreamBody;
+use s3ec::UsageError;
 use s3ec::{Error, MultipartError};
 
 const MIB: usize = 1024 * 1024;
@@ -93,7 +94,9 @@ async fn low_level(server: &Server) {
         .await;
     assert!(matches!(
         late,
-        Err(Error::Multipart(MultipartError::AfterLastPart))
+        Err(Error::Usage(UsageError::Multipart(
+            MultipartError::AfterLastPart
+        )))
     ));
     client
         .complete_multipart_upload()
@@ -145,12 +148,16 @@ async fn low_level_misuse_then_abort(server: &Server) {
     };
     assert!(matches!(
         part(1, 5 * MIB + 1, false).await,
-        Err(Error::Multipart(MultipartError::Unaligned { .. }))
+        Err(Error::Usage(UsageError::Multipart(
+            MultipartError::Unaligned { .. }
+        )))
     ));
     part(1, 5 * MIB, false).await.unwrap();
     assert!(matches!(
         part(1, 5 * MIB, false).await,
-        Err(Error::Multipart(MultipartError::OutOfOrder { .. }))
+        Err(Error::Usage(UsageError::Multipart(
+            MultipartError::OutOfOrder { .. }
+        )))
     ));
     let complete = client
         .complete_multipart_upload()
@@ -160,7 +167,12 @@ async fn low_level_misuse_then_abort(server: &Server) {
         .send()
         .await;
     assert!(
-        matches!(complete, Err(Error::Multipart(MultipartError::NoLastPart))),
+        matches!(
+            complete,
+            Err(Error::Usage(UsageError::Multipart(
+                MultipartError::NoLastPart
+            )))
+        ),
         "{complete:?}"
     );
     assert_eq!(open_uploads(server, &key).await, 1);
@@ -192,7 +204,9 @@ async fn low_level_misuse_then_abort(server: &Server) {
         .await;
     assert!(matches!(
         unknown,
-        Err(Error::Multipart(MultipartError::UnknownUpload))
+        Err(Error::Usage(UsageError::Multipart(
+            MultipartError::UnknownUpload
+        )))
     ));
 }
 

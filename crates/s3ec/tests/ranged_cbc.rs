@@ -15,8 +15,9 @@ use base64::Engine;
 use common::Server;
 use s3ec::range::RangeError;
 use s3ec::{AlgorithmSuite, Client, CommitmentPolicy, Error, StringMap};
+use s3ec::{DecryptFailure, UsageError};
 use s3ec_crypto::wrap::{AesWrappingKey, RsaPrivateKey};
-use s3ec_crypto::{CryptoError, DataKey};
+use s3ec_crypto::DataKey;
 use s3ec_kms::{GeneratedDataKey, KmsClient, KmsError, KmsKeyring};
 use s3ec_local::{AesKeyring, RsaKeyring};
 use s3ec_materials::PolicyError;
@@ -44,10 +45,9 @@ struct ReplayKms(Vec<(Vec<u8>, StringMap, Vec<u8>)>);
 struct NotRecorded;
 
 fn refused(operation: &'static str) -> KmsError {
-    KmsError::Refused {
-        operation,
-        error: Arc::new(NotRecorded),
-    }
+    s3ec_kms::ServiceError::refused(s3ec_kms::KMS, operation, "no recorded KMS call matches")
+        .with_code("AccessDeniedException")
+        .with_source(Arc::new(NotRecorded))
 }
 
 #[async_trait]
@@ -279,7 +279,9 @@ async fn ranges(server: &Server, case: &Case) -> usize {
                 assert_eq!(buf, want, "{} {h} into", case.id);
                 assert_eq!(out.content_length, Some(want.len() as i64));
             }
-            (None, Err(Error::Range(RangeError::Unsatisfiable { .. }))) => assert!(buf.is_empty()),
+            (None, Err(Error::Usage(UsageError::Range(RangeError::Unsatisfiable { .. })))) => {
+                assert!(buf.is_empty())
+            }
             (w, g) => panic!("{} {h} into: {w:?} {:?}", case.id, g.map(|_| ())),
         }
         checked += 1;
@@ -310,7 +312,7 @@ async fn gates(server: &Server) {
         assert!(
             matches!(
                 get(strict(), r).await,
-                Err(Error::RangeNeedsLegacyUnauthenticated)
+                Err(Error::Policy(PolicyError::UnauthenticatedRange))
             ),
             "{r}"
         );
@@ -319,7 +321,7 @@ async fn gates(server: &Server) {
         assert!(
             matches!(
                 get(strict(), r).await,
-                Err(Error::RangeNeedsLegacyUnauthenticated)
+                Err(Error::Policy(PolicyError::UnauthenticatedRange))
             ),
             "{r}"
         );
@@ -372,7 +374,7 @@ async fn tampered(server: &Server) {
         .await
         .unwrap_err();
     assert!(
-        matches!(whole, Error::Crypto(CryptoError::LegacyDecrypt)),
+        matches!(whole, Error::Decrypt(DecryptFailure::Authentication)),
         "{whole}"
     );
     for r in [
@@ -390,7 +392,7 @@ async fn tampered(server: &Server) {
             .await;
         match got {
             Err(e) => assert!(
-                matches!(e, Error::Crypto(CryptoError::LegacyDecrypt)),
+                matches!(e, Error::Decrypt(DecryptFailure::Authentication)),
                 "{r}: {e}"
             ),
             Ok(_) => panic!("{r}: a range reaching the tampered last block was served"),
@@ -404,7 +406,7 @@ async fn tampered(server: &Server) {
             .send_into(&mut buf)
             .await;
         assert!(
-            matches!(got, Err(Error::Crypto(CryptoError::LegacyDecrypt))),
+            matches!(got, Err(Error::Decrypt(DecryptFailure::Authentication))),
             "{r} into"
         );
         assert!(buf.is_empty(), "{r}: bytes released");

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_s3::primitives::ByteStream;
 use common::{KeyringKind, Opts, Server};
 use s3ec::Error;
+use s3ec::{DecryptFailure, ObjectError};
 
 /// Rewrites an object's bytes and/or metadata with the plain S3 client (an attacker with bucket write access).
 async fn rewrite(
@@ -70,7 +71,10 @@ async fn content_tampering(server: &Server) {
                 .unwrap();
             rewrite(server, &key, |b, _| b[position] ^= 1).await;
             let e = expect_refused(&client, server, &key, &what).await;
-            assert!(matches!(e, Error::Authentication), "{what}: {e}");
+            assert!(
+                matches!(e, Error::Decrypt(DecryptFailure::Authentication)),
+                "{what}: {e}"
+            );
         }
         // A truncated object (tag cut off) is refused too.
         let key = common::unique_key("tamper-trunc");
@@ -79,7 +83,10 @@ async fn content_tampering(server: &Server) {
             .unwrap();
         rewrite(server, &key, |b, _| b.truncate(len)).await;
         let e = expect_refused(&client, server, &key, "truncated").await;
-        assert!(matches!(e, Error::Authentication), "truncated: {e}");
+        assert!(
+            matches!(e, Error::Decrypt(DecryptFailure::Authentication)),
+            "truncated: {e}"
+        );
     }
 }
 
@@ -133,7 +140,10 @@ async fn metadata_tampering(server: &Server) {
     .await;
     let e = expect_refused(&client, server, &key, "commitment").await;
     assert!(
-        matches!(e, Error::Authentication | Error::Format(_)),
+        matches!(
+            e,
+            Error::Decrypt(DecryptFailure::Authentication) | Error::Object(ObjectError::Format(_))
+        ),
         "commitment: {e}"
     );
     // Format confusion: a V2 header injected beside V3 keys.
@@ -147,7 +157,7 @@ async fn metadata_tampering(server: &Server) {
     .await;
     let e = expect_refused(&client, server, &key, "mixed formats").await;
     assert!(
-        matches!(e, Error::Format(_) | Error::Policy(_)),
+        matches!(e, Error::Object(ObjectError::Format(_)) | Error::Policy(_)),
         "mixed: {e}"
     );
     // A plain object is never passed through.
@@ -162,7 +172,10 @@ async fn metadata_tampering(server: &Server) {
         .await
         .unwrap();
     let e = expect_refused(&client, server, &key, "plain object").await;
-    assert!(matches!(e, Error::NotEncrypted { .. }), "plain: {e}");
+    assert!(
+        matches!(e, Error::Object(ObjectError::NotEncrypted { .. })),
+        "plain: {e}"
+    );
 }
 
 async fn instruction_file_tampering(server: &Server) {
@@ -193,7 +206,18 @@ async fn instruction_file_tampering(server: &Server) {
     .await;
     let e = expect_refused(&client, server, &key, "instruction EDK").await;
     assert!(
-        matches!(e, Error::Materials(_) | Error::Format(_)),
+        matches!(
+            e,
+            Error::Keyring(_)
+                | Error::Decrypt(DecryptFailure::Unwrap)
+                | Error::Object(
+                    ObjectError::CekAlgMismatch { .. }
+                        | ObjectError::ContextMismatch
+                        | ObjectError::ContextOnLegacyKms
+                )
+                | Error::Service(_)
+                | Error::Object(ObjectError::Format(_))
+        ),
         "instruction EDK: {e}"
     );
 
@@ -216,7 +240,10 @@ async fn instruction_file_tampering(server: &Server) {
     })
     .await;
     let e = expect_refused(&client, server, &key, "instruction c/d/i").await;
-    assert!(matches!(e, Error::Format(_)), "instruction c/d/i: {e}");
+    assert!(
+        matches!(e, Error::Object(ObjectError::Format(_))),
+        "instruction c/d/i: {e}"
+    );
 
     // Instruction file missing.
     let key = common::unique_key("tamper-if-gone");
@@ -230,7 +257,10 @@ async fn instruction_file_tampering(server: &Server) {
         .await
         .unwrap();
     let e = expect_refused(&client, server, &key, "missing instruction file").await;
-    assert!(matches!(e, Error::NotEncrypted { .. }), "missing: {e}");
+    assert!(
+        matches!(e, Error::Object(ObjectError::NotEncrypted { .. })),
+        "missing: {e}"
+    );
 }
 
 type Json = serde_json::Map<String, serde_json::Value>;

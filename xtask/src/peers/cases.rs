@@ -234,6 +234,30 @@ impl Tamper {
         }
     }
 
+    /// The step at which a reader must refuse the tampered object (`expected_failure`, testdata/README.md), for an
+    /// object of `format` ("v2"/"v3") written with keyring `keyring` ("aes", "rsa", "kms", ...).
+    pub fn expected_failure(&self, format: &str, keyring: &str) -> &'static str {
+        match self {
+            Tamper::CiphertextBitflip | Tamper::TagBitflip | Tamper::IvBitflip => "authentication",
+            Tamper::WrappedKeyBitflip | Tamper::WrongKey => "unwrap",
+            Tamper::WrongContext => "context",
+            Tamper::CommitmentBitflip | Tamper::MessageIdBitflip => "commitment",
+            // The decoder refuses each before any key is looked up: a CBC label beside a tag length, suite 114,
+            // mixed V2/V3 keys, V3 commitment fields in the instruction file.
+            Tamper::ContentAlgRelabel | Tamper::V3HeadersOnV2 | Tamper::CdiIntoInstructionFile => {
+                "format"
+            }
+            // A V3 KMS object relabelled to AES/GCM still carries its KMS context (x-amz-t): malformed. The others
+            // now name a wrap no configured keyring handles.
+            Tamper::WrapAlgRelabel
+                if format.eq_ignore_ascii_case("v3") && keyring.starts_with("kms") =>
+            {
+                "format"
+            }
+            Tamper::WrapAlgRelabel => "keyring",
+        }
+    }
+
     /// What was altered, for the manifest note.
     pub fn describe(&self) -> &'static str {
         match self {

@@ -428,6 +428,7 @@ fn write_negative(
     lab.kms.take();
     case["id"] = json!(id);
     case["expected"] = json!("fail");
+    case["expected_failure"] = json!(tamper.expected_failure(&spec.format, &spec.keyring));
     case["original_plaintext_sha256"] = case["expected_plaintext_sha256"].clone();
     case["expected_plaintext_sha256"] = Value::Null;
     case["producer_decrypt"] = json!(outcome(&r));

@@ -144,11 +144,9 @@ async fn read_small(env: &Env, bucket: &str, key: &str) -> Result<Option<Vec<u8>
                 .collect()
                 .await
                 .map_err(|e| CliError::S3 {
-                    operation: "GetObject",
                     bucket: bucket.to_string(),
                     key: key.to_string(),
-                    status: None,
-                    message: e.to_string(),
+                    error: s3ec::ServiceError::unreachable(s3ec::S3, "GetObject", e.to_string()),
                 })?
                 .into_bytes();
             Ok(Some(bytes.to_vec()))

@@ -73,10 +73,10 @@ pub struct FakeKms {
 }
 
 fn refused(op: &'static str, why: &'static str) -> KmsError {
-    KmsError::Refused {
-        operation: op,
-        error: Arc::new(FakeRefusal(why)),
-    }
+    s3ec_kms::ServiceError::refused(s3ec_kms::KMS, op, why)
+        .with_status(400)
+        .with_code("InvalidCiphertextException")
+        .with_source(Arc::new(FakeRefusal(why)))
 }
 
 impl FakeKms {

@@ -3,6 +3,7 @@
 //! between objects (FORMAT-NOTES 5.4, 5.17, 5.19).
 
 use s3ec::Error;
+use s3ec::{DecryptFailure, ObjectError};
 use serde_json::Value;
 
 use crate::common::KeyringKind;
@@ -49,7 +50,11 @@ pub async fn v3_instruction_files(fx: &Fixture) {
     for (what, key) in gated_cases {
         let e = fx.gated(Cfg::strict(), &key, None, what).await;
         assert!(
-            matches!(e, Error::Format(_) | Error::NotEncrypted { .. }),
+            matches!(
+                e,
+                Error::Object(ObjectError::Format(_))
+                    | Error::Object(ObjectError::NotEncrypted { .. })
+            ),
             "{what}: {e}"
         );
     }
@@ -69,7 +74,7 @@ pub async fn v2_instruction_files(fx: &Fixture) {
     let e = fx
         .gated(Cfg::v2(), &tampered, None, "x-amz-key-v2 tampered")
         .await;
-    assert!(matches!(e, Error::Format(_)), "{e}");
+    assert!(matches!(e, Error::Object(ObjectError::Format(_))), "{e}");
     common_instruction_attacks(fx, &key, Cfg::v2()).await;
 }
 
@@ -114,7 +119,11 @@ async fn common_instruction_attacks(fx: &Fixture, key: &str, cfg: Cfg) {
         .await;
         let e = fx.gated(cfg, &forged, None, what).await;
         assert!(
-            matches!(e, Error::Format(_) | Error::NotEncrypted { .. }),
+            matches!(
+                e,
+                Error::Object(ObjectError::Format(_))
+                    | Error::Object(ObjectError::NotEncrypted { .. })
+            ),
             "{what}: {e}"
         );
     }
@@ -137,7 +146,11 @@ async fn common_instruction_attacks(fx: &Fixture, key: &str, cfg: Cfg) {
     let r = fx
         .refused(cfg, &swapped, None, "instruction file swapped")
         .await;
-    assert!(matches!(r.error, Error::Authentication), "{}", r.error);
+    assert!(
+        matches!(r.error, Error::Decrypt(DecryptFailure::Authentication)),
+        "{}",
+        r.error
+    );
     // A custom suffix that names the object itself is refused, not used as an envelope.
     let e = fx
         .client(cfg)
@@ -149,7 +162,10 @@ async fn common_instruction_attacks(fx: &Fixture, key: &str, cfg: Cfg) {
         .await
         .expect_err("object read as its own instruction file");
     assert!(
-        matches!(e, Error::Format(_) | Error::NotEncrypted { .. }),
+        matches!(
+            e,
+            Error::Object(ObjectError::Format(_)) | Error::Object(ObjectError::NotEncrypted { .. })
+        ),
         "{e}"
     );
     if fx.kind == KeyringKind::Aes {
@@ -157,6 +173,9 @@ async fn common_instruction_attacks(fx: &Fixture, key: &str, cfg: Cfg) {
         let gone = forge(&fx.server, key, "if-gone", |_, _, _| {}).await;
         delete_raw(&fx.server, &format!("{gone}.instruction")).await;
         let e = fx.gated(cfg, &gone, None, "instruction file deleted").await;
-        assert!(matches!(e, Error::NotEncrypted { .. }), "{e}");
+        assert!(
+            matches!(e, Error::Object(ObjectError::NotEncrypted { .. })),
+            "{e}"
+        );
     }
 }

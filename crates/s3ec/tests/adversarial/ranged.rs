@@ -4,6 +4,7 @@
 
 use s3ec::range::RangeError;
 use s3ec::Error;
+use s3ec::{DecryptFailure, ObjectError, PolicyError, UsageError};
 
 use crate::common;
 use crate::spoofing::bit_flips;
@@ -76,7 +77,10 @@ pub async fn commitment_on_ranges(fx: &Fixture) {
             .await
             .expect_err("tag-only range refused");
         assert!(
-            matches!(e, Error::Range(RangeError::Unsatisfiable { .. })),
+            matches!(
+                e,
+                Error::Usage(UsageError::Range(RangeError::Unsatisfiable { .. }))
+            ),
             "{e}"
         );
     }
@@ -189,13 +193,13 @@ pub async fn commitment_on_ranges(fx: &Fixture) {
         for range in RANGES {
             let r = fx.refused(cfg, key, range, what).await;
             match &r.error {
-                Error::Format(_) | Error::Policy(_) => {
+                Error::Object(ObjectError::Format(_)) | Error::Policy(_) => {
                     assert_eq!(
                         r.unwraps, 0,
                         "{what} {range:?}: unwrap before a format/policy refusal"
                     )
                 }
-                Error::Authentication => {}
+                Error::Decrypt(DecryptFailure::Authentication) => {}
                 other => panic!("{what} {range:?}: unexpected refusal {other}"),
             }
             refused += 1;
@@ -212,7 +216,9 @@ pub async fn commitment_on_ranges(fx: &Fixture) {
         assert!(
             matches!(
                 r.error,
-                Error::Format(_) | Error::Policy(_) | Error::Authentication
+                Error::Object(ObjectError::Format(_))
+                    | Error::Policy(_)
+                    | Error::Decrypt(DecryptFailure::Authentication)
             ),
             "{what} (delayed): {}",
             r.error
@@ -230,7 +236,10 @@ pub async fn range_gates(fx: &Fixture) {
         let e = fx
             .gated(Cfg::strict(), &v3, Some(r), "range without legacy")
             .await;
-        assert!(matches!(e, Error::RangeNeedsLegacyUnauthenticated), "{e}");
+        assert!(
+            matches!(e, Error::Policy(PolicyError::UnauthenticatedRange)),
+            "{e}"
+        );
         let cfg = Cfg {
             legacy_unauthenticated: true,
             ..Cfg::strict()
@@ -247,6 +256,9 @@ pub async fn range_gates(fx: &Fixture) {
         "bytes=18446744073709551616-",
     ] {
         let e = fx.gated(Cfg::strict().legacy(), &v3, Some(bad), bad).await;
-        assert!(matches!(e, Error::Range(_)), "{bad}: {e}");
+        assert!(
+            matches!(e, Error::Usage(UsageError::Range(_))),
+            "{bad}: {e}"
+        );
     }
 }

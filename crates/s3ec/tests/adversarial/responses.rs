@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use s3ec::{Client, Error};
+use s3ec::{ObjectError, UsageError};
 use s3ec_crypto::wrap::AesWrappingKey;
 use s3ec_local::AesKeyring;
 use s3ec_testkit::{CountingKeyring, MemResponse, MemS3};
@@ -138,7 +139,10 @@ pub async fn content_range_without_range() {
             .send()
             .await
             .err();
-        assert!(matches!(e, Some(Error::UnexpectedContentRange)), "{e:?}");
+        assert!(
+            matches!(e, Some(Error::Usage(UsageError::UnexpectedContentRange))),
+            "{e:?}"
+        );
     }
     assert_eq!(mem.keyring.decrypt_calls(), 0);
 }
@@ -335,7 +339,13 @@ pub async fn instruction_file_read_failures() {
             .await
             .err();
         assert!(
-            matches!(e, Some(Error::NotEncrypted { .. } | Error::Format(_))),
+            matches!(
+                e,
+                Some(
+                    Error::Object(ObjectError::NotEncrypted { .. })
+                        | Error::Object(ObjectError::Format(_))
+                )
+            ),
             "{status}: {e:?}"
         );
         mem.s3.clear_hook();

@@ -3,6 +3,7 @@
 //! (WrappingAlgorithmDowngradeTests), MaterialDescriptionTamperTests, nonce hygiene (5.10) and short bodies (5.12).
 
 use s3ec::Error;
+use s3ec::{DecryptFailure, ObjectError};
 use s3ec_format::StringMap;
 
 use crate::common::KeyringKind;
@@ -59,7 +60,10 @@ pub async fn v3_header_spoofing(fx: &Fixture) {
     for cfg in Cfg::each_policy() {
         for cfg in [cfg, cfg.legacy()] {
             let e = fx.gated(cfg, &full, None, "V2 headers in V3").await;
-            assert!(matches!(e, Error::Format(_)), "{cfg:?}: {e}");
+            assert!(
+                matches!(e, Error::Object(ObjectError::Format(_))),
+                "{cfg:?}: {e}"
+            );
             fx.reads(cfg, &key, plain, "unspoofed original").await;
         }
     }
@@ -83,7 +87,10 @@ pub async fn v3_header_spoofing(fx: &Fixture) {
             continue;
         }
         let e = fx.gated(Cfg::strict().legacy(), &one, None, injected).await;
-        assert!(matches!(e, Error::Format(_)), "{injected}: {e}");
+        assert!(
+            matches!(e, Error::Object(ObjectError::Format(_))),
+            "{injected}: {e}"
+        );
     }
 }
 
@@ -102,7 +109,10 @@ pub async fn v2_dressed_as_v3(fx: &Fixture) {
     .await;
     for cfg in Cfg::each_policy() {
         let e = fx.gated(cfg, &added, None, "V3 keys added to V2").await;
-        assert!(matches!(e, Error::Format(_)), "{cfg:?}: {e}");
+        assert!(
+            matches!(e, Error::Object(ObjectError::Format(_))),
+            "{cfg:?}: {e}"
+        );
     }
     let rewritten = forge(&fx.server, &key, "v2-as-v3", |_, m, _| {
         let edk = m.remove("x-amz-key-v2").unwrap();
@@ -128,7 +138,18 @@ pub async fn v2_dressed_as_v3(fx: &Fixture) {
             .refused(cfg, &rewritten, None, "V2 rewritten as V3")
             .await;
         assert!(
-            matches!(r.error, Error::Materials(_) | Error::Authentication),
+            matches!(
+                r.error,
+                Error::Keyring(_)
+                    | Error::Decrypt(DecryptFailure::Unwrap)
+                    | Error::Object(
+                        ObjectError::CekAlgMismatch { .. }
+                            | ObjectError::ContextMismatch
+                            | ObjectError::ContextOnLegacyKms
+                    )
+                    | Error::Service(_)
+                    | Error::Decrypt(DecryptFailure::Authentication)
+            ),
             "{cfg:?}: {}",
             r.error
         );
@@ -161,7 +182,7 @@ pub async fn content_algorithm_downgrades(fx: &Fixture) {
         let e = fx
             .gated(cfg, &keep_tag, None, "GCM->CBC with tag-len")
             .await;
-        assert!(matches!(e, Error::Format(_)), "{e}");
+        assert!(matches!(e, Error::Object(ObjectError::Format(_))), "{e}");
         // A careful attacker drops tag-len too: the wrap binding must catch it.
         let no_tag = forge(&fx.server, &v2, "gcm-to-cbc-clean", |_, m, _| {
             m.insert("x-amz-cek-alg".into(), "AES/CBC/PKCS5Padding".into());
@@ -171,7 +192,18 @@ pub async fn content_algorithm_downgrades(fx: &Fixture) {
         .await;
         let r = fx.refused(cfg, &no_tag, None, "GCM->CBC").await;
         assert!(
-            matches!(r.error, Error::Format(_) | Error::Materials(_)),
+            matches!(
+                r.error,
+                Error::Object(ObjectError::Format(_))
+                    | Error::Keyring(_)
+                    | Error::Decrypt(DecryptFailure::Unwrap)
+                    | Error::Object(
+                        ObjectError::CekAlgMismatch { .. }
+                            | ObjectError::ContextMismatch
+                            | ObjectError::ContextOnLegacyKms
+                    )
+                    | Error::Service(_)
+            ),
             "{}",
             r.error
         );
@@ -195,7 +227,18 @@ pub async fn content_algorithm_downgrades(fx: &Fixture) {
         .await;
         let r = fx.refused(cfg, &v3_to_cbc, None, "V3->V2 CBC").await;
         assert!(
-            matches!(r.error, Error::Format(_) | Error::Materials(_)),
+            matches!(
+                r.error,
+                Error::Object(ObjectError::Format(_))
+                    | Error::Keyring(_)
+                    | Error::Decrypt(DecryptFailure::Unwrap)
+                    | Error::Object(
+                        ObjectError::CekAlgMismatch { .. }
+                            | ObjectError::ContextMismatch
+                            | ObjectError::ContextOnLegacyKms
+                    )
+                    | Error::Service(_)
+            ),
             "{}",
             r.error
         );
@@ -206,19 +249,22 @@ pub async fn content_algorithm_downgrades(fx: &Fixture) {
     })
     .await;
     let e = fx.gated(cfg, &ctr, None, "GCM->CTR").await;
-    assert!(matches!(e, Error::Format(_)), "{e}");
+    assert!(matches!(e, Error::Object(ObjectError::Format(_))), "{e}");
     // 0x0073 relabelled as its CTR form 0x0074: a legacy suite for a whole read.
     let ctr3 = forge(&fx.server, &v3, "kc-to-ctr", |_, m, _| {
         m.insert("x-amz-c".into(), "116".into());
     })
     .await;
     let e = fx.gated(Cfg::strict(), &ctr3, None, "0x0073->0x0074").await;
-    assert!(matches!(e, Error::Policy(_) | Error::Format(_)), "{e}");
+    assert!(
+        matches!(e, Error::Policy(_) | Error::Object(ObjectError::Format(_))),
+        "{e}"
+    );
     let r = fx
         .refused(Cfg::strict().legacy(), &ctr3, None, "0x0073->0x0074 legacy")
         .await;
     assert!(
-        !matches!(r.error, Error::S3 { .. } | Error::Io(_)),
+        !matches!(r.error, Error::Service(_) | Error::Io(_)),
         "{}",
         r.error
     );
@@ -293,8 +339,10 @@ pub async fn kms_wrap_downgrade(fx: &Fixture) {
                 "{key}: KMS called before the refusal {e}"
             );
             match e {
-                Error::Format(_) | Error::Policy(_) => assert_eq!(after, before, "{key}: {e}"),
-                Error::Materials(s3ec_materials::Error::ContextOnLegacyKms) => {}
+                Error::Object(ObjectError::Format(_)) | Error::Policy(_) => {
+                    assert_eq!(after, before, "{key}: {e}")
+                }
+                Error::Object(ObjectError::ContextOnLegacyKms) => {}
                 e => panic!("{key}: {e}"),
             }
         }
@@ -306,7 +354,20 @@ pub async fn kms_wrap_downgrade(fx: &Fixture) {
         let e = get(Cfg::strict(), v3.clone(), ctx)
             .await
             .expect_err("refused");
-        assert!(matches!(e, Error::Materials(_)), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Keyring(_)
+                    | Error::Decrypt(DecryptFailure::Unwrap)
+                    | Error::Object(
+                        ObjectError::CekAlgMismatch { .. }
+                            | ObjectError::ContextMismatch
+                            | ObjectError::ContextOnLegacyKms
+                    )
+                    | Error::Service(_)
+            ),
+            "{e}"
+        );
         assert_eq!(fx.counts().1, before.1, "KMS called: {e}");
     }
     let out = get(Cfg::strict(), v3, alpha)
@@ -345,7 +406,18 @@ pub async fn material_description_tamper(fx: &Fixture) {
             .await;
             let r = fx.refused(cfg, &forged, None, bad).await;
             assert!(
-                matches!(r.error, Error::Format(_) | Error::Materials(_)),
+                matches!(
+                    r.error,
+                    Error::Object(ObjectError::Format(_))
+                        | Error::Keyring(_)
+                        | Error::Decrypt(DecryptFailure::Unwrap)
+                        | Error::Object(
+                            ObjectError::CekAlgMismatch { .. }
+                                | ObjectError::ContextMismatch
+                                | ObjectError::ContextOnLegacyKms
+                        )
+                        | Error::Service(_)
+                ),
                 "{header}={bad}: {}",
                 r.error
             );
@@ -393,7 +465,10 @@ pub async fn nonce_hygiene(fx: &Fixture) {
             })
             .await;
             let e = fx.gated(cfg.legacy(), &forged, None, header).await;
-            assert!(matches!(e, Error::Format(_)), "{header}={value:?}: {e}");
+            assert!(
+                matches!(e, Error::Object(ObjectError::Format(_))),
+                "{header}={value:?}: {e}"
+            );
         }
     }
 }
@@ -409,20 +484,28 @@ pub async fn short_and_long_bodies(fx: &Fixture) {
                 .refused(cfg, &forged, None, &format!("body cut to {len}"))
                 .await;
             assert!(
-                matches!(r.error, Error::Authentication),
+                matches!(r.error, Error::Decrypt(DecryptFailure::Authentication)),
                 "{len}: {}",
                 r.error
             );
         }
         let forged = forge(&fx.server, &key, "len", |b, _, _| b.push(0)).await;
         let r = fx.refused(cfg, &forged, None, "body extended").await;
-        assert!(matches!(r.error, Error::Authentication), "{}", r.error);
+        assert!(
+            matches!(r.error, Error::Decrypt(DecryptFailure::Authentication)),
+            "{}",
+            r.error
+        );
         // A body swapped with another object's under the same key family: the tag (or commitment) catches it.
         let other = fx.put(cfg, "adv-len-other", &[8u8; 40]).await;
         let (other_body, _) = crate::support::get_raw(&fx.server, &other).await.unwrap();
         let forged = forge(&fx.server, &key, "swap", |b, _, _| *b = other_body).await;
         let r = fx.refused(cfg, &forged, None, "body swapped").await;
-        assert!(matches!(r.error, Error::Authentication), "{}", r.error);
+        assert!(
+            matches!(r.error, Error::Decrypt(DecryptFailure::Authentication)),
+            "{}",
+            r.error
+        );
     }
 }
 

@@ -366,7 +366,9 @@ pub fn assert_unsatisfiable(e: &s3ec::Error, what: &str) {
     assert!(
         matches!(
             e,
-            s3ec::Error::Range(s3ec::range::RangeError::Unsatisfiable { .. })
+            s3ec::Error::Usage(s3ec::UsageError::Range(
+                s3ec::range::RangeError::Unsatisfiable { .. }
+            ))
         ),
         "{what}: want 416, got {e}"
     );
