@@ -9,8 +9,8 @@
 
 use std::error::Error as StdError;
 
-use s3ec::{ConfigError, Error};
-use s3ec_materials::{Error as MaterialsError, PolicyError};
+use s3ec::{ConfigError, Error, ObjectError};
+use s3ec_materials::PolicyError;
 
 /// The Smithy namespace of the model.
 pub const NAMESPACE: &str = "software.amazon.encryption.s3";
@@ -78,7 +78,7 @@ pub fn client_error(e: &Error) -> Failure {
 /// The Java v4 wording the suite's assertions look for, by error variant.
 fn reference_phrase(e: &Error) -> Option<String> {
     match e {
-        Error::Materials(MaterialsError::ContextMismatch) => {
+        Error::Object(ObjectError::ContextMismatch) => {
             Some("Provided encryption context does not match information retrieved from S3".into())
         }
         Error::Policy(PolicyError::LegacyWrap { wrap }) => Some(format!(
@@ -87,10 +87,10 @@ fn reference_phrase(e: &Error) -> Option<String> {
         Error::Policy(PolicyError::LegacyContent { .. }) => {
             Some("Enable legacy unauthenticated modes to use legacy content decryption".into())
         }
-        Error::RangeNeedsLegacyUnauthenticated => {
+        Error::Policy(PolicyError::UnauthenticatedRange) => {
             Some("Enable legacy unauthenticated modes to use Ranged Get.".into())
         }
-        Error::Materials(MaterialsError::ContextOnLegacyKms) => Some(
+        Error::Object(ObjectError::ContextOnLegacyKms) => Some(
             "Encryption context is not supported with the legacy kms wrapping algorithm".into(),
         ),
         _ => None,
@@ -115,10 +115,11 @@ fn chain(e: &(dyn StdError + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use s3ec::DecryptFailure;
 
     #[test]
     fn suite_phrases_come_from_variants() {
-        let ctx = client_error(&Error::Materials(MaterialsError::ContextMismatch));
+        let ctx = client_error(&Error::Object(ObjectError::ContextMismatch));
         assert!(ctx.message().starts_with(
             "Provided encryption context does not match information retrieved from S3"
         ));
@@ -139,7 +140,7 @@ mod tests {
 
     #[test]
     fn opaque_unwrap_failures_stay_opaque() {
-        let a = client_error(&Error::Materials(MaterialsError::UnwrapFailed));
+        let a = client_error(&Error::Decrypt(DecryptFailure::Unwrap));
         assert_eq!(
             a.message(),
             "the data key could not be unwrapped; the key is wrong or the object metadata was altered"
