@@ -15,6 +15,7 @@ mod generate;
 mod http;
 mod kms_recorder;
 mod lab;
+mod test_server;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
@@ -70,6 +71,20 @@ pub const PEERS: &[Peer] = &[
             keyrings: &["aes", "rsa", "kms"],
             instruction_put: true,
             multipart: Some(5 * 1024 * 1024),
+            ranged_get: true,
+            reencrypt: true,
+        },
+    },
+    // s3ec again, behind its test server: every command crosses AWS's test-server protocol over HTTP.
+    Peer {
+        name: "s3ec-ts",
+        producer_dir: "s3ec-test-server-0.1.0",
+        producer: "s3ec-test-server 0.1.0",
+        caps: Caps {
+            formats: &["v2", "v3"],
+            keyrings: &["aes", "rsa", "kms"],
+            instruction_put: true,
+            multipart: None,
             ranged_get: true,
             reencrypt: true,
         },
@@ -252,12 +267,14 @@ pub fn install(peer: &Peer) -> Result<()> {
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let src = harness_dir(peer);
     match peer.name {
-        "s3ec" => {
+        // One cargo invocation for both s3ec binaries: they share their dependencies with one feature set, so the
+        // second participant costs only its own crate.
+        "s3ec" | "s3ec-ts" => {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             checked(
-                "cargo build -p s3ec-peer",
+                "cargo build -p s3ec-peer -p s3ec-test-server",
                 Command::new(cargo)
-                    .args(["build", "-q", "-p", "s3ec-peer"])
+                    .args(["build", "-q", "-p", "s3ec-peer", "-p", "s3ec-test-server"])
                     .current_dir(repo_root()),
             )?;
         }
@@ -410,18 +427,33 @@ fn batch_command(peer: &Peer) -> Command {
     cmd
 }
 
-/// A running harness in batch mode: one command in, one JSON line out.
+/// A running participant: a harness in batch mode (one command in, one JSON line out), or s3ec's test server
+/// driven over HTTP.
 pub struct PeerProcess {
     /// Which peer.
     pub peer: &'static Peer,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
+    kind: Kind,
+}
+
+enum Kind {
+    Harness {
+        child: Child,
+        stdin: Option<ChildStdin>,
+        stdout: BufReader<ChildStdout>,
+    },
+    TestServer(test_server::TestServerPeer),
 }
 
 impl PeerProcess {
     /// Starts the harness of `peer` (installed beforehand); its stderr goes to `log`.
     pub fn start(peer: &'static Peer, log: &Path) -> Result<PeerProcess> {
+        if peer.name == "s3ec-ts" {
+            let binary = cargo_target_dir().join("debug/s3ec-test-server");
+            return Ok(PeerProcess {
+                peer,
+                kind: Kind::TestServer(test_server::TestServerPeer::new(binary, log)),
+            });
+        }
         let log_file =
             fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let mut cmd = batch_command(peer);
@@ -435,9 +467,11 @@ impl PeerProcess {
         let stdout = child.stdout.take().context("no stdout pipe")?;
         Ok(PeerProcess {
             peer,
-            child,
-            stdin: Some(stdin),
-            stdout: BufReader::new(stdout),
+            kind: Kind::Harness {
+                child,
+                stdin: Some(stdin),
+                stdout: BufReader::new(stdout),
+            },
         })
     }
 
@@ -446,12 +480,16 @@ impl PeerProcess {
         if args.iter().any(|a| a.contains('\t') || a.contains('\n')) {
             bail!("peer arguments may not hold TAB or newline");
         }
-        let stdin = self.stdin.as_mut().context("harness input closed")?;
+        let (stdin, stdout) = match &mut self.kind {
+            Kind::TestServer(server) => return Ok(server.call(args)),
+            Kind::Harness { stdin, stdout, .. } => (stdin, stdout),
+        };
+        let stdin = stdin.as_mut().context("harness input closed")?;
         writeln!(stdin, "{}", args.join("\t"))?;
         stdin.flush()?;
         loop {
             let mut line = String::new();
-            if self.stdout.read_line(&mut line)? == 0 {
+            if stdout.read_line(&mut line)? == 0 {
                 bail!("{} harness exited (see its log)", self.peer.name);
             }
             let line = line.trim();
@@ -465,15 +503,18 @@ impl PeerProcess {
 
 impl Drop for PeerProcess {
     fn drop(&mut self) {
+        let Kind::Harness { child, stdin, .. } = &mut self.kind else {
+            return;
+        };
         // End of input ends a harness; kill it (by its own pid) only if it lingers.
-        drop(self.stdin.take());
+        drop(stdin.take());
         for _ in 0..50 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
+            if matches!(child.try_wait(), Ok(Some(_))) {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
