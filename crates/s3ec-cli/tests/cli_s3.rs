@@ -1050,7 +1050,14 @@ fn moto_relabelled_kms_object_is_refused_by_legacy_get_and_migrate() {
     let cbc_body = body[..body.len() / 16 * 16].to_vec();
     b.put_raw("relabelled", cbc_body.clone(), md);
     b.cmd()
-        .args(["--kms-key-id", &key_id, "--legacy", "get"])
+        .args([
+            "--kms-key-id",
+            &key_id,
+            "--legacy",
+            "--commitment-policy",
+            "require-encrypt-allow-decrypt",
+            "get",
+        ])
         .arg(b.url("relabelled"))
         .arg("-")
         .assert()

@@ -54,6 +54,7 @@ pub async fn v3_instruction_files(fx: &Fixture) {
                 e,
                 Error::Object(ObjectError::Format(_))
                     | Error::Object(ObjectError::NotEncrypted { .. })
+                    | Error::Object(ObjectError::InstructionFileTooLarge { .. })
             ),
             "{what}: {e}"
         );
@@ -123,6 +124,7 @@ async fn common_instruction_attacks(fx: &Fixture, key: &str, cfg: Cfg) {
                 e,
                 Error::Object(ObjectError::Format(_))
                     | Error::Object(ObjectError::NotEncrypted { .. })
+                    | Error::Object(ObjectError::InstructionFileTooLarge { .. })
             ),
             "{what}: {e}"
         );
