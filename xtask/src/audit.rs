@@ -39,7 +39,7 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("unexpected argument {arg:?}; usage: cargo xtask audit");
     }
     let deny = ensure_cargo_deny()?;
-    let root = crate::test::workspace_root();
+    let root = crate::root::workspace_root();
 
     let fetched = Command::new(&deny)
         .args(["fetch", "db"])

@@ -43,7 +43,7 @@ pub fn run(args: &[String]) -> Result<()> {
         jobs,
         mut targets,
     } = parse_args(args)?;
-    let fuzz_dir = crate::test::workspace_root().join("fuzz");
+    let fuzz_dir = crate::root::workspace_root().join("fuzz");
     ensure_tools()?;
     let all = list_targets(&fuzz_dir)?;
     if targets.is_empty() {

@@ -19,6 +19,7 @@ mod interop;
 mod mutants;
 mod peers;
 mod proc;
+mod root;
 mod servers;
 mod test;
 mod vectors;

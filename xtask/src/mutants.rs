@@ -25,7 +25,7 @@ const EXCLUDED_FILES: [&str; 2] = [
 ];
 
 pub fn run(args: &[String]) -> Result<()> {
-    let root = crate::test::workspace_root();
+    let root = crate::root::workspace_root();
     let mut jobs = "1".to_string();
     let mut timeout = "150".to_string();
     let mut output = root.join("target").join("mutants");

@@ -449,7 +449,7 @@ pub fn run(args: &[String]) -> Result<()> {
         _ => bail!("usage: cargo xtask servers [--env-file PATH]"),
     };
     proc::install_signal_handler();
-    let root = crate::test::workspace_root();
+    let root = crate::root::workspace_root();
     let tools = ensure_tools()?;
     let mut servers = Servers::start(&root, &tools)?;
     let exports: String = servers

@@ -13,13 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 
 use crate::proc::{self, Group};
+use crate::root::workspace_root;
 use crate::servers::{self, Servers};
-
-/// The workspace root (the parent of `xtask/`).
-pub fn workspace_root() -> PathBuf {
-    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
-    xtask.parent().unwrap_or(xtask).to_path_buf()
-}
 
 /// One command of the suite.
 struct Step {
