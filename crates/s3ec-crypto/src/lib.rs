@@ -14,6 +14,10 @@
 //! hardware limit) or pure-Rust RustCrypto crates (feature `rustcrypto`, used when `aws-lc` is
 //! off). All `unsafe` code lives in the AWS-LC backend module.
 //!
+//! Feature `test-util` (off by default, not for production) exposes the hidden `testing` module (content
+//! encryption under a caller-chosen nonce, which breaks GCM if reused; legacy wrap writers) and the hidden
+//! `fuzzing` module. Applications must never enable it.
+//!
 //! ```
 //! use s3ec_crypto::{wrap, ContentDecryptor, ContentEncryptor, DataKey};
 //! use s3ec_format::AlgorithmSuite;
@@ -46,8 +50,10 @@ mod random;
 pub mod segment;
 pub mod wrap;
 
+#[cfg(any(test, feature = "test-util"))]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(any(test, feature = "test-util"))]
 #[doc(hidden)]
 pub mod testing;
 

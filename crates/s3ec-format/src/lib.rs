@@ -9,6 +9,9 @@
 //! - [`AlgorithmSuite`] and [`WrapAlgorithm`] model the content and key-wrapping algorithms with all
 //!   their wire forms.
 //!
+//! Feature `test-util` (off by default, not for production) exposes the hidden `fuzzing` module, the logic
+//! of the fuzz targets in `fuzz/`.
+//!
 //! Every malformed or tampered envelope is a [`FormatError`] that names the key and what was wrong.
 //! This crate checks structure only: commitment, tags and key unwrapping are verified by the crypto
 //! and keyring layers.
@@ -47,6 +50,7 @@ mod metadata;
 mod rfc2047;
 mod suite;
 
+#[cfg(feature = "test-util")]
 #[doc(hidden)]
 pub mod fuzzing;
 

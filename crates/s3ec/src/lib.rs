@@ -10,6 +10,8 @@
 //! are verified in memory, larger ones are spooled (as ciphertext) to an anonymous temporary file and released once
 //! verified. Delayed authentication and ranged reads are explicit opt-ins.
 //!
+//! Feature `test-util` (off by default, not for production) exposes the hidden `fuzzing` module.
+//!
 //! ```no_run
 //! # async fn demo(s3: aws_sdk_s3::Client, keyring: s3ec_local::AesKeyring) -> Result<(), s3ec::Error> {
 //! use aws_sdk_s3::primitives::ByteStream;
@@ -28,6 +30,7 @@ mod client;
 mod config;
 mod delete;
 mod error;
+#[cfg(any(test, feature = "test-util"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod get;

@@ -45,6 +45,8 @@ pub(crate) enum OaepParams {
     /// OAEP-SHA256 with MGF1-SHA1 (SunJCE's "RSA/ECB/OAEPWithSHA-256AndMGF1Padding").
     Sha256Mgf1Sha1,
     /// OAEP-SHA256 with MGF1-SHA256 (BouncyCastle's reading of the same name; tests only).
+    // Built only by the `test-util` hooks; the backends still match it.
+    #[cfg_attr(not(any(test, feature = "test-util")), allow(dead_code))]
     Sha256Mgf1Sha256,
 }
 
@@ -124,6 +126,7 @@ pub(crate) trait Backend {
     /// RFC 3394 AES key unwrap with the default IV, any AES key size.
     fn aes_kw_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failed>;
     /// RFC 3394 AES key wrap with the default IV (tests only: s3ec never writes AESWrap).
+    #[cfg_attr(not(any(test, feature = "test-util")), allow(dead_code))]
     fn aes_kw_wrap(kek: &[u8], key: &[u8]) -> Result<Vec<u8>, Failed>;
     /// RFC 5869 HKDF with HMAC-SHA-512, filling `okm`.
     fn hkdf_sha512(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<(), Failed>;
@@ -152,5 +155,6 @@ pub(crate) trait Backend {
     /// Errors only on public facts (ciphertext length, `c >= n`), never on padding.
     fn rsa_raw_decrypt(key: &Self::RsaPrivate, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>, Failed>;
     /// RSA PKCS#1 v1.5 encryption (tests only: s3ec never writes this format).
+    #[cfg_attr(not(any(test, feature = "test-util")), allow(dead_code))]
     fn rsa_pkcs1_encrypt(key: &Self::RsaPublic, msg: &[u8]) -> Result<Vec<u8>, Failed>;
 }
