@@ -1,4 +1,16 @@
 //! [`KmsClient`] over `aws-sdk-kms`.
+//!
+//! Copies of plaintext data keys. Ours are wiped: the key we hand to `Encrypt` goes only into a wiped copy of
+//! the request body ([`PlaintextSplice`]: the SDK serializes a random stand-in), and the `Blob`s of the
+//! `GenerateDataKey` and `Decrypt` answers are wiped once copied into a [`DataKey`]. Not reachable from here
+//! without changes to the SDK or its HTTP stack, or `unsafe` writes into memory we share but do not own:
+//! - the `GenerateDataKey` and `Decrypt` response bodies. The SDK collects the JSON (the key in base64) into a
+//!   `Bytes` that, for a small answer, is a slice of the HTTP connection's read buffer; that buffer stays with
+//!   the pooled connection, so the `Bytes` is never uniquely ours to wipe, and wiping a slice of hyper's
+//!   buffer through a shared handle is not possible in safe Rust. The TLS layer decrypts records in its own
+//!   buffer before copying them there;
+//! - the copies listed in [`PlaintextSplice`]'s module docs for the request side (the HTTP client's write
+//!   buffer, the signer's hash state, TRACE logging).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +28,7 @@ use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::RequestId;
 
 use crate::client::{GeneratedDataKey, KmsClient, KmsError, ServiceError, KMS};
+use crate::plaintext_splice::PlaintextSplice;
 
 /// The app name added to the user agent of every KMS call the keyrings make (`app/s3ec-<version>`).
 pub const USER_AGENT_APP_NAME: &str = concat!("s3ec-", env!("CARGO_PKG_VERSION"));
@@ -132,14 +145,17 @@ impl KmsClient for AwsKms {
         context: &StringMap,
     ) -> Result<Vec<u8>, KmsError> {
         const OP: &str = "Encrypt";
+        // The SDK serializes a stand-in; the key goes into the body in a buffer we wipe (see PlaintextSplice).
+        let (splice, stand_in) = PlaintextSplice::new(plaintext)
+            .map_err(|_| ServiceError::unreachable(KMS, OP, "no randomness for the stand-in"))?;
         let output = self
             .client
             .encrypt()
             .key_id(key_id)
-            .plaintext(Blob::new(plaintext.expose_secret().to_vec()))
+            .plaintext(stand_in)
             .set_encryption_context(sdk_context(context))
             .customize()
-            .config_override(marker())
+            .config_override(marker().interceptor(splice))
             .send()
             .await
             .map_err(refused(OP))?;
@@ -155,19 +171,10 @@ impl KmsClient for AwsKms {
         ciphertext_blob: &[u8],
         context: &StringMap,
     ) -> Result<DataKey, KmsError> {
-        const OP: &str = "Decrypt";
-        let mut output = self
-            .client
-            .decrypt()
-            .set_key_id(key_id.map(str::to_string))
-            .ciphertext_blob(Blob::new(ciphertext_blob))
-            .set_encryption_context(sdk_context(context))
-            .customize()
-            .config_override(marker())
-            .send()
-            .await
-            .map_err(refused(OP))?;
-        take_key(output.plaintext.take(), OP)
+        let (key, _) = self
+            .decrypt_reporting_key(key_id, ciphertext_blob, context)
+            .await?;
+        Ok(key)
     }
 
     async fn decrypt_reporting_key(

@@ -17,6 +17,8 @@ mod keyring;
 
 #[cfg(feature = "aws-sdk")]
 mod aws;
+#[cfg(feature = "aws-sdk")]
+mod plaintext_splice;
 
 #[cfg(feature = "aws-sdk")]
 pub use aws::{AwsKms, USER_AGENT_APP_NAME};
