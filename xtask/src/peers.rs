@@ -11,6 +11,8 @@
 //! `/var/tmp/s3ec-tools`); a peer that cannot be installed is an error with the exact message.
 
 mod cases;
+#[path = "../peers/command_line.rs"]
+mod command_line;
 mod generate;
 mod http;
 mod kms_recorder;

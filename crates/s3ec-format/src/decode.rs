@@ -78,6 +78,14 @@ pub fn decode_object(metadata: &Metadata) -> Result<Located, FormatError> {
     }
 }
 
+// Here rather than beside the type: decoding depends on the envelope types, never the other way round.
+impl InstructionFileNeeded {
+    /// Decodes the envelope from the instruction file's bytes and the object metadata this was made from.
+    pub fn decode(&self, instruction_json: &[u8]) -> Result<Envelope, FormatError> {
+        decode_with_instruction_file(&self.object, instruction_json)
+    }
+}
+
 /// Decodes the envelope from an object's user metadata together with its instruction file's bytes.
 ///
 /// For a V3 split, `x-amz-c`/`x-amz-d`/`x-amz-i` come from the object only; an instruction file that

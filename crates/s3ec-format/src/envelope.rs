@@ -4,9 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::suite::{COMMITMENT_LEN, MESSAGE_ID_LEN};
-use crate::{
-    AlgorithmSuite, FormatError, FormatVersion, Metadata, Storage, StringMap, WrapAlgorithm,
-};
+use crate::{AlgorithmSuite, FormatVersion, Metadata, Storage, StringMap, WrapAlgorithm};
 
 /// Suffix appended to an object's key to name its instruction file.
 pub const DEFAULT_INSTRUCTION_SUFFIX: &str = ".instruction";
@@ -89,11 +87,6 @@ impl InstructionFileNeeded {
         let mut key = String::from(object_key);
         key.push_str(DEFAULT_INSTRUCTION_SUFFIX);
         key
-    }
-
-    /// Decodes the envelope from the instruction file's bytes and the object metadata this was made from.
-    pub fn decode(&self, instruction_json: &[u8]) -> Result<Envelope, FormatError> {
-        crate::decode::decode_with_instruction_file(&self.object, instruction_json)
     }
 }
 

@@ -4,7 +4,6 @@
 //! participant is in crosses the protocol: objects put through the server are read by the other peers, and
 //! the server reads theirs.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -32,66 +31,18 @@ pub struct TestServerPeer {
     running: Option<Running>,
 }
 
-#[derive(Default)]
-struct Args {
-    op: String,
-    flags: BTreeMap<String, String>,
-    context: Vec<(String, String)>,
-    matdesc: Map<String, Value>,
-    new_matdesc: Map<String, Value>,
-    legacy: bool,
-}
+use super::command_line::Command as Args;
 
-impl Args {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.flags.get(name).map(String::as_str)
-    }
-
-    fn need(&self, name: &str) -> Result<&str> {
-        self.get(name).with_context(|| format!("missing --{name}"))
-    }
+/// `k=v` pairs as the model's string map (a later pair for the same key wins).
+fn json_map(pairs: &[(String, String)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
 }
 
 fn parse(argv: &[String]) -> Result<Args> {
-    let (op, rest) = argv.split_first().context("empty command")?;
-    let mut a = Args {
-        op: op.clone(),
-        ..Args::default()
-    };
-    let mut it = rest.iter();
-    while let Some(flag) = it.next() {
-        if flag == "--legacy" {
-            a.legacy = true;
-            continue;
-        }
-        let name = flag
-            .strip_prefix("--")
-            .with_context(|| format!("unexpected argument {flag}"))?;
-        let value = it
-            .next()
-            .with_context(|| format!("missing value for {flag}"))?;
-        let pair = || {
-            value
-                .split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .with_context(|| format!("expected k=v, got {value}"))
-        };
-        match name {
-            "context" => a.context.push(pair()?),
-            "matdesc" => {
-                let (k, v) = pair()?;
-                a.matdesc.insert(k, Value::String(v));
-            }
-            "new-matdesc" => {
-                let (k, v) = pair()?;
-                a.new_matdesc.insert(k, Value::String(v));
-            }
-            _ => {
-                a.flags.insert(name.to_string(), value.clone());
-            }
-        }
-    }
-    Ok(a)
+    Ok(Args::parse(argv)?)
 }
 
 /// The model's `KeyMaterial` for a peer keyring spec (`aes:FILE`, `rsa:PRIV[:PUB]`, `kms:ID`).
@@ -124,6 +75,15 @@ fn key_material(spec: &str, description: &Map<String, Value>) -> Result<Value> {
 }
 
 /// The `S3ECConfig` the suite would create for this command.
+/// The protocol's `Content-Metadata` header for an encryption context, if any.
+fn content_metadata(context: &[(String, String)]) -> Option<(String, String)> {
+    let list: Vec<String> = context
+        .iter()
+        .map(|(k, v)| format!("[{k}]:[{v}]"))
+        .collect();
+    (!list.is_empty()).then(|| ("Content-Metadata".into(), list.join(", ")))
+}
+
 fn client_config(a: &Args) -> Result<Value> {
     let writes = a.op == "put" || a.op == "reencrypt";
     let policy = match a.get("policy") {
@@ -136,7 +96,7 @@ fn client_config(a: &Args) -> Result<Value> {
         None => "REQUIRE_ENCRYPT_ALLOW_DECRYPT",
     };
     let mut config = json!({
-        "keyMaterial": key_material(a.need("keyring")?, &a.matdesc)?,
+        "keyMaterial": key_material(a.need("keyring")?, &json_map(&a.matdesc))?,
         "commitmentPolicy": policy,
         "enableLegacyWrappingAlgorithms": a.legacy,
         "enableLegacyUnauthenticatedModes": a.legacy || a.get("range").is_some(),
@@ -273,25 +233,11 @@ impl TestServerPeer {
         match a.op.as_str() {
             "put" => {
                 let body = fs::read(a.need("in")?)?;
-                if !a.context.is_empty() {
-                    let list: Vec<String> = a
-                        .context
-                        .iter()
-                        .map(|(k, v)| format!("[{k}]:[{v}]"))
-                        .collect();
-                    headers.push(("Content-Metadata".into(), list.join(", ")));
-                }
+                headers.extend(content_metadata(&a.context));
                 answer(&http::request(addr, "PUT", &path, &headers, &body)?)?;
             }
             "get" => {
-                if !a.context.is_empty() {
-                    let list: Vec<String> = a
-                        .context
-                        .iter()
-                        .map(|(k, v)| format!("[{k}]:[{v}]"))
-                        .collect();
-                    headers.push(("Content-Metadata".into(), list.join(", ")));
-                }
+                headers.extend(content_metadata(&a.context));
                 if let Some(r) = a.get("range") {
                     headers.push(("Range".into(), r.into()));
                 }
@@ -308,7 +254,7 @@ impl TestServerPeer {
                 out.insert("len".into(), json!(r.body.len()));
             }
             "reencrypt" => {
-                let material = key_material(a.need("new-keyring")?, &a.new_matdesc)?;
+                let material = key_material(a.need("new-keyring")?, &json_map(&a.new_matdesc))?;
                 if let Some(s) = a.get("suffix") {
                     // The suite sends the suffix without its dot (Java prepends one).
                     headers.push((

@@ -1,7 +1,6 @@
 //! s3ec as an interop participant: the uniform peer command line of `xtask/peers/README.md`
 //! (`put|get|reencrypt ...` or `batch`), one JSON result line per command on stdout.
 
-use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,67 +13,14 @@ use serde_json::{json, Map, Value};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[derive(Default)]
-struct Args {
-    op: String,
-    flags: BTreeMap<String, String>,
-    context: StringMap,
-    matdesc: StringMap,
-    new_matdesc: StringMap,
-    legacy: bool,
-}
+#[path = "../../command_line.rs"]
+mod command_line;
 
-impl Args {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.flags.get(name).map(String::as_str)
-    }
+use command_line::Command as Args;
 
-    fn need(&self, name: &str) -> Result<&str, BoxError> {
-        self.get(name)
-            .ok_or_else(|| format!("missing --{name}").into())
-    }
-}
-
-fn parse(argv: &[String]) -> Result<Args, BoxError> {
-    let (op, rest) = argv
-        .split_first()
-        .ok_or("usage: put|get|reencrypt --endpoint URL ...")?;
-    let mut a = Args {
-        op: op.clone(),
-        ..Args::default()
-    };
-    let mut it = rest.iter();
-    while let Some(flag) = it.next() {
-        if flag == "--legacy" {
-            a.legacy = true;
-            continue;
-        }
-        let name = flag
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {flag}"))?;
-        let value = it
-            .next()
-            .ok_or_else(|| format!("missing value for {flag}"))?
-            .clone();
-        let map = match name {
-            "context" => Some(&mut a.context),
-            "matdesc" => Some(&mut a.matdesc),
-            "new-matdesc" => Some(&mut a.new_matdesc),
-            _ => None,
-        };
-        match map {
-            Some(m) => {
-                let (k, v) = value
-                    .split_once('=')
-                    .ok_or_else(|| format!("expected k=v, got {value}"))?;
-                m.insert(k.to_string(), v.to_string());
-            }
-            None => {
-                a.flags.insert(name.to_string(), value);
-            }
-        }
-    }
-    Ok(a)
+/// `k=v` pairs as a map (a later pair for the same key wins).
+fn map(pairs: &[(String, String)]) -> StringMap {
+    pairs.iter().cloned().collect()
 }
 
 fn keyring(
@@ -163,7 +109,7 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
     };
     let client: Client = Client::builder()
         .s3_client(s3)
-        .shared_keyring(keyring(a.need("keyring")?, &a.matdesc, &kms)?)
+        .shared_keyring(keyring(a.need("keyring")?, &map(&a.matdesc), &kms)?)
         .commitment_policy(policy)
         .encryption_algorithm(suite)
         .enable_legacy_wrapping_algorithms(a.legacy)
@@ -181,7 +127,7 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
                     .create_multipart_upload()
                     .bucket(bucket)
                     .key(key)
-                    .encryption_context(a.context.clone())
+                    .encryption_context(map(&a.context))
                     .send()
                     .await?;
                 let id = up.upload_id().ok_or("no upload id")?.to_string();
@@ -228,7 +174,7 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
                     .bucket(bucket)
                     .key(key)
                     .body(ByteStream::from(body))
-                    .encryption_context(a.context.clone())
+                    .encryption_context(map(&a.context))
                     .send()
                     .await?;
             }
@@ -238,7 +184,7 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
                 .get_object()
                 .bucket(bucket)
                 .key(key)
-                .encryption_context(a.context.clone());
+                .encryption_context(map(&a.context));
             if let Some(r) = a.get("range") {
                 get = get.range(r);
             }
@@ -253,7 +199,7 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
             out.insert("len".into(), json!(bytes.len()));
         }
         "reencrypt" => {
-            let new = keyring(a.need("new-keyring")?, &a.new_matdesc, &kms)?;
+            let new = keyring(a.need("new-keyring")?, &map(&a.new_matdesc), &kms)?;
             let mut re = client
                 .re_encrypt_instruction_file()
                 .bucket(bucket)
@@ -272,7 +218,7 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
 fn once(rt: &tokio::runtime::Runtime, argv: &[String]) -> String {
     let mut res = Map::new();
     res.insert("peer".into(), json!("s3ec"));
-    let result = parse(argv).and_then(|a| {
+    let result = Args::parse(argv).map_err(BoxError::from).and_then(|a| {
         res.insert("op".into(), json!(a.op));
         rt.block_on(run(&a))
     });
