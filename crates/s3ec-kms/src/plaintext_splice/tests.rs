@@ -25,6 +25,8 @@ thread_local! {
 struct Seen {
     /// What the SDK serialized (before any interceptor could change it).
     serialized: Vec<Vec<u8>>,
+    /// The body the signer hashes (read just before signing, after every `modify_before_signing`).
+    signed: Vec<Vec<u8>>,
     /// Each body that reached the connector, with the number of spliced bodies alive at that moment.
     transmitted: Vec<(Vec<u8>, isize)>,
 }
@@ -83,6 +85,22 @@ impl Intercept for Recorder {
         self.seen.lock().unwrap().serialized.push(body);
         Ok(())
     }
+
+    fn read_before_signing(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context
+            .request()
+            .body()
+            .bytes()
+            .expect("in memory")
+            .to_vec();
+        self.seen.lock().unwrap().signed.push(body);
+        Ok(())
+    }
 }
 
 fn kms(fail_first: bool) -> (AwsKms, Arc<Mutex<Seen>>) {
@@ -136,6 +154,13 @@ async fn encrypt_and_check(fail_first: bool) {
         String::from_utf8_lossy(serialized)
     );
     assert_eq!(seen.transmitted.len(), if fail_first { 2 } else { 1 });
+    assert_eq!(seen.signed.len(), seen.transmitted.len());
+    for body in &seen.signed {
+        assert!(
+            contains(body, sent_field.as_bytes()),
+            "SigV4 must hash the body that is sent"
+        );
+    }
     for (body, live) in &seen.transmitted {
         assert!(
             contains(body, sent_field.as_bytes()),
