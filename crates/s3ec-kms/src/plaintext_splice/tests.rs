@@ -65,6 +65,18 @@ impl HttpConnector for Recorder {
     }
 }
 
+impl Recorder {
+    fn record(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        into: fn(&mut Seen) -> &mut Vec<Vec<u8>>,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().expect("in memory");
+        into(&mut self.seen.lock().unwrap()).push(body.to_vec());
+        Ok(())
+    }
+}
+
 impl Intercept for Recorder {
     fn name(&self) -> &'static str {
         "test:Recorder"
@@ -76,14 +88,7 @@ impl Intercept for Recorder {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let body = context
-            .request()
-            .body()
-            .bytes()
-            .expect("in memory")
-            .to_vec();
-        self.seen.lock().unwrap().serialized.push(body);
-        Ok(())
+        self.record(context, |seen| &mut seen.serialized)
     }
 
     fn read_before_signing(
@@ -92,14 +97,7 @@ impl Intercept for Recorder {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let body = context
-            .request()
-            .body()
-            .bytes()
-            .expect("in memory")
-            .to_vec();
-        self.seen.lock().unwrap().signed.push(body);
-        Ok(())
+        self.record(context, |seen| &mut seen.signed)
     }
 }
 
