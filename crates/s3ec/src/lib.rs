@@ -35,6 +35,7 @@ mod instruction;
 pub mod multipart;
 mod options;
 mod output;
+mod parallel_upload;
 mod part_cipher;
 mod plain_buf;
 mod put;
@@ -60,8 +61,8 @@ pub use multipart::{
     AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, UploadPart,
 };
 pub use options::{
-    MetadataOverflow, Options, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE,
-    MIN_PART_SIZE,
+    MetadataOverflow, Options, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY,
+    DEFAULT_PARALLEL_THRESHOLD, DEFAULT_PART_SIZE, MIN_PART_SIZE,
 };
 pub use put::PutObject;
 pub use reencrypt::ReEncryptInstructionFile;

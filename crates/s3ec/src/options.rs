@@ -14,8 +14,12 @@ pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's largest part.
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
-/// Default number of parts uploaded at once by [`Client::upload`](crate::Client::upload).
-pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Default number of parts uploaded (and, for a body of known length, encrypted) at once by
+/// [`Client::upload`](crate::Client::upload).
+pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Default size from which [`Client::upload`](crate::Client::upload) encrypts a body of known length in
+/// parallel, part by part (see [`Upload`](crate::Upload)).
+pub const DEFAULT_PARALLEL_THRESHOLD: u64 = 16 * 1024 * 1024;
 
 /// What a put does when the object metadata would exceed S3's 2 KB user-metadata limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -192,6 +192,11 @@ pub enum MultipartError {
     Poisoned,
     /// The accumulated plaintext exceeds the suite's maximum.
     TooLarge,
+    /// A body that would need more than S3's 10 000 parts at the chosen part size.
+    TooManyParts {
+        /// Parts it would need.
+        parts: u64,
+    },
 }
 
 impl fmt::Display for MultipartError {
@@ -219,6 +224,10 @@ impl fmt::Display for MultipartError {
             Self::TooLarge => {
                 f.write_str("the upload exceeds the content algorithm's maximum length")
             }
+            Self::TooManyParts { parts } => write!(
+                f,
+                "the body needs {parts} parts at this part size, more than S3's 10000: choose a larger part size"
+            ),
         }
     }
 }
