@@ -176,8 +176,9 @@ struct Upload {
 /// An in-memory S3 plugged into an `aws_sdk_s3::Client` through the SDK's HTTP connector seam: no sockets.
 ///
 /// It serves PutObject (keeping `x-amz-meta-*`), GetObject (with `Range`: 206 and `Content-Range`, or 416
-/// `InvalidRange` like S3), HeadObject, DeleteObject and the multipart upload calls (create, upload part,
-/// complete, abort; no minimum part size); anything else gets 501. Clones share the store.
+/// `InvalidRange` like S3; `If-Match` against an ETag that changes with the object: 412), HeadObject,
+/// DeleteObject and the multipart upload calls (create, upload part, complete, abort; no minimum part size);
+/// anything else gets 501. Clones share the store.
 ///
 /// Tests control the answers in two ways: [`MemS3::push_response`] queues scripted responses that answer the
 /// next requests verbatim, and [`MemS3::set_hook`] rewrites (or replaces) the store's answer to each request.
@@ -430,15 +431,13 @@ fn serve(objects: &mut BTreeMap<(String, String), MemObject>, req: &MemRequest) 
     }
     match req.method.as_str() {
         "PUT" => {
-            let metadata = user_metadata(req);
-            objects.insert(
-                id,
-                MemObject {
-                    body: req.body.clone(),
-                    metadata,
-                },
-            );
-            MemResponse::new(200, Bytes::new()).with_header("etag", "\"mem\"")
+            let object = MemObject {
+                body: req.body.clone(),
+                metadata: user_metadata(req),
+            };
+            let etag = etag_of(&object);
+            objects.insert(id, object);
+            MemResponse::new(200, Bytes::new()).with_header("etag", etag)
         }
         "DELETE" => {
             objects.remove(&id);
@@ -453,6 +452,16 @@ fn serve(objects: &mut BTreeMap<(String, String), MemObject>, req: &MemRequest) 
                 };
             };
             let size = object.body.len() as u64;
+            let etag = etag_of(object);
+            if let Some(want) = req.header("if-match") {
+                if want != "*" && want.split(',').all(|t| t.trim() != etag) {
+                    return MemResponse::s3_error(
+                        412,
+                        "PreconditionFailed",
+                        "At least one of the pre-conditions you specified did not hold",
+                    );
+                }
+            }
             let mut response = match req.header("range").map(|r| resolve_range(r, size)) {
                 Some(RangeAnswer::Unsatisfiable) => {
                     return MemResponse::s3_error(
@@ -471,7 +480,7 @@ fn serve(objects: &mut BTreeMap<(String, String), MemObject>, req: &MemRequest) 
             let len = response.body.len();
             response = response
                 .with_header("content-length", len.to_string())
-                .with_header("etag", "\"mem\"")
+                .with_header("etag", etag)
                 .with_header("accept-ranges", "bytes");
             for (k, v) in &object.metadata {
                 response
@@ -485,6 +494,26 @@ fn serve(objects: &mut BTreeMap<(String, String), MemObject>, req: &MemRequest) 
         }
         _ => MemResponse::s3_error(405, "MethodNotAllowed", "method not served by MemS3"),
     }
+}
+
+/// A quoted ETag that changes with the object's body and metadata (FNV-1a, not MD5: tests need only that
+/// a replaced object gets another one).
+fn etag_of(object: &MemObject) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(&object.body);
+    for (k, v) in &object.metadata {
+        eat(k.as_bytes());
+        eat(&[0]);
+        eat(v.as_bytes());
+        eat(&[0]);
+    }
+    format!("\"{h:016x}\"")
 }
 
 #[derive(Debug, PartialEq, Eq)]

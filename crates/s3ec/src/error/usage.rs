@@ -125,6 +125,8 @@ pub enum ConfigError {
     PartSize(u64),
     /// Zero concurrency.
     Concurrency,
+    /// Parallel-get settings out of range (which).
+    ParallelGet(&'static str),
 }
 
 impl fmt::Display for ConfigError {
@@ -156,6 +158,7 @@ impl fmt::Display for ConfigError {
                 "part size {size} must be a multiple of 16 within 5 MiB..=5 GiB"
             ),
             Self::Concurrency => f.write_str("upload concurrency must be at least 1"),
+            Self::ParallelGet(what) => f.write_str(what),
         }
     }
 }
