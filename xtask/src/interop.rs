@@ -482,13 +482,22 @@ mod tests {
             .into_iter()
             .filter(|c| parallel_part(s3ec.name, c.4).is_some())
             .collect();
-        assert_eq!(parallel.len(), 4, "v2 and v3, metadata and instruction file");
+        assert_eq!(
+            parallel.len(),
+            4,
+            "v2 and v3, metadata and instruction file"
+        );
         assert!(PARALLEL.0 as u64 > PARALLEL.1, "at least two parts");
         for peer in ["java-v4", "go-v4", "python-v4", "s3ec-ts"] {
-            assert!(parallel.iter().any(|c| reads(peer, c.1, c.2, c.3)), "{peer}");
+            assert!(
+                parallel.iter().any(|c| reads(peer, c.1, c.2, c.3)),
+                "{peer}"
+            );
         }
         let java = peers::peer("java-v4").unwrap();
-        assert!(configs(java).iter().all(|c| parallel_part(java.name, c.4).is_none()));
+        assert!(configs(java)
+            .iter()
+            .all(|c| parallel_part(java.name, c.4).is_none()));
     }
 
     #[test]
