@@ -24,6 +24,16 @@ use crate::peers::{self, Lab, Peer, PeerProcess, PEERS};
 /// Sizes each configuration is written with (one short, one over a 4 KiB page).
 const SIZES: [usize; 2] = [17, 4103];
 
+/// s3ec's parallel upload (`Client::upload` of a body of known length: parts encrypted as segments on several
+/// threads, the combined tag on the last part): object size and part size, two parts (S3's smallest part is
+/// 5 MiB, which `Client::upload` enforces).
+const PARALLEL: (usize, u64) = (5 * 1024 * 1024 + 4103, 5 * 1024 * 1024);
+
+/// The part size `writer` puts an object of `size` bytes with through its parallel upload, if it does.
+fn parallel_part(writer: &str, size: usize) -> Option<u64> {
+    (writer == "s3ec" && size == PARALLEL.0).then_some(PARALLEL.1)
+}
+
 /// What a participant can read: (format flag the object was written with, keyring, storage).
 fn reads(reader: &str, format: &str, keyring: &str, storage: &str) -> bool {
     match reader {
@@ -118,6 +128,9 @@ pub fn run(args: &[String]) -> Result<()> {
             ]);
             if ctx {
                 put.extend(["--context".into(), "tenant=acme-42".into()]);
+            }
+            if let Some(part) = parallel_part(writer.name, size) {
+                put.extend(["--parallel".into(), part.to_string()]);
             }
             let written = match procs.get_mut(writer.name) {
                 Some(proc) => {
@@ -375,6 +388,20 @@ fn configs(writer: &Peer) -> Vec<Config> {
                 }
             }
         }
+        // Objects s3ec writes with its parallel upload, in the configurations every reader reads (KMS).
+        if parallel_part(writer.name, PARALLEL.0).is_some() && format != "v1" {
+            for (storage, st) in [("metadata", "meta"), ("instruction", "instr")] {
+                out.push((
+                    format!("{format}-kms-{st}-parallel-{}", PARALLEL.0),
+                    format,
+                    "kms",
+                    storage,
+                    PARALLEL.0,
+                    false,
+                    false,
+                ));
+            }
+        }
         if writer.caps.reencrypt
             && writer.caps.instruction_put
             && writer.caps.keyrings.contains(&"aes")
@@ -446,6 +473,31 @@ mod tests {
         assert!(reads("go-v1", "v1", "kms", "metadata"));
         assert!(!reads("go-v1", "v2", "rsa", "metadata"));
         assert!(!reads("go-v4", "v2", "kms", "instruction"));
+    }
+
+    #[test]
+    fn s3ec_writes_two_part_parallel_objects_that_every_kms_reader_reads() {
+        let s3ec = peers::peer("s3ec").unwrap();
+        let parallel: Vec<_> = configs(s3ec)
+            .into_iter()
+            .filter(|c| parallel_part(s3ec.name, c.4).is_some())
+            .collect();
+        assert_eq!(
+            parallel.len(),
+            4,
+            "v2 and v3, metadata and instruction file"
+        );
+        assert!(PARALLEL.0 as u64 > PARALLEL.1, "at least two parts");
+        for peer in ["java-v4", "go-v4", "python-v4", "s3ec-ts"] {
+            assert!(
+                parallel.iter().any(|c| reads(peer, c.1, c.2, c.3)),
+                "{peer}"
+            );
+        }
+        let java = peers::peer("java-v4").unwrap();
+        assert!(configs(java)
+            .iter()
+            .all(|c| parallel_part(java.name, c.4).is_none()));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 mod audit;
 mod bench_client;
 mod bench_crypto;
+mod bench_transfer;
 mod fuzz;
 mod interop;
 mod mutants;
@@ -46,7 +47,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "bench",
-        "benchmarks: `bench crypto` (s3ec-crypto engines vs one-shot aws-lc-rs GCM), `bench client [pipeline|garage]` [--rounds N]",
+        "benchmarks: `bench crypto` (s3ec-crypto engines vs one-shot aws-lc-rs GCM), `bench client [pipeline|garage]` [--rounds N], `bench transfer` [--size MIB] (parallel put/get vs aws-sdk-s3 on an S3-shaped link and loopback Garage)",
     ),
     (
         "fuzz",
@@ -84,7 +85,9 @@ fn dispatch(command: &str, rest: &[String]) -> anyhow::Result<()> {
         "bench" => match rest.split_first() {
             Some((what, more)) if what == "crypto" => bench_crypto::run(more),
             Some((what, more)) if what == "client" => bench_client::run(more),
-            _ => anyhow::bail!("usage: cargo xtask bench crypto|client [--rounds N]"),
+            Some((what, more)) if what == "transfer" => bench_transfer::run(more),
+            Some((what, more)) if what == "link" => bench_transfer::link(more),
+            _ => anyhow::bail!("usage: cargo xtask bench crypto|client|transfer [--rounds N]"),
         },
         other => {
             print_help();

@@ -5,6 +5,7 @@
 //! - [`MemKms`]: an in-memory [`s3ec_kms::KmsClient`] that seals data keys under fixed master keys and enforces
 //!   key id and encryption context like real KMS, counting calls.
 //! - [`CountingKeyring`]: counts the calls that reach any keyring.
+//! - [`CappedLink`]: a loopback proxy that gives each connection S3-like bandwidth and first-byte latency.
 //!
 //! The `fuzzing` module (hidden) holds the logic of the `get_path` fuzz target, so it also runs as an ordinary
 //! test on stable.
@@ -25,12 +26,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod capped_link;
 mod counting;
 #[doc(hidden)]
 pub mod fuzzing;
 mod mem_kms;
 mod mem_s3;
 
+pub use capped_link::{CappedLink, LinkShape};
 pub use counting::CountingKeyring;
 pub use mem_kms::{KmsCalls, MemKms, MemKmsRefusal, MEM_KMS_KEY_ID};
 pub use mem_s3::{Hook, MemObject, MemRequest, MemResponse, MemS3, META_PREFIX};

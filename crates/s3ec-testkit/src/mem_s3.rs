@@ -161,12 +161,24 @@ struct State {
     scripted: VecDeque<MemResponse>,
     hook: Option<Hook>,
     log: Vec<MemRequest>,
+    uploads: BTreeMap<String, Upload>,
+    next_upload: u64,
+}
+
+/// A multipart upload in progress: where it goes, the metadata given at its creation and its parts by number.
+struct Upload {
+    bucket: String,
+    key: String,
+    metadata: BTreeMap<String, String>,
+    parts: BTreeMap<u32, Bytes>,
 }
 
 /// An in-memory S3 plugged into an `aws_sdk_s3::Client` through the SDK's HTTP connector seam: no sockets.
 ///
 /// It serves PutObject (keeping `x-amz-meta-*`), GetObject (with `Range`: 206 and `Content-Range`, or 416
-/// `InvalidRange` like S3), HeadObject and DeleteObject; anything else gets 501. Clones share the store.
+/// `InvalidRange` like S3; `If-Match` against an ETag that changes with the object: 412), HeadObject,
+/// DeleteObject and the multipart upload calls (create, upload part, complete, abort; no minimum part size);
+/// anything else gets 501. Clones share the store.
 ///
 /// Tests control the answers in two ways: [`MemS3::push_response`] queues scripted responses that answer the
 /// next requests verbatim, and [`MemS3::set_hook`] rewrites (or replaces) the store's answer to each request.
@@ -269,6 +281,11 @@ impl MemS3 {
         self.lock().hook = None;
     }
 
+    /// Multipart uploads created and neither completed nor aborted.
+    pub fn open_uploads(&self) -> usize {
+        self.lock().uploads.len()
+    }
+
     /// Every request served so far, oldest first.
     pub fn requests(&self) -> Vec<MemRequest> {
         self.lock().log.clone()
@@ -277,7 +294,7 @@ impl MemS3 {
     /// What the store answers to `request` (no scripted response, no hook): S3's behaviour.
     pub fn serve(&self, request: &MemRequest) -> MemResponse {
         let mut state = self.lock();
-        serve(&mut state.objects, request)
+        serve_any(&mut state, request)
     }
 
     fn answer(&self, request: MemRequest) -> MemResponse {
@@ -286,7 +303,7 @@ impl MemS3 {
         if let Some(scripted) = state.scripted.pop_front() {
             return scripted;
         }
-        let stored = serve(&mut state.objects, &request);
+        let stored = serve_any(&mut state, &request);
         let hook = state.hook.clone();
         drop(state);
         match hook {
@@ -294,6 +311,112 @@ impl MemS3 {
             None => stored,
         }
     }
+}
+
+fn serve_any(state: &mut State, req: &MemRequest) -> MemResponse {
+    serve_multipart(state, req).unwrap_or_else(|| serve(&mut state.objects, req))
+}
+
+fn user_metadata(req: &MemRequest) -> BTreeMap<String, String> {
+    req.headers
+        .iter()
+        .filter_map(|(k, v)| {
+            let k = k.to_ascii_lowercase();
+            k.strip_prefix(META_PREFIX)
+                .map(|name| (name.to_string(), v.clone()))
+        })
+        .collect()
+}
+
+/// The multipart calls, told apart by their query (`uploads`, `uploadId`, `partNumber`); `None` for any other.
+fn serve_multipart(state: &mut State, req: &MemRequest) -> Option<MemResponse> {
+    let param = |name: &str| {
+        req.query.split('&').find_map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k == name).then(|| percent_decode(v))
+        })
+    };
+    let no_upload =
+        || MemResponse::s3_error(404, "NoSuchUpload", "The specified upload does not exist.");
+    if req.method == "POST" && param("uploads").is_some() {
+        state.next_upload += 1;
+        let id = format!("mem-upload-{}", state.next_upload);
+        state.uploads.insert(
+            id.clone(),
+            Upload {
+                bucket: req.bucket.clone(),
+                key: req.key.clone(),
+                metadata: user_metadata(req),
+                parts: BTreeMap::new(),
+            },
+        );
+        let body = format!(
+            "<InitiateMultipartUploadResult><Bucket>{}</Bucket><Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>",
+            req.bucket, req.key
+        );
+        return Some(MemResponse::new(200, body));
+    }
+    let id = param("uploadId")?;
+    Some(match req.method.as_str() {
+        "PUT" => {
+            let Some(upload) = state.uploads.get_mut(&id) else {
+                return Some(no_upload());
+            };
+            let Some(n) = param("partNumber").and_then(|n| n.parse::<u32>().ok()) else {
+                return Some(MemResponse::s3_error(
+                    400,
+                    "InvalidArgument",
+                    "bad partNumber",
+                ));
+            };
+            upload.parts.insert(n, req.body.clone());
+            MemResponse::new(200, Bytes::new()).with_header("etag", format!("\"part-{n}\""))
+        }
+        "POST" => {
+            let Some(upload) = state.uploads.get(&id) else {
+                return Some(no_upload());
+            };
+            // The parts named by the request body, in its order.
+            let listed = String::from_utf8_lossy(&req.body);
+            let mut body = Vec::new();
+            for piece in listed.split("<PartNumber>").skip(1) {
+                let n = piece
+                    .split('<')
+                    .next()
+                    .and_then(|n| n.trim().parse::<u32>().ok());
+                match n.and_then(|n| upload.parts.get(&n)) {
+                    Some(part) => body.extend_from_slice(part),
+                    None => {
+                        return Some(MemResponse::s3_error(
+                            400,
+                            "InvalidPart",
+                            "a listed part was not uploaded",
+                        ))
+                    }
+                }
+            }
+            let Some(upload) = state.uploads.remove(&id) else {
+                return Some(no_upload());
+            };
+            state.objects.insert(
+                (upload.bucket.clone(), upload.key.clone()),
+                MemObject {
+                    body: body.into(),
+                    metadata: upload.metadata,
+                },
+            );
+            let xml = format!(
+                "<CompleteMultipartUploadResult><Bucket>{}</Bucket><Key>{}</Key><ETag>\"mem-mpu\"</ETag></CompleteMultipartUploadResult>",
+                upload.bucket, upload.key
+            );
+            MemResponse::new(200, xml)
+        }
+        "DELETE" => match state.uploads.remove(&id) {
+            Some(_) => MemResponse::new(204, Bytes::new()),
+            None => no_upload(),
+        },
+        _ => MemResponse::s3_error(405, "MethodNotAllowed", "method not served by MemS3"),
+    })
 }
 
 fn serve(objects: &mut BTreeMap<(String, String), MemObject>, req: &MemRequest) -> MemResponse {
@@ -308,23 +431,13 @@ fn serve(objects: &mut BTreeMap<(String, String), MemObject>, req: &MemRequest) 
     }
     match req.method.as_str() {
         "PUT" => {
-            let metadata = req
-                .headers
-                .iter()
-                .filter_map(|(k, v)| {
-                    let k = k.to_ascii_lowercase();
-                    k.strip_prefix(META_PREFIX)
-                        .map(|name| (name.to_string(), v.clone()))
-                })
-                .collect();
-            objects.insert(
-                id,
-                MemObject {
-                    body: req.body.clone(),
-                    metadata,
-                },
-            );
-            MemResponse::new(200, Bytes::new()).with_header("etag", "\"mem\"")
+            let object = MemObject {
+                body: req.body.clone(),
+                metadata: user_metadata(req),
+            };
+            let etag = etag_of(&object);
+            objects.insert(id, object);
+            MemResponse::new(200, Bytes::new()).with_header("etag", etag)
         }
         "DELETE" => {
             objects.remove(&id);
@@ -339,6 +452,16 @@ fn serve(objects: &mut BTreeMap<(String, String), MemObject>, req: &MemRequest) 
                 };
             };
             let size = object.body.len() as u64;
+            let etag = etag_of(object);
+            if let Some(want) = req.header("if-match") {
+                if want != "*" && want.split(',').all(|t| t.trim() != etag) {
+                    return MemResponse::s3_error(
+                        412,
+                        "PreconditionFailed",
+                        "At least one of the pre-conditions you specified did not hold",
+                    );
+                }
+            }
             let mut response = match req.header("range").map(|r| resolve_range(r, size)) {
                 Some(RangeAnswer::Unsatisfiable) => {
                     return MemResponse::s3_error(
@@ -357,7 +480,7 @@ fn serve(objects: &mut BTreeMap<(String, String), MemObject>, req: &MemRequest) 
             let len = response.body.len();
             response = response
                 .with_header("content-length", len.to_string())
-                .with_header("etag", "\"mem\"")
+                .with_header("etag", etag)
                 .with_header("accept-ranges", "bytes");
             for (k, v) in &object.metadata {
                 response
@@ -371,6 +494,26 @@ fn serve(objects: &mut BTreeMap<(String, String), MemObject>, req: &MemRequest) 
         }
         _ => MemResponse::s3_error(405, "MethodNotAllowed", "method not served by MemS3"),
     }
+}
+
+/// A quoted ETag that changes with the object's body and metadata (FNV-1a, not MD5: tests need only that
+/// a replaced object gets another one).
+fn etag_of(object: &MemObject) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(&object.body);
+    for (k, v) in &object.metadata {
+        eat(k.as_bytes());
+        eat(&[0]);
+        eat(v.as_bytes());
+        eat(&[0]);
+    }
+    format!("\"{h:016x}\"")
 }
 
 #[derive(Debug, PartialEq, Eq)]

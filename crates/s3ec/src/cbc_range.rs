@@ -23,7 +23,6 @@ use crate::client::Client;
 use crate::error::{Error, ObjectError};
 use crate::output::{clear_checksums, drain_into};
 use crate::range::{plan_cbc, CbcPlan, CbcStep, ContentRange, RangeError, RangeSpec, BLOCK};
-use s3ec_materials::PolicyError;
 
 const B: usize = BLOCK as usize;
 
@@ -34,6 +33,8 @@ pub(crate) struct CbcRange<'a> {
     pub context: &'a StringMap,
     pub spec: RangeSpec,
     pub fetched: ContentRange,
+    /// The plan's step (`None`: the stored body is not whole blocks).
+    pub step: Option<CbcStep>,
     /// The request as sent, to repeat for the last two blocks.
     pub request: GetObjectFluentBuilder,
     pub out: GetObjectOutput,
@@ -48,19 +49,13 @@ pub(crate) async fn serve(r: CbcRange<'_>) -> Result<GetObjectOutput, Error> {
         context,
         spec,
         fetched,
+        step,
         request,
         mut out,
         into,
     } = r;
-    // A 416 needs no key and no option (as for GCM ranges); a body that is not whole blocks is reported after
-    // the policy gates, as the one CBC error, exactly as the whole-object path reports it.
-    let step = match plan_cbc(&spec, fetched, None) {
-        Err(RangeError::NotWholeBlocks { .. }) => None,
-        other => Some(other?),
-    };
-    if !client.options().legacy_unauthenticated_modes {
-        return Err(Error::Policy(PolicyError::UnauthenticatedRange));
-    }
+    // A body that is not whole blocks is reported after the policy gates, as the one CBC error, exactly as the
+    // whole-object path reports it (the unauthenticated-range gate ran in `read_plan`).
     // The policy gates (legacy content, legacy wrapping, commitment policy) run here, before any key is used.
     let materials = client.open_ranged(envelope, context).await?;
     let Some(step) = step else {

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use s3ec_crypto::ContentEncryptor;
+use s3ec_crypto::{ContentEncryptor, CryptoError, DataKey};
 use s3ec_format::{
-    check_metadata_size, decode_object, encode, AlgorithmSuite, Envelope, FormatError, Located,
-    Metadata, Storage, StringMap, DEFAULT_INSTRUCTION_SUFFIX,
+    check_metadata_size, decode_object, encode, AlgorithmSuite, ContentNonce, Envelope,
+    FormatError, Located, Metadata, Storage, StringMap, DEFAULT_INSTRUCTION_SUFFIX,
 };
 use s3ec_materials::{
     CryptoMaterialsManager, DecryptPolicy, DecryptRequest, DecryptionMaterials, EncryptRequest,
@@ -61,8 +61,9 @@ impl From<StringMap> for RequestMaterials {
 }
 
 /// Everything a put needs once materials exist: the running cipher and what to store beside the object.
-pub(crate) struct Sealed {
-    pub(crate) encryptor: ContentEncryptor,
+pub(crate) struct Sealed<C = ContentEncryptor> {
+    /// The content cipher, started with the nonce the envelope records.
+    pub(crate) encryptor: C,
     pub(crate) suite: AlgorithmSuite,
     /// The object's full user metadata (the caller's and the S3EC entries).
     pub(crate) metadata: HashMap<String, String>,
@@ -109,6 +110,18 @@ impl Client {
         wanted: impl Into<RequestMaterials>,
         user_metadata: Option<HashMap<String, String>>,
     ) -> Result<Sealed, Error> {
+        self.seal_with(wanted, user_metadata, ContentEncryptor::new)
+            .await
+    }
+
+    /// [`Client::seal`] with any content cipher: `start` gets the suite and data key and returns the cipher and
+    /// the fresh nonce it uses (the segment engine of the parallel upload, or the sequential encryptor).
+    pub(crate) async fn seal_with<C>(
+        &self,
+        wanted: impl Into<RequestMaterials>,
+        user_metadata: Option<HashMap<String, String>>,
+        start: impl FnOnce(AlgorithmSuite, &DataKey) -> Result<(C, ContentNonce), CryptoError>,
+    ) -> Result<Sealed<C>, Error> {
         let opts = &self.shared.options;
         let RequestMaterials {
             context,
@@ -133,7 +146,7 @@ impl Client {
             }
         }
         let suite = materials.suite();
-        let (encryptor, nonce) = ContentEncryptor::new(suite, materials.data_key())?;
+        let (encryptor, nonce) = start(suite, materials.data_key())?;
         let user = user_metadata.unwrap_or_default();
         let mut user_meta = Metadata::new();
         for (k, v) in &user {

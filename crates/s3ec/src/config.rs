@@ -10,8 +10,8 @@ use s3ec_materials::{CommitmentPolicy, CryptoMaterialsManager, DefaultCmm, Keyri
 use crate::client::Client;
 use crate::error::ConfigError;
 use crate::options::{
-    MetadataOverflow, Options, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE,
-    MAX_PART_SIZE, MIN_BUFFER_SIZE, MIN_PART_SIZE,
+    MetadataOverflow, Options, ParallelGet, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY,
+    DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_BUFFER_SIZE, MIN_PART_SIZE,
 };
 
 pub(crate) fn check_part_size(size: u64) -> Result<(), ConfigError> {
@@ -47,6 +47,7 @@ pub struct ClientBuilder {
     metadata_overflow: MetadataOverflow,
     part_size: Option<u64>,
     concurrency: Option<usize>,
+    parallel_get: Option<ParallelGet>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -162,6 +163,13 @@ impl ClientBuilder {
         self
     }
 
+    /// How gets of large GCM objects are split into concurrent ranged GETs (see [`ParallelGet`]; default
+    /// 8 MiB parts, 8 at a time, above 16 MiB). [`ParallelGet::OFF`] reads every object with one stream.
+    pub fn parallel_get(mut self, parallel: ParallelGet) -> Self {
+        self.parallel_get = Some(parallel);
+        self
+    }
+
     /// Checks the options and builds the client.
     pub fn build(self) -> Result<Client, ConfigError> {
         let s3 = match (self.s3, self.sdk_config) {
@@ -205,6 +213,8 @@ impl ClientBuilder {
         if upload_concurrency == 0 {
             return Err(ConfigError::Concurrency);
         }
+        let parallel_get = self.parallel_get.unwrap_or_default();
+        parallel_get.check().map_err(ConfigError::ParallelGet)?;
         let options = Options {
             commitment_policy: policy,
             encryption_algorithm: suite,
@@ -216,6 +226,7 @@ impl ClientBuilder {
             metadata_overflow: self.metadata_overflow,
             part_size,
             upload_concurrency,
+            parallel_get,
         };
         Ok(Client::from_parts(s3, cmm, options))
     }

@@ -11,12 +11,18 @@ use zeroize::Zeroize;
 use crate::body::channel;
 use crate::client::Client;
 use crate::error::{required, DecryptFailure, Error, ObjectError, UsageError};
+use crate::options::ParallelGet;
 use crate::output::{clear_checksums, drain_into};
+use crate::parallel_get::{self, PartialFile};
 use crate::plain_buf::{Grow, PlainBuf, Wipe};
-use crate::range::{self, ContentRange, DecodePlan, PartialPlan, RangeError, RangeSpec};
+use crate::range::{ContentRange, PartialPlan, RangeError, RangeSpec};
+use crate::read_plan::{self, Destination, GcmRead, ParallelSink, ReadInputs, ReadPath};
 use crate::spooled_get::spooled;
 use crate::stored_body::TagSplitter;
-use s3ec_materials::PolicyError;
+use s3ec_crypto::segment::GcmObject;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
 
 /// Fluent builder for a decrypting GetObject; mirrors aws-sdk-s3's `GetObjectFluentBuilder`.
 ///
@@ -33,6 +39,7 @@ pub struct GetObject {
     range: Option<String>,
     suffix: Option<String>,
     context: StringMap,
+    parallel: Option<ParallelGet>,
 }
 
 impl Client {
@@ -44,6 +51,7 @@ impl Client {
             range: None,
             suffix: None,
             context: StringMap::new(),
+            parallel: None,
         }
     }
 }
@@ -108,7 +116,33 @@ impl GetObject {
 
     /// Fetches and decrypts.
     pub async fn send(self) -> Result<GetObjectOutput, Error> {
-        self.fetch(None).await
+        self.fetch(Dest::Stream).await
+    }
+
+    /// Fetches and decrypts into the file at `path`, which appears only once every byte is authenticated.
+    ///
+    /// The plaintext is written to a temporary file beside `path` (same folder, mode 0600 on Unix), renamed
+    /// over `path` after the tag verifies. On any error, and if the future is dropped, the temporary file is
+    /// truncated and removed, and nothing appears at `path` (an existing file there is left as it was). A
+    /// large GCM object is fetched as concurrent ranges decrypted straight into the file (see
+    /// [`ParallelGet`]). The returned output's `body` is empty and its `content_length` is the plaintext
+    /// length written.
+    pub async fn send_to_path(self, path: impl AsRef<Path>) -> Result<GetObjectOutput, Error> {
+        let target = path.as_ref().to_path_buf();
+        let file = tokio::task::spawn_blocking(move || PartialFile::create(&target))
+            .await
+            .map_err(Error::io)??;
+        let out = self.fetch(Dest::Path(&file)).await?;
+        tokio::task::spawn_blocking(move || file.persist())
+            .await
+            .map_err(Error::io)??;
+        Ok(out)
+    }
+
+    /// Overrides the client's [`ParallelGet`] settings for this get ([`ParallelGet::OFF`]: one stream).
+    pub fn parallel(mut self, parallel: ParallelGet) -> Self {
+        self.parallel = Some(parallel);
+        self
     }
 
     /// Fetches and decrypts into `buf`, reusing its allocation: the way to read many objects without paying
@@ -138,10 +172,10 @@ impl GetObject {
     /// ```
     pub async fn send_into(self, buf: &mut Vec<u8>) -> Result<GetObjectOutput, Error> {
         buf.clear();
-        self.fetch(Some(buf)).await
+        self.fetch(Dest::Buffer(buf)).await
     }
 
-    async fn fetch(self, mut into: Option<&mut Vec<u8>>) -> Result<GetObjectOutput, Error> {
+    async fn fetch(self, mut dest: Dest<'_>) -> Result<GetObjectOutput, Error> {
         let client = self.client;
         let opts = *client.options();
         let bucket = required(self.inner.get_bucket().clone(), "bucket")?;
@@ -157,13 +191,10 @@ impl GetObject {
             .as_deref()
             .map(str::parse::<RangeSpec>)
             .transpose()?;
-        if let Some(s) = &spec {
-            if !opts.legacy_unauthenticated_modes && !s.may_cover_whole_object() {
-                return Err(Error::Policy(PolicyError::UnauthenticatedRange));
-            }
-        }
+        read_plan::admit_range(spec.as_ref(), &opts)?;
         let request = self.inner.set_range(spec.map(|s| s.ciphertext_request()));
-        // Kept: a CBC range may need the last two blocks of the same object (see `cbc_range`).
+        // Kept: a CBC range may need the last two blocks of the same object (see `cbc_range`), and a parallel
+        // get repeats it for each range.
         let mut out = match request.clone().send().await {
             Ok(out) => out,
             Err(e) => {
@@ -202,35 +233,41 @@ impl GetObject {
             .await?;
         let suite = envelope.suite;
         let range_asked = spec.is_some();
-        let plan = match (spec, fetched) {
-            (Some(s), Some(f)) if suite == AlgorithmSuite::AesCbc => {
-                if range::plan_cbc(&s, f, None) == Ok(range::CbcStep::Whole) {
-                    // Covers the object whatever its padding: the whole-object CBC path below.
-                    None
-                } else {
-                    return crate::cbc_range::serve(crate::cbc_range::CbcRange {
-                        client: &client,
-                        envelope: &envelope,
-                        context: &self.context,
-                        spec: s,
-                        fetched: f,
-                        request,
-                        out,
-                        into,
-                    })
-                    .await;
-                }
-            }
-            (Some(s), Some(f)) => Some(range::plan(&s, f, suite.tag_len() as u64)?),
-            _ => None,
-        };
+        let path = read_plan::plan_read(&ReadInputs {
+            suite,
+            options: &opts,
+            parallel: self.parallel.unwrap_or(opts.parallel_get),
+            range: spec.zip(fetched),
+            stored_len,
+            etag: out.e_tag.is_some(),
+            destination: dest.kind(),
+        })?;
         let mut body = std::mem::take(&mut out.body);
-        let mut filled = false;
-        let (plain, len, content_range) = match plan {
-            Some(DecodePlan::Partial(p)) => {
-                if !opts.legacy_unauthenticated_modes {
-                    return Err(Error::Policy(PolicyError::UnauthenticatedRange));
+        let (plain, len, content_range) = match path {
+            ReadPath::CbcRange(step) => {
+                let (Some(s), Some(f)) = (spec, fetched) else {
+                    return Err(Error::internal("CBC range plan without a range"));
+                };
+                out.body = body;
+                let mut out = crate::cbc_range::serve(crate::cbc_range::CbcRange {
+                    client: &client,
+                    envelope: &envelope,
+                    context: &self.context,
+                    spec: s,
+                    fetched: f,
+                    step,
+                    request,
+                    out,
+                    into: dest.buffer(),
+                })
+                .await?;
+                if let Dest::Path(file) = dest {
+                    let plain = std::mem::take(&mut out.body);
+                    write_file(plain, file).await?;
                 }
+                return Ok(out);
+            }
+            ReadPath::CtrRange(p) => {
                 let materials = client.open_ranged(&envelope, &self.context).await?;
                 let ctr = CtrRangeDecryptor::new(
                     materials.content_suite(),
@@ -239,68 +276,114 @@ impl GetObject {
                     p.first_block,
                 )?;
                 (
-                    ranged(body, ctr, p),
+                    Plain::Stream(ranged(body, ctr, p)),
                     Some(p.emit),
                     Some(p.content_range.to_string()),
                 )
             }
-            whole => {
+            ReadPath::Cbc { buffered } => {
+                let materials = client.open(&envelope, &self.context).await?;
+                let ContentNonce::Iv(iv) = &envelope.nonce else {
+                    return Err(ObjectError::Malformed("CBC object without an IV").into());
+                };
+                let key = materials.data_key();
+                let plain = if buffered {
+                    cbc_buffered(body, key, iv, stored_len).await?
+                } else {
+                    cbc_streamed(body, CbcDecryptor::new(key, iv)?)
+                };
+                // The plaintext length is known once the padding is checked: in memory, now.
+                let len = plain.bytes().map(|b| b.len() as u64);
+                (Plain::Stream(plain), len, None)
+            }
+            ReadPath::Gcm { how, whole_range } => {
                 let materials = client.open(&envelope, &self.context).await?;
                 let key = materials.data_key();
                 let nonce = &envelope.nonce;
-                let (plain, len) = if suite == AlgorithmSuite::AesCbc {
-                    let ContentNonce::Iv(iv) = nonce else {
-                        return Err(ObjectError::Malformed("CBC object without an IV").into());
-                    };
-                    let plain = if into.is_none()
-                        && !opts.delayed_authentication
-                        && stored_len <= opts.buffer_size
-                    {
-                        cbc_buffered(body, key, iv, stored_len).await?
-                    } else {
-                        cbc_streamed(body, CbcDecryptor::new(key, iv)?)
-                    };
-                    // The plaintext length is known once the padding is checked: in memory, now.
-                    let len = plain.bytes().map(|b| b.len() as u64);
-                    (plain, len)
-                } else {
-                    let body_len = stored_len
-                        .checked_sub(TAG_LEN as u64)
-                        .ok_or(Error::Decrypt(DecryptFailure::Authentication))?;
-                    let dec = ContentDecryptor::new(suite, key, nonce)?;
-                    let plain = if let Some(buf) = into.as_deref_mut() {
+                let body_len = stored_len
+                    .checked_sub(TAG_LEN as u64)
+                    .ok_or(Error::Decrypt(DecryptFailure::Authentication))?;
+                let dec = ContentDecryptor::new(suite, key, nonce)?;
+                let plain = match (how, dest.buffer()) {
+                    (GcmRead::Into, Some(buf)) => {
                         read_authenticated(&mut body, dec, stored_len, buf, opts.buffer_size)
                             .await?;
-                        filled = true;
-                        ByteStream::default()
-                    } else if opts.delayed_authentication {
-                        delayed(body, dec)
-                    } else if stored_len <= opts.buffer_size {
-                        buffered(body, dec, stored_len).await?
-                    } else {
-                        let keystream = ContentDecryptor::new(suite, key, nonce)?;
-                        spooled(body, dec, keystream, stored_len).await?
-                    };
-                    (plain, Some(body_len))
-                };
-                let content_range = match whole {
-                    Some(DecodePlan::Whole { size }) => {
-                        Some(format!("bytes 0-{}/{size}", size - 1))
+                        Plain::Filled
                     }
-                    _ => None,
+                    (GcmRead::Delayed, _) => Plain::Stream(delayed(body, dec)),
+                    (GcmRead::Buffered, _) => Plain::Stream(buffered(body, dec, stored_len).await?),
+                    (GcmRead::Spooled, _) => {
+                        let keystream = ContentDecryptor::new(suite, key, nonce)?;
+                        Plain::Stream(spooled(body, dec, keystream, stored_len).await?)
+                    }
+                    (GcmRead::Into, None) => {
+                        return Err(Error::internal("buffer read planned without a buffer"))
+                    }
                 };
-                (plain, len, content_range)
+                let content_range = whole_range.map(|size| format!("bytes 0-{}/{size}", size - 1));
+                (plain, Some(body_len), content_range)
+            }
+            ReadPath::Parallel {
+                part_size,
+                concurrency,
+                sink,
+            } => {
+                let materials = client.open(&envelope, &self.context).await?;
+                let key = materials.data_key();
+                let job = parallel_get::Job {
+                    request,
+                    first: body,
+                    etag: out.e_tag.clone().unwrap_or_default(),
+                    stored_len,
+                    part_size,
+                    concurrency,
+                    object: Arc::new(GcmObject::for_decrypt(suite, key, &envelope.nonce)?),
+                };
+                let body_len = stored_len.saturating_sub(TAG_LEN as u64);
+                let plain = match (sink, &mut dest) {
+                    (ParallelSink::File, Dest::Path(file)) => {
+                        parallel_get::to_file(job, file).await?;
+                        Plain::Written
+                    }
+                    (ParallelSink::Memory, Dest::Buffer(buf)) => {
+                        let ranges = parallel_get::to_memory(job).await?;
+                        buf.try_reserve_exact(body_len as usize)
+                            .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+                        for mut r in ranges {
+                            buf.extend_from_slice(&r);
+                            r.zeroize();
+                        }
+                        Plain::Filled
+                    }
+                    (ParallelSink::Memory, _) => {
+                        Plain::Stream(in_order(parallel_get::to_memory(job).await?, body_len))
+                    }
+                    (ParallelSink::Spool, _) => {
+                        let keystream = ContentDecryptor::new(suite, key, &envelope.nonce)?;
+                        Plain::Stream(parallel_get::to_spool(job, keystream).await?)
+                    }
+                    (ParallelSink::File, _) => {
+                        return Err(Error::internal("file read planned without a path"))
+                    }
+                };
+                (plain, Some(body_len), None)
             }
         };
-        match into {
-            Some(buf) if !filled => {
+        match (plain, dest) {
+            (Plain::Stream(plain), Dest::Buffer(buf)) => {
                 drain_into(plain, buf).await?;
                 out.content_length = Some(buf.len() as i64);
             }
-            _ => {
+            (Plain::Stream(plain), Dest::Path(file)) => {
+                let n = write_file(plain, file).await?;
+                out.content_length = Some(n as i64);
+            }
+            (Plain::Filled, Dest::Buffer(buf)) => out.content_length = Some(buf.len() as i64),
+            (Plain::Stream(plain), Dest::Stream) => {
                 out.body = plain;
                 out.content_length = len.map(|n| n as i64);
             }
+            (_, _) => out.content_length = len.map(|n| n as i64),
         }
         // A range covering a whole CBC object: S3 names the bytes it serves, so s3ec does too once the plaintext
         // length is known (not on the streamed path, which learns it only at the end).
@@ -312,6 +395,70 @@ impl GetObject {
         clear_checksums(&mut out);
         Ok(out)
     }
+}
+
+/// Where `GetObject::fetch` puts the plaintext.
+enum Dest<'a> {
+    Stream,
+    Buffer(&'a mut Vec<u8>),
+    Path(&'a PartialFile),
+}
+
+impl Dest<'_> {
+    fn kind(&self) -> Destination {
+        match self {
+            Dest::Stream => Destination::Stream,
+            Dest::Buffer(_) => Destination::Buffer,
+            Dest::Path(_) => Destination::Path,
+        }
+    }
+
+    fn buffer(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            Dest::Buffer(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// What an executor produced.
+enum Plain {
+    /// A plaintext stream, for the destination to take.
+    Stream(ByteStream),
+    /// The caller's buffer holds the plaintext.
+    Filled,
+    /// The destination file holds the plaintext.
+    Written,
+}
+
+/// Verified plaintext ranges, handed out in order as one stream of `len` bytes.
+fn in_order(ranges: Vec<Vec<u8>>, len: u64) -> ByteStream {
+    if ranges.len() <= 1 {
+        return ByteStream::from(ranges.into_iter().next().unwrap_or_default());
+    }
+    let (sink, stream) = channel(Some(len));
+    tokio::spawn(async move {
+        for r in ranges {
+            if sink.send(Ok(Bytes::from(r))).await.is_err() {
+                return;
+            }
+        }
+    });
+    stream
+}
+
+/// Writes a plaintext stream into the destination's temporary file; returns its length. The stream's own
+/// executor decides when plaintext is released; the file is renamed into place only after the stream ended
+/// without an error.
+async fn write_file(mut plain: ByteStream, file: &PartialFile) -> Result<u64, Error> {
+    let mut out = tokio::fs::File::from_std(file.file().try_clone()?);
+    let mut n = 0u64;
+    while let Some(chunk) = plain.try_next().await.map_err(Error::io)? {
+        out.write_all(&chunk).await?;
+        n += chunk.len() as u64;
+    }
+    out.flush().await?;
+    Ok(n)
 }
 
 /// Reads the whole object into memory and opens it; plaintext only on success.

@@ -38,10 +38,13 @@ mod instruction;
 pub mod multipart;
 mod options;
 mod output;
+mod parallel_get;
+mod parallel_upload;
 mod part_cipher;
 mod plain_buf;
 mod put;
 pub mod range;
+mod read_plan;
 mod reencrypt;
 pub mod spool;
 mod spooled_get;
@@ -63,8 +66,9 @@ pub use multipart::{
     AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, UploadPart,
 };
 pub use options::{
-    MetadataOverflow, Options, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE,
-    MIN_PART_SIZE,
+    MetadataOverflow, Options, ParallelGet, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY,
+    DEFAULT_GET_CONCURRENCY, DEFAULT_GET_PART_SIZE, DEFAULT_GET_THRESHOLD,
+    DEFAULT_PARALLEL_THRESHOLD, DEFAULT_PART_SIZE, MIN_GET_PART_SIZE, MIN_PART_SIZE,
 };
 pub use put::PutObject;
 pub use reencrypt::ReEncryptInstructionFile;

@@ -14,7 +14,8 @@ use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
 use aws_sdk_s3::operation::upload_part::UploadPartOutput;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::CompletedMultipartUpload;
-use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
+use s3ec_crypto::{ContentEncryptor, CryptoError, DataKey};
+use s3ec_format::{AlgorithmSuite, ContentNonce, StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 
 use crate::client::{Client, RequestMaterials, Sealed};
 pub use crate::error::MultipartError;
@@ -108,6 +109,26 @@ impl Client {
         metadata: Option<std::collections::HashMap<String, String>>,
         context: RequestMaterials,
     ) -> Result<(CreateMultipartUploadOutput, UploadState), Error> {
+        let created = self
+            .create_upload_with(inner, metadata, context, ContentEncryptor::new)
+            .await?;
+        Ok((
+            created.output,
+            UploadState {
+                cipher: PartCipher::new(created.cipher, created.max),
+                instruction: created.instruction,
+            },
+        ))
+    }
+
+    /// Seals with the cipher `start` begins, then creates the S3 upload with the envelope in its metadata.
+    pub(crate) async fn create_upload_with<C>(
+        &self,
+        inner: CreateMultipartUploadFluentBuilder,
+        metadata: Option<std::collections::HashMap<String, String>>,
+        context: RequestMaterials,
+        start: impl FnOnce(AlgorithmSuite, &DataKey) -> Result<(C, ContentNonce), CryptoError>,
+    ) -> Result<CreatedUpload<C>, Error> {
         required(inner.get_bucket().clone(), "bucket")?;
         let key = required(inner.get_key().clone(), "key")?;
         let Sealed {
@@ -115,27 +136,35 @@ impl Client {
             suite,
             metadata,
             instruction_file,
-        } = self.seal(context, metadata).await?;
+        } = self.seal_with(context, metadata, start).await?;
         let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
         let instruction = instruction_file.map(|json| PendingInstruction {
             key: format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}"),
             json,
             guard: instruction::Guard::of_create(&inner),
         });
-        let out = inner
+        let output = inner
             .set_metadata(Some(metadata))
             .set_checksum_algorithm(None)
             .send()
             .await
             .map_err(|e| Error::s3("CreateMultipartUpload", e))?;
-        Ok((
-            out,
-            UploadState {
-                cipher: PartCipher::new(encryptor, max),
-                instruction,
-            },
-        ))
+        Ok(CreatedUpload {
+            output,
+            cipher: encryptor,
+            max,
+            instruction,
+        })
     }
+}
+
+/// A created upload: S3's answer, the content cipher, the suite's plaintext limit and the instruction file held
+/// back until completion.
+pub(crate) struct CreatedUpload<C> {
+    pub(crate) output: CreateMultipartUploadOutput,
+    pub(crate) cipher: C,
+    pub(crate) max: u64,
+    pub(crate) instruction: Option<PendingInstruction>,
 }
 
 impl CreateMultipartUpload {

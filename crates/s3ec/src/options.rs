@@ -14,8 +14,70 @@ pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's largest part.
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
-/// Default number of parts uploaded at once by [`Client::upload`](crate::Client::upload).
-pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Default number of parts uploaded (and, for a body of known length, encrypted) at once by
+/// [`Client::upload`](crate::Client::upload).
+pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Default size from which [`Client::upload`](crate::Client::upload) encrypts a body of known length in
+/// parallel, part by part (see [`Upload`](crate::Upload)).
+pub const DEFAULT_PARALLEL_THRESHOLD: u64 = 16 * 1024 * 1024;
+
+/// How a get splits a large GCM object into concurrent ranged GETs ([`Options::parallel_get`], overridden per
+/// call by [`GetObject::parallel`](crate::GetObject::parallel)).
+///
+/// An object of suite 0x0072 or 0x0073 whose stored length exceeds `threshold` is fetched as ranges of
+/// `part_size` bytes, `concurrency` at a time, every range after the first pinned to the first response's ETag
+/// (`If-Match`). Each range is decrypted on a blocking thread and its GHASH combined into the object's tag;
+/// nothing is released before that tag verifies. Memory in flight is about `concurrency x part_size`.
+/// Set `threshold` to `u64::MAX` to always read with one stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParallelGet {
+    /// Bytes per ranged GET (default [`DEFAULT_GET_PART_SIZE`], 8 MiB; at least [`MIN_GET_PART_SIZE`]).
+    pub part_size: u64,
+    /// Ranged GETs in flight at once (default [`DEFAULT_GET_CONCURRENCY`], 8; at least 1).
+    pub concurrency: usize,
+    /// Objects whose stored length (ciphertext plus tag) is at most this are read with one stream (default
+    /// [`DEFAULT_GET_THRESHOLD`], 16 MiB: below two parts the second connection costs more than it gains).
+    pub threshold: u64,
+}
+
+/// Default [`ParallelGet::part_size`].
+pub const DEFAULT_GET_PART_SIZE: u64 = 8 * 1024 * 1024;
+/// Smallest [`ParallelGet::part_size`] accepted: smaller ranges cost a request each for little data.
+pub const MIN_GET_PART_SIZE: u64 = 64 * 1024;
+/// Default [`ParallelGet::concurrency`].
+pub const DEFAULT_GET_CONCURRENCY: usize = 8;
+/// Default [`ParallelGet::threshold`].
+pub const DEFAULT_GET_THRESHOLD: u64 = 16 * 1024 * 1024;
+
+impl Default for ParallelGet {
+    fn default() -> Self {
+        Self {
+            part_size: DEFAULT_GET_PART_SIZE,
+            concurrency: DEFAULT_GET_CONCURRENCY,
+            threshold: DEFAULT_GET_THRESHOLD,
+        }
+    }
+}
+
+impl ParallelGet {
+    /// Never parallel: every get is one stream.
+    pub const OFF: Self = Self {
+        part_size: DEFAULT_GET_PART_SIZE,
+        concurrency: DEFAULT_GET_CONCURRENCY,
+        threshold: u64::MAX,
+    };
+
+    /// Why these settings are refused, if they are.
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        if self.part_size < MIN_GET_PART_SIZE {
+            return Err("parallel get part size must be at least 64 KiB");
+        }
+        if self.concurrency == 0 {
+            return Err("parallel get concurrency must be at least 1");
+        }
+        Ok(())
+    }
+}
 
 /// What a put does when the object metadata would exceed S3's 2 KB user-metadata limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +112,8 @@ pub struct Options {
     pub part_size: u64,
     /// Parts in flight in [`Client::upload`](crate::Client::upload).
     pub upload_concurrency: usize,
+    /// How gets of large GCM objects are split into concurrent ranged GETs.
+    pub parallel_get: ParallelGet,
 }
 
 impl Options {

@@ -146,7 +146,7 @@ fn write_all(file: &mut File, mut slices: &mut [IoSlice<'_>]) -> std::io::Result
 /// The second phase, on a blocking thread: reads the `len` bytes of authenticated ciphertext back and decrypts
 /// them chunk by chunk, until the reader stops or all are released. A file that ends early (changed between
 /// the passes) ends the stream with an error, never as if the object were shorter.
-fn release(mut file: File, mut keystream: ContentDecryptor, sink: Sink, len: u64) {
+pub(crate) fn release(mut file: File, mut keystream: ContentDecryptor, sink: Sink, len: u64) {
     let mut left = len;
     while left > 0 {
         let want = RELEASE_CHUNK.min(usize::try_from(left).unwrap_or(usize::MAX));

@@ -17,14 +17,34 @@ use crate::client::{Client, RequestMaterials};
 use crate::config::check_part_size;
 use crate::error::{Error, UsageError};
 use crate::multipart::abort;
+use crate::options::DEFAULT_PARALLEL_THRESHOLD;
+use crate::parallel_upload::{self, plan_parts, Source};
 use crate::part_cipher::UploadState;
+use s3ec_crypto::segment::GcmObject;
 
 /// Fluent builder of [`Client::upload`].
 ///
-/// Parts are read and encrypted in order by one task (one GCM stream) and uploaded by up to `concurrency` tasks;
-/// memory stays near `(concurrency + 1) * part_size`. Each part is uploaded from memory, so SDK retries resend
-/// identical ciphertext. Any failure aborts the upload; the instruction file, if any, is written only after the
-/// upload completed, so a failed upload leaves an object already stored under the key as it was.
+/// Two ways to encrypt, one stored format (a multipart object whose last part ends with the GCM tag, read by
+/// every official client):
+///
+/// - **Parallel** — a body of known length ([`Upload::file`], or an in-memory [`ByteStream`] such as
+///   `ByteStream::from(Vec<u8>)`) of at least [`Upload::parallel_threshold`] bytes: every part is one segment of
+///   the object's GCM stream, encrypted at its own offset on a blocking thread, so up to `concurrency` parts are
+///   encrypted on as many cores and uploaded at once; the segments' GHASH values combine into the tag of the
+///   last part, which is uploaded once every other part is encrypted. Memory stays near
+///   `(concurrency + 1) * part_size`.
+/// - **In order** — any other body (a stream of unknown length, a smaller one): parts are read and encrypted in
+///   order by one task (one GCM stream) and uploaded by up to `concurrency` tasks; memory stays near
+///   `(concurrency + 1) * part_size`.
+///
+/// Options: [`Upload::part_size`] (default [`DEFAULT_PART_SIZE`](crate::DEFAULT_PART_SIZE), 8 MiB, or the
+/// client's), [`Upload::concurrency`] (default [`DEFAULT_CONCURRENCY`](crate::DEFAULT_CONCURRENCY), 8, or the
+/// client's) and [`Upload::parallel_threshold`] (default
+/// [`DEFAULT_PARALLEL_THRESHOLD`](crate::DEFAULT_PARALLEL_THRESHOLD), 16 MiB).
+///
+/// Each part is uploaded from memory, so SDK retries resend identical ciphertext. Any failure aborts the
+/// upload; the instruction file, if any, is written only after the upload completed, so a failed upload leaves
+/// an object already stored under the key (and its instruction file) as it was.
 #[must_use]
 pub struct Upload {
     client: Client,
@@ -33,6 +53,7 @@ pub struct Upload {
     path: Option<PathBuf>,
     part_size: u64,
     concurrency: usize,
+    parallel_threshold: u64,
     metadata: Option<HashMap<String, String>>,
     context: StringMap,
     description: Option<StringMap>,
@@ -49,6 +70,7 @@ impl Client {
             path: None,
             part_size: opts.part_size,
             concurrency: opts.upload_concurrency,
+            parallel_threshold: DEFAULT_PARALLEL_THRESHOLD,
             metadata: None,
             context: StringMap::new(),
             description: None,
@@ -87,9 +109,16 @@ impl Upload {
         self
     }
 
-    /// Parts uploaded at once (at least 1).
+    /// Parts uploaded at once (at least 1); in the parallel path also the parts encrypted at once.
     pub fn concurrency(mut self, parts: usize) -> Self {
         self.concurrency = parts;
+        self
+    }
+
+    /// Smallest body of known length encrypted in parallel (see [`Upload`]); `0` takes the parallel path for
+    /// every body of known length, `u64::MAX` never.
+    pub fn parallel_threshold(mut self, bytes: u64) -> Self {
+        self.parallel_threshold = bytes;
         self
     }
 
@@ -123,7 +152,7 @@ impl Upload {
         self
     }
 
-    /// Runs the upload.
+    /// Runs the upload (parallel or in order, see [`Upload`]).
     pub async fn send(self) -> Result<CompleteMultipartUploadOutput, Error> {
         check_part_size(self.part_size)?;
         if self.concurrency == 0 {
@@ -135,44 +164,88 @@ impl Upload {
                     "give either body or file, not both",
                 )))
             }
-            (Some(b), None) => b,
-            (None, Some(p)) => ByteStream::read_from()
-                .path(p)
-                .buffer_size(1 << 20)
-                .build()
-                .await
-                .map_err(Error::io)?,
-            (None, None) => ByteStream::default(),
+            (Some(b), None) => Body::choose(b, self.parallel_threshold).await?,
+            (None, Some(p)) => {
+                let len = tokio::fs::metadata(&p).await?.len();
+                if len >= self.parallel_threshold {
+                    Body::Known(Source::File(Arc::new(p)), len)
+                } else {
+                    Body::Stream(
+                        ByteStream::read_from()
+                            .path(p)
+                            .buffer_size(1 << 20)
+                            .build()
+                            .await
+                            .map_err(Error::io)?,
+                    )
+                }
+            }
+            (None, None) => Body::Stream(ByteStream::default()),
         };
         let bucket = self.inner.get_bucket().clone().unwrap_or_default();
         let key = self.inner.get_key().clone().unwrap_or_default();
         let client = self.client;
-        let (created, mut state) = client
-            .create_upload(
-                self.inner,
-                self.metadata,
-                RequestMaterials {
-                    context: self.context,
-                    description: self.description,
-                },
-            )
-            .await?;
-        let upload_id = created.upload_id().unwrap_or_default().to_string();
-        let instruction = state.instruction.take();
-        let target = Target {
+        let materials = RequestMaterials {
+            context: self.context,
+            description: self.description,
+        };
+        let target = |upload_id: &str| Target {
             bucket: bucket.clone(),
             key: key.clone(),
-            upload_id: upload_id.clone(),
+            upload_id: upload_id.to_string(),
         };
-        let result = run(
-            &client,
-            &target,
-            state,
-            body,
-            self.part_size as usize,
-            self.concurrency,
-        )
-        .await;
+        let (upload_id, instruction, result) = match body {
+            Body::Known(source, len) => {
+                let plan = plan_parts(len, self.part_size)?;
+                let created = client
+                    .create_upload_with(
+                        self.inner,
+                        self.metadata,
+                        materials,
+                        GcmObject::for_encrypt,
+                    )
+                    .await?;
+                let upload_id = created.output.upload_id().unwrap_or_default().to_string();
+                let result = if len > created.max {
+                    Err(UsageError::TooLarge { max: created.max }.into())
+                } else {
+                    let t = target(&upload_id);
+                    let target = parallel_upload::Target {
+                        s3: client.s3().clone(),
+                        bucket: t.bucket,
+                        key: t.key,
+                        upload_id: t.upload_id,
+                    };
+                    parallel_upload::run(
+                        &target,
+                        created.cipher,
+                        source,
+                        &plan,
+                        len,
+                        self.concurrency,
+                    )
+                    .await
+                };
+                (upload_id, created.instruction, result)
+            }
+            Body::Stream(body) => {
+                let (created, mut state) = client
+                    .create_upload(self.inner, self.metadata, materials)
+                    .await?;
+                let upload_id = created.upload_id().unwrap_or_default().to_string();
+                let instruction = state.instruction.take();
+                let result = run(
+                    &client,
+                    &target(&upload_id),
+                    state,
+                    body,
+                    self.part_size as usize,
+                    self.concurrency,
+                )
+                .await;
+                (upload_id, instruction, result)
+            }
+        };
         let completed = match result {
             Ok(parts) => client
                 .s3()
@@ -205,6 +278,34 @@ impl Upload {
                 }
                 Err(e)
             }
+        }
+    }
+}
+
+/// The body of an upload, as the path it takes.
+enum Body {
+    /// Known length at or over the parallel threshold: encrypted by segments.
+    Known(Source, u64),
+    /// Read and encrypted in order.
+    Stream(ByteStream),
+}
+
+impl Body {
+    /// An in-memory body (`ByteStream::from(bytes)`) of at least `threshold` bytes goes parallel; any other
+    /// stream in order.
+    async fn choose(mut body: ByteStream, threshold: u64) -> Result<Self, Error> {
+        match body.bytes() {
+            Some(b) if b.len() as u64 >= threshold => {
+                // The whole body as one shared `Bytes` (no copy).
+                let bytes = body
+                    .try_next()
+                    .await
+                    .map_err(Error::io)?
+                    .unwrap_or_default();
+                let len = bytes.len() as u64;
+                Ok(Self::Known(Source::Memory(bytes), len))
+            }
+            _ => Ok(Self::Stream(body)),
         }
     }
 }

@@ -57,9 +57,8 @@ pub async fn put(
             .map_err(|e| CliError::io(file, e))?
             .len();
         let body = if multipart || len >= MULTIPART_THRESHOLD {
-            ByteStream::from_path(file)
-                .await
-                .map_err(|e| CliError::io(file, std::io::Error::other(e)))?
+            // The multipart upload reads the file by path itself.
+            ByteStream::default()
         } else {
             // Below the multipart threshold the file is read into memory: an in-memory body can be signed
             // and retried. (A streamed single-part body is refused by Garage 2.5 with "Invalid payload
@@ -80,11 +79,14 @@ pub async fn put(
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     let etag = if multipart {
-        let out = client
-            .upload()
-            .bucket(bucket)
-            .key(key)
-            .body(body)
+        let up = client.upload().bucket(bucket).key(key);
+        // A file by path is read at each part's offset and encrypted in parallel (see `s3ec::Upload`).
+        let up = if is_dash(file) {
+            up.body(body)
+        } else {
+            up.file(file)
+        };
+        let out = up
             .part_size(part_size)
             .encryption_context(context)
             .send()

@@ -54,6 +54,14 @@ pub enum ObjectError {
     ContextOnLegacyKms,
     /// Another inconsistency of the stored object (what).
     Malformed(&'static str),
+    /// The object was replaced while a parallel get read it: a range pinned to the first response's ETag got
+    /// 412 Precondition Failed or another ETag. Nothing was released; get it again.
+    Changed {
+        /// The ETag of the first response.
+        expected: String,
+        /// The ETag (or status) the later range came back with.
+        found: String,
+    },
 }
 
 impl fmt::Display for ObjectError {
@@ -91,6 +99,10 @@ impl fmt::Display for ObjectError {
                 "an encryption context was supplied for a legacy `kms` object, which cannot carry one; refusing a possible downgrade",
             ),
             Self::Malformed(what) => write!(f, "malformed object: {what}"),
+            Self::Changed { expected, found } => write!(
+                f,
+                "the object changed during a parallel get (ETag {expected}, then {found}); nothing was released, get it again"
+            ),
         }
     }
 }

@@ -125,6 +125,8 @@ pub enum ConfigError {
     PartSize(u64),
     /// Zero concurrency.
     Concurrency,
+    /// Parallel-get settings out of range (which).
+    ParallelGet(&'static str),
 }
 
 impl fmt::Display for ConfigError {
@@ -156,6 +158,7 @@ impl fmt::Display for ConfigError {
                 "part size {size} must be a multiple of 16 within 5 MiB..=5 GiB"
             ),
             Self::Concurrency => f.write_str("upload concurrency must be at least 1"),
+            Self::ParallelGet(what) => f.write_str(what),
         }
     }
 }
@@ -192,6 +195,11 @@ pub enum MultipartError {
     Poisoned,
     /// The accumulated plaintext exceeds the suite's maximum.
     TooLarge,
+    /// A body that would need more than S3's 10 000 parts at the chosen part size.
+    TooManyParts {
+        /// Parts it would need.
+        parts: u64,
+    },
 }
 
 impl fmt::Display for MultipartError {
@@ -219,6 +227,10 @@ impl fmt::Display for MultipartError {
             Self::TooLarge => {
                 f.write_str("the upload exceeds the content algorithm's maximum length")
             }
+            Self::TooManyParts { parts } => write!(
+                f,
+                "the body needs {parts} parts at this part size, more than S3's 10000: choose a larger part size"
+            ),
         }
     }
 }

@@ -121,7 +121,19 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
     match a.op.as_str() {
         "put" => {
             let body = std::fs::read(a.need("in")?)?;
-            if let Some(part) = a.get("multipart") {
+            if let Some(part) = a.get("parallel") {
+                // s3ec's parallel upload: parts encrypted as segments of one GCM stream on several threads.
+                client
+                    .upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(ByteStream::from(body))
+                    .part_size(part.parse()?)
+                    .parallel_threshold(0)
+                    .encryption_context(a.context.clone())
+                    .send()
+                    .await?;
+            } else if let Some(part) = a.get("multipart") {
                 let part: usize = part.parse()?;
                 let up = client
                     .create_multipart_upload()

@@ -1,0 +1,427 @@
+//! The parallel get ([`crate::read_plan::ReadPath::Parallel`]): a GCM object fetched as concurrent ranged GETs,
+//! each range decrypted on a blocking thread by a [`SegmentDecryptor`], the ranges' GHASH values combined
+//! into the object's tag by [`GcmObject::verify`]. Nothing is released before that returns [`Verified`].
+//!
+//! The first range is the head of the first response (a plain GET, already under way when the plan was made:
+//! its body is read up to the part size, then dropped). Every later range is pinned to the first response's
+//! ETag with `If-Match`, and its answer must carry that ETag and the `Content-Range` asked for: an object
+//! replaced mid-download is [`ObjectError::Changed`], never a mix of two objects.
+//!
+//! Where plaintext waits for the tag (`read_plan::ParallelSink`):
+//! - memory: each range decrypted in its own buffer, handed out in order once verified;
+//! - file: each range decrypted and written at its offset into a temporary file beside the destination
+//!   (0600, preallocated), renamed into place once verified; on any failure, or if the future is dropped, the
+//!   file is truncated and removed;
+//! - spool: each range's ciphertext written at its offset into an anonymous file (its GHASH computed on a
+//!   wiped copy), decrypted from the file once verified, as the single-stream spooled get does.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
+use aws_sdk_s3::primitives::ByteStream;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use s3ec_crypto::segment::{GcmObject, SegmentGhash, Verified};
+use s3ec_crypto::{ContentDecryptor, TAG_LEN};
+use zeroize::Zeroize;
+
+use crate::body::channel;
+use crate::error::{DecryptFailure, Error, ObjectError};
+use crate::range::{ContentRange, RangeError};
+
+/// One parallel get, as planned.
+pub(crate) struct Job {
+    /// The request of the first response (bucket, key, version, SSE-C ...), repeated for each range.
+    pub request: GetObjectFluentBuilder,
+    /// The body of the first response: the whole stored object, of which the first part is read.
+    pub first: ByteStream,
+    /// The first response's ETag; every later range must match it.
+    pub etag: String,
+    /// The stored length: content then the 16-byte tag.
+    pub stored_len: u64,
+    /// Bytes per range.
+    pub part_size: u64,
+    /// Ranges in flight.
+    pub concurrency: usize,
+    /// The object's segment engine (after the key commitment check).
+    pub object: Arc<GcmObject>,
+}
+
+/// Bytes `[start, end)` of the stored object, of which `[start, content_end)` are content.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    start: u64,
+    end: u64,
+    content_end: u64,
+}
+
+impl Part {
+    fn content_len(&self) -> usize {
+        (self.content_end - self.start) as usize
+    }
+}
+
+/// Splits a stored object into ranges of `part_size` bytes (the last holds the rest, tag included).
+fn parts(stored_len: u64, part_size: u64) -> Vec<Part> {
+    let content = stored_len - TAG_LEN as u64;
+    (0..stored_len.div_ceil(part_size))
+        .map(|i| {
+            let start = i * part_size;
+            let end = (start + part_size).min(stored_len);
+            Part {
+                start,
+                end,
+                content_end: end.min(content).max(start),
+            }
+        })
+        .collect()
+}
+
+/// A range's bytes: content (unverified plaintext once decrypted, wiped on drop) and any tag bytes.
+struct Fetched {
+    part: Part,
+    content: Vec<u8>,
+    tag: Vec<u8>,
+}
+
+impl Drop for Fetched {
+    fn drop(&mut self) {
+        self.content.zeroize();
+    }
+}
+
+/// Reads exactly the bytes of `part` from `body` (which may continue past it: the first response) into a
+/// [`Fetched`].
+async fn read_part(body: &mut ByteStream, part: Part, exact: bool) -> Result<Fetched, Error> {
+    let mut f = Fetched {
+        part,
+        content: Vec::with_capacity(part.content_len()),
+        tag: Vec::new(),
+    };
+    let want = (part.end - part.start) as usize;
+    let mut got = 0usize;
+    while got < want {
+        let Some(chunk) = body.try_next().await.map_err(Error::io)? else {
+            break;
+        };
+        let take = chunk.len().min(want - got);
+        let content_left = part.content_len().saturating_sub(got);
+        let c = take.min(content_left);
+        f.content.extend_from_slice(&chunk[..c]);
+        f.tag.extend_from_slice(&chunk[c..take]);
+        got += take;
+        if exact && take < chunk.len() {
+            got += chunk.len() - take;
+            break;
+        }
+    }
+    if exact {
+        // A range answer must be exactly the range: more is as wrong as less.
+        if got == want {
+            if let Some(more) = body.try_next().await.map_err(Error::io)? {
+                got += more.len();
+            }
+        }
+    }
+    if got != want {
+        return Err(ObjectError::BodyLength {
+            declared: want as u64,
+            actual: got as u64,
+        }
+        .into());
+    }
+    Ok(f)
+}
+
+/// Fetches a later range, pinned to `etag`.
+async fn fetch_part(
+    request: GetObjectFluentBuilder,
+    etag: &str,
+    part: Part,
+    stored_len: u64,
+) -> Result<Fetched, Error> {
+    let changed = |found: String| {
+        Error::from(ObjectError::Changed {
+            expected: etag.to_string(),
+            found,
+        })
+    };
+    let out = match request
+        .range(format!("bytes={}-{}", part.start, part.end - 1))
+        .if_match(etag)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            let err = Error::s3("GetObject", e);
+            return Err(match err.http_status() {
+                Some(412) => changed("412 Precondition Failed".into()),
+                _ => err,
+            });
+        }
+    };
+    match out.e_tag.as_deref() {
+        Some(t) if t == etag => {}
+        other => return Err(changed(other.unwrap_or("none").to_string())),
+    }
+    let want = ContentRange {
+        first: part.start,
+        last: part.end - 1,
+        total: stored_len,
+    };
+    let cr = out
+        .content_range
+        .as_deref()
+        .ok_or_else(|| RangeError::BadContentRange("none".into()))?;
+    if cr.parse::<ContentRange>()? != want {
+        return Err(RangeError::BadContentRange(format!("{cr} for {want}")).into());
+    }
+    let mut body = out.body;
+    read_part(&mut body, part, true).await
+}
+
+/// Where decrypted (or spooled) ranges go, shared by the blocking workers.
+#[derive(Clone)]
+enum Target {
+    Memory,
+    File(Arc<File>),
+    Spool(Arc<File>),
+}
+
+/// A processed range: its GHASH, its tag bytes (if any) and, for memory, the decrypted range.
+type Processed = (SegmentGhash, Vec<u8>, Option<Fetched>);
+
+/// Decrypts a range on a blocking thread (and writes it, for the file targets).
+async fn process(
+    object: Arc<GcmObject>,
+    target: Target,
+    mut f: Fetched,
+) -> Result<Processed, Error> {
+    tokio::task::spawn_blocking(move || -> Result<Processed, Error> {
+        let tag = std::mem::take(&mut f.tag);
+        let mut seg = object.segment_decryptor(f.part.start)?;
+        if let Target::Spool(file) = &target {
+            write_at(file, &f.content, f.part.start)?;
+        }
+        seg.decrypt_in_place_unverified(&mut f.content)?;
+        let ghash = seg.finish()?;
+        match target {
+            Target::Memory => Ok((ghash, tag, Some(f))),
+            Target::File(file) => {
+                write_at(&file, &f.content, f.part.start)?;
+                Ok((ghash, tag, None))
+            }
+            Target::Spool(_) => Ok((ghash, tag, None)),
+        }
+    })
+    .await
+    .map_err(Error::io)?
+}
+
+#[cfg(unix)]
+fn write_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn write_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_write(buf, offset)? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => {
+                buf = &buf[n..];
+                offset += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fetches every range (`concurrency` at a time, the first from the first response), processes each on a
+/// blocking thread, and verifies the combined tag. On success returns the proof and, for memory, the
+/// decrypted ranges in order.
+async fn run(job: Job, target: Target) -> Result<(Verified, Vec<Fetched>), Error> {
+    let Job {
+        request,
+        first,
+        etag,
+        stored_len,
+        part_size,
+        concurrency,
+        object,
+    } = job;
+    let content_len = stored_len
+        .checked_sub(TAG_LEN as u64)
+        .ok_or(Error::Decrypt(DecryptFailure::Authentication))?;
+    let mut first = Some(first);
+    let results: Vec<Processed> = stream::iter(parts(stored_len, part_size))
+        .map(|part| {
+            let head = first.take();
+            let (object, target, request, etag) = (
+                object.clone(),
+                target.clone(),
+                request.clone(),
+                etag.clone(),
+            );
+            async move {
+                let f = match head {
+                    // The rest of the first response is not needed: dropping it closes that connection.
+                    Some(mut body) => read_part(&mut body, part, false).await?,
+                    None => fetch_part(request, &etag, part, stored_len).await?,
+                };
+                process(object, target, f).await
+            }
+        })
+        .buffered(concurrency)
+        .try_collect()
+        .await?;
+    let mut tag = Vec::with_capacity(TAG_LEN);
+    let mut ghashes = Vec::with_capacity(results.len());
+    let mut ranges = Vec::new();
+    for (g, t, f) in results {
+        if !g.is_empty() {
+            ghashes.push(g);
+        }
+        tag.extend_from_slice(&t);
+        ranges.extend(f);
+    }
+    let verified = object.verify(ghashes, content_len, &tag)?;
+    Ok((verified, ranges))
+}
+
+/// Runs `job` into memory: the plaintext ranges in order, released only once the tag verified.
+pub(crate) async fn to_memory(job: Job) -> Result<Vec<Vec<u8>>, Error> {
+    let (_verified, mut ranges) = run(job, Target::Memory).await?;
+    Ok(ranges
+        .iter_mut()
+        .map(|f| std::mem::take(&mut f.content))
+        .filter(|c| !c.is_empty())
+        .collect())
+}
+
+/// Runs `job` into `file` (a [`PartialFile`] beside the destination); returns the plaintext length. The
+/// caller renames the file into place after this returns `Ok`.
+pub(crate) async fn to_file(job: Job, file: &PartialFile) -> Result<u64, Error> {
+    let len = job.stored_len - TAG_LEN.min(job.stored_len as usize) as u64;
+    let f = file.shared()?;
+    let set = f.clone();
+    tokio::task::spawn_blocking(move || set.set_len(len))
+        .await
+        .map_err(Error::io)??;
+    let (_verified, _) = run(job, Target::File(f)).await?;
+    Ok(len)
+}
+
+/// Runs `job` into an anonymous spool of ciphertext; once the tag verified, returns the stream that decrypts
+/// it with `keystream` (an unused decryptor of the same content) as it is read.
+pub(crate) async fn to_spool(job: Job, keystream: ContentDecryptor) -> Result<ByteStream, Error> {
+    let len = job.stored_len - TAG_LEN.min(job.stored_len as usize) as u64;
+    let file = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
+        let file = tempfile::tempfile()?;
+        file.set_len(len)?;
+        Ok(file)
+    })
+    .await
+    .map_err(Error::io)??;
+    let file = Arc::new(file);
+    let (_verified, _) = run(job, Target::Spool(file.clone())).await?;
+    let file = Arc::try_unwrap(file).map_err(|_| Error::internal("spool still shared"))?;
+    let (sink, stream) = channel(Some(len));
+    tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        match std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0)) {
+            Ok(_) => crate::spooled_get::release(file, keystream, sink, len),
+            Err(e) => {
+                let _ = sink.blocking_send(Err(e.into()));
+            }
+        }
+    });
+    Ok(stream)
+}
+
+/// A temporary file beside a destination path (mode 0600 on Unix), renamed over it by [`PartialFile::persist`].
+/// Dropped without that (an error, a dropped future), it is truncated, then removed: nothing appears at the
+/// destination and no plaintext stays on disk under a name.
+pub(crate) struct PartialFile {
+    temp: Option<tempfile::NamedTempFile>,
+    target: PathBuf,
+}
+
+impl PartialFile {
+    /// Creates the temporary file in the destination's folder.
+    pub(crate) fn create(target: &Path) -> std::io::Result<Self> {
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".s3ec-partial")
+            .tempfile_in(&dir)?;
+        Ok(Self {
+            temp: Some(temp),
+            target: target.to_path_buf(),
+        })
+    }
+
+    /// A handle for positional writes from other threads.
+    pub(crate) fn shared(&self) -> std::io::Result<Arc<File>> {
+        self.file().try_clone().map(Arc::new)
+    }
+
+    /// The open file.
+    pub(crate) fn file(&self) -> &File {
+        self.temp
+            .as_ref()
+            .expect("present until persisted")
+            .as_file()
+    }
+
+    /// Renames the file over the destination.
+    pub(crate) fn persist(mut self) -> std::io::Result<()> {
+        let temp = self.temp.take().expect("present until persisted");
+        temp.persist(&self.target).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            // Truncation frees the plaintext's blocks at once; dropping `temp` removes the name.
+            let _ = temp.as_file().set_len(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_tile_the_object_and_keep_the_tag_apart() {
+        for stored in [16u64, 17, 31, 32, 100, 1000, 1024, 1040, 1041] {
+            for part_size in [16u64, 17, 100, 1000] {
+                let ps = parts(stored, part_size);
+                assert_eq!(ps[0].start, 0);
+                assert_eq!(ps.last().unwrap().end, stored);
+                let mut content = 0;
+                for w in ps.windows(2) {
+                    assert_eq!(w[0].end, w[1].start);
+                }
+                for p in &ps {
+                    assert!(p.start <= p.content_end && p.content_end <= p.end);
+                    content += p.content_len() as u64;
+                }
+                assert_eq!(content, stored - 16, "{stored} {part_size}");
+            }
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The parallel upload of a body of known length: every part is one segment of the object's GCM stream,
+//! encrypted on a blocking thread at its own offset, so parts are encrypted on all cores and uploaded
+//! concurrently; the segments' GHASH values combine into the object's tag, appended to the last part.
+//!
+//! The bytes stored are exactly those of the in-order upload for the same data key and nonce (the segment
+//! engine's guarantee, tested here byte for byte), so every reader of today's multipart objects reads them.
+//! The plan (which bytes make which part) is a pure function, [`plan_parts`]; [`run`] executes it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::CompletedPart;
+use bytes::Bytes;
+use s3ec_crypto::segment::{GcmObject, SegmentGhash};
+use s3ec_crypto::TAG_LEN;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::error::{Error, MultipartError};
+
+/// S3's largest part number.
+const MAX_PARTS: u64 = 10_000;
+
+/// One part of the plan: its number and the plaintext bytes `[offset, offset + len)` it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PartPlan {
+    pub(crate) number: i32,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
+}
+
+/// Cuts `total` plaintext bytes into parts of `part_size` (the last one shorter; an empty body is one empty
+/// part, which carries the tag). More than 10 000 parts is [`MultipartError::TooManyParts`].
+pub(crate) fn plan_parts(total: u64, part_size: u64) -> Result<Vec<PartPlan>, MultipartError> {
+    let part_size = part_size.max(1);
+    let count = total.div_ceil(part_size).max(1);
+    if count > MAX_PARTS {
+        return Err(MultipartError::TooManyParts { parts: count });
+    }
+    Ok((0..count)
+        .map(|i| {
+            let offset = i * part_size;
+            PartPlan {
+                // `count <= 10 000`, so the number fits.
+                number: i as i32 + 1,
+                offset,
+                len: part_size.min(total - offset),
+            }
+        })
+        .collect())
+}
+
+/// A plaintext that can be read at any offset, from any thread.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// The caller's bytes (shared, not copied until a part is read).
+    Memory(Bytes),
+    /// A file, opened again for every part (its length was taken when the upload started).
+    File(Arc<PathBuf>),
+}
+
+impl Source {
+    /// The plaintext of `part`, in a buffer with room for the tag.
+    fn read(&self, part: PartPlan) -> std::io::Result<Vec<u8>> {
+        let len = usize::try_from(part.len).map_err(std::io::Error::other)?;
+        let mut buf = Vec::with_capacity(len + TAG_LEN);
+        match self {
+            Self::Memory(b) => {
+                let start = usize::try_from(part.offset).map_err(std::io::Error::other)?;
+                let piece = b
+                    .get(start..start + len)
+                    .ok_or_else(|| std::io::Error::other("body shorter than its length"))?;
+                buf.extend_from_slice(piece);
+            }
+            Self::File(path) => {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut f = std::fs::File::open(path.as_path())?;
+                f.seek(SeekFrom::Start(part.offset))?;
+                buf.resize(len, 0);
+                // A file that shrank since the upload started fails here (UnexpectedEof).
+                f.read_exact(&mut buf)?;
+            }
+        }
+        Ok(buf)
+    }
+}
+
+/// Reads and encrypts one part as the segment at its offset (blocking: run on a blocking thread).
+fn encrypt_part(
+    object: &GcmObject,
+    source: &Source,
+    part: PartPlan,
+) -> Result<(Vec<u8>, SegmentGhash), Error> {
+    let mut data = source.read(part)?;
+    let mut segment = object.segment_encryptor(part.offset)?;
+    segment.encrypt_in_place(&mut data)?;
+    Ok((data, segment.finish()?))
+}
+
+/// Where the parts go.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) upload_id: String,
+}
+
+impl Target {
+    async fn upload(&self, number: i32, data: Vec<u8>) -> Result<CompletedPart, Error> {
+        // From memory, so SDK retries resend the identical ciphertext.
+        let out = self
+            .s3
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .part_number(number)
+            .content_length(data.len() as i64)
+            .body(ByteStream::from(data))
+            .send()
+            .await
+            .map_err(|e| Error::s3("UploadPart", e))?;
+        Ok(CompletedPart::builder()
+            .set_e_tag(out.e_tag)
+            .part_number(number)
+            .build())
+    }
+}
+
+async fn encrypt_blocking(
+    object: Arc<GcmObject>,
+    source: Source,
+    part: PartPlan,
+) -> Result<(Vec<u8>, SegmentGhash), Error> {
+    tokio::task::spawn_blocking(move || encrypt_part(&object, &source, part))
+        .await
+        .map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))?
+}
+
+/// Encrypts and uploads the parts of `plan` with at most `concurrency` parts in memory at once (each holds its
+/// permit from read to uploaded). Every part but the last is uploaded as soon as it is encrypted; the last waits
+/// for every segment's GHASH, gets the tag and goes last. Returns the parts in order; the first failure stops
+/// the rest (in-flight tasks are dropped) and is returned, for the caller to abort the upload.
+pub(crate) async fn run(
+    target: &Target,
+    object: GcmObject,
+    source: Source,
+    plan: &[PartPlan],
+    total: u64,
+    concurrency: usize,
+) -> Result<Vec<CompletedPart>, Error> {
+    let Some((&last, rest)) = plan.split_last() else {
+        return Err(Error::internal("an upload plan has at least one part"));
+    };
+    let object = Arc::new(object);
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let (tx, mut rx) = mpsc::unbounded_channel::<SegmentGhash>();
+    let mut tasks: JoinSet<Result<CompletedPart, Error>> = JoinSet::new();
+    let mut done = Vec::with_capacity(plan.len());
+    for &part in rest {
+        let permit = permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Cancelled)?;
+        while let Some(finished) = tasks.try_join_next() {
+            done.push(joined(finished)?);
+        }
+        let (object, source, target, tx) =
+            (object.clone(), source.clone(), target.clone(), tx.clone());
+        tasks.spawn(async move {
+            let _permit = permit;
+            let (data, ghash) = encrypt_blocking(object, source, part).await?;
+            // The receiver lives until every GHASH is in; a send error means the upload already failed.
+            let _ = tx.send(ghash);
+            target.upload(part.number, data).await
+        });
+    }
+    drop(tx);
+    let permit = permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::Cancelled)?;
+    let (mut last_data, last_ghash) = encrypt_blocking(object.clone(), source, last).await?;
+    let mut ghashes = Vec::with_capacity(plan.len());
+    ghashes.push(last_ghash);
+    while ghashes.len() < plan.len() {
+        tokio::select! {
+            Some(g) = rx.recv() => ghashes.push(g),
+            Some(finished) = tasks.join_next() => done.push(joined(finished)?),
+            else => return Err(Error::internal("a part ended without its segment")),
+        }
+    }
+    let tag = object.tag(ghashes, total)?;
+    last_data.extend_from_slice(&tag);
+    let t = target.clone();
+    tasks.spawn(async move {
+        let _permit = permit;
+        t.upload(last.number, last_data).await
+    });
+    while let Some(finished) = tasks.join_next().await {
+        done.push(joined(finished)?);
+    }
+    done.sort_by_key(|p| p.part_number);
+    Ok(done)
+}
+
+fn joined(
+    finished: Result<Result<CompletedPart, Error>, tokio::task::JoinError>,
+) -> Result<CompletedPart, Error> {
+    finished.map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s3ec_crypto::testing::{encryptor_with_nonce, gcm_object_with_nonce};
+    use s3ec_crypto::DataKey;
+    use s3ec_format::AlgorithmSuite;
+
+    #[test]
+    fn plans_tile_the_body() {
+        assert_eq!(
+            plan_parts(0, 16).unwrap(),
+            [PartPlan {
+                number: 1,
+                offset: 0,
+                len: 0
+            }]
+        );
+        assert_eq!(
+            plan_parts(40, 16).unwrap(),
+            [
+                PartPlan {
+                    number: 1,
+                    offset: 0,
+                    len: 16
+                },
+                PartPlan {
+                    number: 2,
+                    offset: 16,
+                    len: 16
+                },
+                PartPlan {
+                    number: 3,
+                    offset: 32,
+                    len: 8
+                },
+            ]
+        );
+        assert_eq!(plan_parts(32, 16).unwrap().len(), 2);
+        assert_eq!(plan_parts(10_000 * 16, 16).unwrap().len(), 10_000);
+        assert_eq!(
+            plan_parts(10_000 * 16 + 1, 16),
+            Err(MultipartError::TooManyParts { parts: 10_001 })
+        );
+    }
+
+    /// Parts encrypted as segments (in any order) plus the combined tag are byte for byte what the sequential
+    /// encryptor writes for the same data key and nonce, across part and block edges.
+    #[test]
+    fn parts_equal_the_sequential_stream() {
+        for suite in [AlgorithmSuite::AesGcm, AlgorithmSuite::AesGcmCommitKey] {
+            let key = DataKey::generate().unwrap();
+            let (_, nonce) = GcmObject::for_encrypt(suite, &key).unwrap();
+            for (total, part_size) in [(0usize, 32u64), (1, 32), (64, 32), (100, 32), (1000, 48)] {
+                let plain: Vec<u8> = (0..total).map(|i| (i * 7 + 3) as u8).collect();
+                let mut sequential = plain.clone();
+                let mut enc = encryptor_with_nonce(suite, &key, &nonce).unwrap();
+                enc.encrypt_in_place(&mut sequential).unwrap();
+                sequential.extend_from_slice(&enc.finish().unwrap());
+
+                let object = gcm_object_with_nonce(suite, &key, &nonce).unwrap();
+                let source = Source::Memory(Bytes::from(plain.clone()));
+                let plan = plan_parts(total as u64, part_size).unwrap();
+                let mut pieces: Vec<_> = plan
+                    .iter()
+                    .rev()
+                    .map(|&p| (p, encrypt_part(&object, &source, p).unwrap()))
+                    .collect();
+                pieces.sort_by_key(|(p, _)| p.number);
+                let mut stored = Vec::new();
+                let mut ghashes = Vec::new();
+                for (_, (data, g)) in pieces {
+                    stored.extend_from_slice(&data);
+                    ghashes.push(g);
+                }
+                stored.extend_from_slice(&object.tag(ghashes, total as u64).unwrap());
+                assert!(stored == sequential, "{suite:?} {total}/{part_size}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_source_reads_each_part_and_refuses_a_shrunk_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let source = Source::File(Arc::new(path.clone()));
+        let part = PartPlan {
+            number: 2,
+            offset: 4,
+            len: 6,
+        };
+        assert_eq!(source.read(part).unwrap(), b"456789");
+        std::fs::write(&path, b"01234").unwrap();
+        assert_eq!(
+            source.read(part).unwrap_err().kind(),
+            std::io::ErrorKind::UnexpectedEof
+        );
+    }
+}

@@ -1,0 +1,347 @@
+//! Parallel gets against the in-memory S3: every destination (stream from memory, stream from the spool,
+//! caller's buffer, file) across sizes around the part and block edges; an object replaced mid-download; a
+//! tampered last part; a dropped download. Parts are 64 KiB so that the objects stay small and the tests fast.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use s3ec::{Client, DecryptFailure, Error, ObjectError, ParallelGet};
+use s3ec_crypto::wrap::AesWrappingKey;
+use s3ec_local::AesKeyring;
+use s3ec_testkit::{MemObject, MemS3};
+
+const BUCKET: &str = "b";
+const PART: u64 = 64 * 1024;
+const P: usize = PART as usize;
+
+fn parallel(concurrency: usize) -> ParallelGet {
+    ParallelGet {
+        part_size: PART,
+        concurrency,
+        threshold: 0,
+    }
+}
+
+fn client(s3: &MemS3, buffer: u64) -> Client {
+    Client::builder()
+        .s3_client(s3.client())
+        .keyring(AesKeyring::new(
+            AesWrappingKey::from_raw(&[0x42; 32]).unwrap(),
+        ))
+        .buffer_size(buffer)
+        .parallel_get(parallel(3))
+        .build()
+        .unwrap()
+}
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i / 251) as u8)
+        .collect()
+}
+
+async fn put(client: &Client, key: &str, plain: &[u8]) {
+    client
+        .put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(ByteStream::from(plain.to_vec()))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn get_stream(client: &Client, key: &str) -> Result<Vec<u8>, Error> {
+    let out = client.get_object().bucket(BUCKET).key(key).send().await?;
+    let len = out.content_length;
+    let body = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| Error::Io(Arc::new(e)))?;
+    let body = body.to_vec();
+    assert_eq!(len, Some(body.len() as i64));
+    Ok(body)
+}
+
+/// Ranged requests pinned by `If-Match`, as the store saw them.
+fn pinned_ranges(s3: &MemS3) -> usize {
+    s3.requests()
+        .iter()
+        .filter(|r| r.header("range").is_some() && r.header("if-match").is_some())
+        .count()
+}
+
+/// Entries of `dir` (none should be left behind by a get).
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_destination_round_trips_around_part_and_block_edges() {
+    let s3 = MemS3::new();
+    let in_memory = client(&s3, 64 << 20);
+    let spooled = client(&s3, 1024);
+    let dir = tempfile::tempdir().unwrap();
+    // Stored length = plaintext + 16: the tag straddles, starts or ends a part boundary.
+    let sizes = [
+        0,
+        1,
+        15,
+        16,
+        17,
+        P - 17,
+        P - 16,
+        P - 15,
+        P - 1,
+        P,
+        P + 1,
+        2 * P - 16,
+        2 * P + 33,
+        5 * P + 7,
+    ];
+    let mut ranged = 0;
+    for (i, &len) in sizes.iter().enumerate() {
+        let key = format!("k{i}");
+        let plain = data(len, i as u8);
+        put(&in_memory, &key, &plain).await;
+        let parts = (len + 16).div_ceil(P);
+        let before = pinned_ranges(&s3);
+        assert!(
+            get_stream(&in_memory, &key).await.unwrap() == plain,
+            "memory {len}"
+        );
+        assert_eq!(
+            pinned_ranges(&s3) - before,
+            parts - 1,
+            "one pinned GET per later part, {len}"
+        );
+        assert!(
+            get_stream(&spooled, &key).await.unwrap() == plain,
+            "spool {len}"
+        );
+        let mut buf = vec![9u8; 3];
+        let out = in_memory
+            .get_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send_into(&mut buf)
+            .await
+            .unwrap();
+        assert!(buf == plain, "buffer {len}");
+        assert_eq!(out.content_length, Some(len as i64));
+        let path = dir.path().join(format!("out{i}"));
+        let out = in_memory
+            .get_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send_to_path(&path)
+            .await
+            .unwrap();
+        assert!(std::fs::read(&path).unwrap() == plain, "file {len}");
+        assert_eq!(out.content_length, Some(len as i64));
+        ranged += parts - 1;
+    }
+    assert!(ranged > 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("out0"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the file keeps its private mode");
+    }
+    assert_eq!(
+        entries(dir.path()).len(),
+        sizes.len(),
+        "no temporary file left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_objects_and_parallel_off_keep_one_stream() {
+    let s3 = MemS3::new();
+    let c = client(&s3, 64 << 20);
+    let plain = data(4 * P, 1);
+    put(&c, "k", &plain).await;
+    let got = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .parallel(ParallelGet::OFF)
+        .send()
+        .await
+        .unwrap();
+    assert!(got.body.collect().await.unwrap().to_vec() == plain);
+    let above = ParallelGet {
+        threshold: (4 * P + 16) as u64,
+        ..parallel(3)
+    };
+    let mut buf = Vec::new();
+    c.get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .parallel(above)
+        .send_into(&mut buf)
+        .await
+        .unwrap();
+    assert!(buf == plain);
+    assert_eq!(
+        pinned_ranges(&s3),
+        0,
+        "objects at or below the threshold: one GET"
+    );
+}
+
+/// Puts `plain` under `key`, then replaces the object with another one when the store answers the first
+/// (unranged) GET of it: the later ranges, pinned to the first ETag, must fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_replaced_mid_download_fails_and_releases_nothing() {
+    let s3 = MemS3::new();
+    let c = client(&s3, 64 << 20);
+    put(&c, "old", &data(3 * P, 1)).await;
+    put(&c, "new", &data(3 * P, 2)).await;
+    let replacement = s3.object(BUCKET, "new").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out");
+    for to_file in [false, true] {
+        s3.insert(BUCKET, "k", s3.object(BUCKET, "old").unwrap());
+        let (store, swap) = (s3.clone(), replacement.clone());
+        s3.set_hook(move |req, resp| {
+            if req.key == "k" && req.method == "GET" && req.header("range").is_none() {
+                store.insert(BUCKET, "k", swap.clone());
+            }
+            resp
+        });
+        let req = c.get_object().bucket(BUCKET).key("k");
+        let err = if to_file {
+            req.send_to_path(&path).await.unwrap_err()
+        } else {
+            req.send().await.unwrap_err()
+        };
+        assert!(
+            matches!(err, Error::Object(ObjectError::Changed { .. })),
+            "{err:?}"
+        );
+        s3.clear_hook();
+    }
+    assert!(
+        entries(dir.path()).is_empty(),
+        "nothing at the path, no temporary file"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_that_ignores_if_match_with_another_etag_fails() {
+    let s3 = MemS3::new();
+    let c = client(&s3, 64 << 20);
+    put(&c, "k", &data(3 * P, 1)).await;
+    s3.set_hook(|req, mut resp| {
+        if req.header("range").is_some() {
+            resp.set_header("etag", "\"other\"");
+        }
+        resp
+    });
+    let err = c
+        .get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Object(ObjectError::Changed { .. })),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_byte_in_the_last_part_releases_nothing_and_writes_no_file() {
+    let s3 = MemS3::new();
+    let in_memory = client(&s3, 64 << 20);
+    let spooled = client(&s3, 1024);
+    let len = 3 * P + 100;
+    put(&in_memory, "k", &data(len, 3)).await;
+    let good = s3.object(BUCKET, "k").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out");
+    std::fs::write(&path, b"previous").unwrap();
+    // In the last part: a content byte, the first and the last tag byte.
+    for at in [3 * P + 5, len, len + 15] {
+        let mut body = good.body.to_vec();
+        body[at] ^= 0x01;
+        s3.insert(
+            BUCKET,
+            "k",
+            MemObject {
+                body: body.into(),
+                metadata: good.metadata.clone(),
+            },
+        );
+        let auth = |e: &Error| matches!(e, Error::Decrypt(DecryptFailure::Authentication));
+        let e = get_stream(&in_memory, "k").await.unwrap_err();
+        assert!(auth(&e), "memory, byte {at}: {e:?}");
+        let e = get_stream(&spooled, "k").await.unwrap_err();
+        assert!(auth(&e), "spool, byte {at}: {e:?}");
+        let mut buf = Vec::new();
+        let e = in_memory
+            .get_object()
+            .bucket(BUCKET)
+            .key("k")
+            .send_into(&mut buf)
+            .await
+            .unwrap_err();
+        assert!(auth(&e) && buf.is_empty(), "buffer, byte {at}: {e:?}");
+        let e = in_memory
+            .get_object()
+            .bucket(BUCKET)
+            .key("k")
+            .send_to_path(&path)
+            .await
+            .unwrap_err();
+        assert!(auth(&e), "file, byte {at}: {e:?}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"previous");
+        assert_eq!(entries(dir.path()), vec!["out".to_string()]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_download_leaves_no_file() {
+    let s3 = MemS3::new();
+    let c = Client::builder()
+        .s3_client(s3.client())
+        .keyring(AesKeyring::new(
+            AesWrappingKey::from_raw(&[0x42; 32]).unwrap(),
+        ))
+        .parallel_get(parallel(2))
+        .build()
+        .unwrap();
+    put(&c, "k", &data(32 * P, 4)).await;
+    // Each range takes a while, so the download is surely under way, not finished, when it is dropped.
+    s3.set_hook(|req, resp| {
+        if req.header("range").is_some() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        resp
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out");
+    let get = c.get_object().bucket(BUCKET).key("k").send_to_path(&path);
+    let started = async {
+        while pinned_ranges(&s3) < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::select! {
+        r = get => panic!("finished before it was dropped: {r:?}"),
+        () = started => {}
+    }
+    assert!(!path.exists());
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+}
