@@ -25,7 +25,13 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
     /// S3 (and KMS) endpoint, e.g. http://127.0.0.1:9000 for a local server; path-style addressing is used.
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_ENDPOINT_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub endpoint_url: Option<String>,
     /// AWS region.
     #[arg(long, global = true, value_name = "REGION")]
