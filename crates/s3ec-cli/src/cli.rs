@@ -25,7 +25,13 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
     /// S3 (and KMS) endpoint, e.g. http://127.0.0.1:9000 for a local server; path-style addressing is used.
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_ENDPOINT_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub endpoint_url: Option<String>,
     /// AWS region.
     #[arg(long, global = true, value_name = "REGION")]
@@ -117,6 +123,8 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Run a guided tour against an S3 endpoint inside this process (no AWS account needed).
     Demo(DemoArgs),
+    /// Run the demo's S3 endpoint in the foreground, to develop against without an AWS account (Ctrl-C stops it).
+    Serve(ServeArgs),
 }
 
 /// `s3ec put`.
@@ -234,6 +242,21 @@ pub struct DemoArgs {
     /// Size in MiB of the multipart upload shown (at least 6: two parts).
     #[arg(long, default_value_t = 6, value_name = "MIB")]
     pub multipart_mib: u64,
+}
+
+/// `s3ec serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Folder that holds the buckets (one sub-folder each) and is kept afterwards; without it, a temporary
+    /// folder deleted when the endpoint stops.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free one. Anything but loopback exposes the endpoint to the network.
+    #[arg(long, default_value = "127.0.0.1:9000", value_name = "IP:PORT")]
+    pub addr: std::net::SocketAddr,
+    /// Bucket to create at start if missing (repeatable).
+    #[arg(long = "bucket", value_name = "NAME", default_value = "s3ec-demo")]
+    pub buckets: Vec<String>,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {

@@ -53,9 +53,18 @@ pub enum DemoServerError {
         /// What s3s-fs said.
         reason: String,
     },
-    /// No loopback port could be bound.
-    #[error("cannot listen on 127.0.0.1: {0}")]
-    Bind(#[source] std::io::Error),
+    /// The address could not be bound (in use, not local, or not permitted).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `s3ec serve` could not register for Ctrl-C (SIGINT), so it could not be stopped cleanly.
+    #[error("cannot listen for Ctrl-C: {0}")]
+    Signal(#[source] std::io::Error),
     /// The OS random generator failed while making the endpoint's credentials.
     #[error("the OS random generator failed: {0}")]
     Random(String),
@@ -96,9 +105,15 @@ impl DemoServer {
         Ok(server)
     }
 
-    /// Starts the endpoint over `root`, an existing folder that is kept afterwards. Each sub-folder is a
-    /// bucket.
+    /// Starts the endpoint over `root`, an existing folder that is kept afterwards, on 127.0.0.1 and a port
+    /// the OS picks. Each sub-folder is a bucket.
     pub async fn start_in(root: &Path) -> Result<Self, DemoServerError> {
+        Self::start_at(root, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts the endpoint over `root` (an existing folder, kept afterwards) on `addr`; port 0 lets the OS
+    /// pick one ([`DemoServer::addr`] tells which). This is what `s3ec serve` runs.
+    pub async fn start_at(root: &Path, addr: SocketAddr) -> Result<Self, DemoServerError> {
         let fs = s3s_fs::FileSystem::new(root).map_err(|e| DemoServerError::Backend {
             path: root.to_path_buf(),
             reason: format!("{e:?}"),
@@ -113,10 +128,9 @@ impl DemoServer {
             ));
             b.build()
         };
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(DemoServerError::Bind)?;
-        let addr = listener.local_addr().map_err(DemoServerError::Bind)?;
+        let bind_err = |source| DemoServerError::Bind { addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+        let addr = listener.local_addr().map_err(bind_err)?;
         let (tx, mut rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let http = ConnBuilder::new(TokioExecutor::new());

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! s3ec demo                                   # no AWS account needed
+//! s3ec serve --dir ./s3                       # a local S3 endpoint to develop against
 //! s3ec keygen --kind aes --out my.key
 //! s3ec --aes-key my.key put report.pdf s3://bucket/report.pdf
 //! s3ec --aes-key my.key get s3://bucket/report.pdf report.pdf
@@ -45,9 +46,10 @@ use setup::Env;
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let g = &cli.global;
     match &cli.command {
-        // These two need no AWS configuration.
+        // These three need no AWS configuration.
         Command::Keygen(args) => commands::keygen::run(args, g.json),
         Command::Demo(args) => commands::demo::run(g, args).await,
+        Command::Serve(args) => commands::serve::run(args).await,
         command => {
             let env = Env::load(g).await;
             match command {
@@ -57,7 +59,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Command::Scan(args) => commands::scan::run(&env, args).await,
                 Command::Rekey(args) => commands::rekey::run(&env, args).await,
                 Command::Migrate(args) => commands::migrate::run(&env, args).await,
-                Command::Keygen(_) | Command::Demo(_) => unreachable!("handled above"),
+                Command::Keygen(_) | Command::Demo(_) | Command::Serve(_) => {
+                    unreachable!("handled above")
+                }
             }
         }
     }

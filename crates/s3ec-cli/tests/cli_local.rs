@@ -147,7 +147,7 @@ fn check_demo_output(out: &std::process::Output) {
         "error (exit code 4)",
         "ok: no output file was left behind",
         "ok: the downloaded file has the same SHA-256",
-        "format:            V3",
+        "format:             V3",
         "ok: new objects are V3 with key commitment",
         "stopped the in-process endpoint",
     ] {

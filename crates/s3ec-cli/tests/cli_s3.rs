@@ -413,7 +413,7 @@ fn missing_object_and_plain_object(b: &Backend) {
         .arg(b.url("plain.txt"))
         .assert()
         .code(7)
-        .stdout(predicate::str::contains("encrypted:         no"));
+        .stdout(predicate::str::contains("encrypted:          no"));
     assert!(!out.exists());
 }
 
@@ -504,7 +504,7 @@ fn inspect_needs_no_key(b: &Backend) {
         .arg(b.url("v1i"))
         .assert()
         .success()
-        .stdout(predicate::str::contains("format:            V1"))
+        .stdout(predicate::str::contains("format:             V1"))
         .stdout(predicate::str::contains("instruction file"));
 }
 

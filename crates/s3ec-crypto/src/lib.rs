@@ -38,6 +38,7 @@
 //! # Ok::<(), s3ec_crypto::CryptoError>(())
 //! ```
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 pub mod commitment;

@@ -1,15 +1,5 @@
 //! Keyrings for application-held keys: [`AesKeyring`] and [`RsaKeyring`].
 //!
-//! Both write the current wrapping algorithms (`AES/GCM`, `RSA-OAEP-SHA1`, each binding the object's
-//! content algorithm) and read the legacy ones (`AESWrap`, V1 `AES`, V1 `RSA`,
-//! `RSA/ECB/OAEPWithSHA-256AndMGF1Padding`) when the reader's [`DecryptPolicy`](s3ec_materials::DecryptPolicy)
-//! enables legacy wrapping.
-//!
-//! Each keyring stores its material description with the object (`x-amz-matdesc` / `x-amz-m`). The
-//! description is not authenticated: on decrypt it only selects a key among those registered with
-//! [`AesKeyring::with_decryption_key`] / [`RsaKeyring::with_decryption_key`] (exact map equality), and
-//! the keyring's own key is used when none matches, as the reference clients do.
-//!
 //! ```
 //! use s3ec_crypto::wrap::AesWrappingKey;
 //! use s3ec_local::AesKeyring;
@@ -22,6 +12,17 @@
 //!     .with_decryption_key(StringMap::from([("version".into(), "1".into())]), old);
 //! # Ok::<(), s3ec_crypto::CryptoError>(())
 //! ```
+//!
+//! Both write the current wrapping algorithms (`AES/GCM`, `RSA-OAEP-SHA1`, each binding the object's
+//! content algorithm) and read the legacy ones (`AESWrap`, V1 `AES`, V1 `RSA`,
+//! `RSA/ECB/OAEPWithSHA-256AndMGF1Padding`) when the reader's [`DecryptPolicy`](s3ec_materials::DecryptPolicy)
+//! enables legacy wrapping.
+//!
+//! Each keyring stores its material description with the object (`x-amz-matdesc` / `x-amz-m`). The
+//! description is not authenticated: on decrypt it only selects a key among those registered with
+//! [`AesKeyring::with_decryption_key`] / [`RsaKeyring::with_decryption_key`] (exact map equality), and
+//! the keyring's own key is used when none matches, as the reference clients do.
+//!
 #![forbid(unsafe_code)]
 
 mod aes;

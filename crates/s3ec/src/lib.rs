@@ -1,10 +1,26 @@
 //! The Amazon S3 Encryption Client over aws-sdk-s3: client-side envelope encryption of S3 objects,
 //! byte-compatible with AWS's official clients.
 //!
-//! [`Client`] wraps an `aws_sdk_s3::Client` and a keyring (or a CMM). Its calls mirror aws-sdk-s3's fluent
-//! builders: [`Client::put_object`], [`Client::get_object`] (ranges, custom instruction-file suffix),
-//! [`Client::delete_object`], [`Client::delete_objects`], the multipart calls and the high-level
-//! [`Client::upload`]. Every other S3 call goes through [`Client::inner`].
+//! ```no_run
+//! use s3ec::aws_sdk_s3::primitives::ByteStream;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+//! let keyring = s3ec_local::AesKeyring::from_key_file("my.key")?; // `s3ec keygen --out my.key`
+//! let client = s3ec::Client::builder().sdk_config(&sdk).keyring(keyring).build()?;
+//!
+//! client.put_object().bucket("b").key("k").body(ByteStream::from_static(b"secret")).send().await?;
+//! let out = client.get_object().bucket("b").key("k").send().await?;
+//! assert_eq!(&out.body.collect().await?.into_bytes()[..], b"secret");
+//! # Ok(()) }
+//! ```
+//!
+//! [`Client`] wraps an `aws_sdk_s3::Client` and a keyring (or a CMM): AES and RSA keys you hold
+//! (`s3ec-local`), or AWS KMS (`s3ec-kms`). Its calls mirror aws-sdk-s3's fluent builders:
+//! [`Client::put_object`], [`Client::get_object`] (ranges, custom instruction-file suffix),
+//! [`Client::delete_object`], [`Client::delete_objects`], the multipart calls, the high-level
+//! [`Client::upload`] and [`Client::re_encrypt_instruction_file`]. Every other S3 call goes through
+//! [`Client::inner`]. The options are on [`ClientBuilder`].
 //!
 //! Reads never release unauthenticated plaintext unless asked to: objects up to the buffer size (64 MiB by default)
 //! are verified in memory, larger ones are spooled (as ciphertext) to an anonymous temporary file and released once
@@ -12,17 +28,12 @@
 //!
 //! Feature `test-util` (off by default, not for production) exposes the hidden `fuzzing` module.
 //!
-//! ```no_run
-//! # async fn demo(s3: aws_sdk_s3::Client, keyring: s3ec_local::AesKeyring) -> Result<(), s3ec::Error> {
-//! use aws_sdk_s3::primitives::ByteStream;
-//! let client = s3ec::Client::builder().s3_client(s3).keyring(keyring).build()?;
-//! client.put_object().bucket("b").key("k").body(ByteStream::from_static(b"secret")).send().await?;
-//! let out = client.get_object().bucket("b").key("k").send().await?;
-//! let plain = out.body.collect().await.map_err(|e| s3ec::Error::Io(std::sync::Arc::new(e)))?.into_bytes();
-//! assert_eq!(&plain[..], b"secret");
-//! # Ok(()) }
-//! ```
+//! # Features
+//!
+//! - `aws-lc` (default): the AWS-LC crypto backend (through `s3ec-crypto`).
+//! - `rustcrypto`: the pure-Rust RustCrypto backend, used when `aws-lc` is off.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
 mod cbc_range;
@@ -75,6 +86,16 @@ pub use reencrypt::ReEncryptInstructionFile;
 pub use upload::Upload;
 
 pub use aws_sdk_s3;
+
+/// The Rust snippets of the workspace README and of this crate's README, compiled by `cargo test --doc` so that
+/// what a new user copies keeps building (they are `no_run`: they need an S3 endpoint).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct WorkspaceReadme;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadme;
 pub use s3ec_format::{AlgorithmSuite, StringMap};
 pub use s3ec_materials::{
     CommitmentPolicy, CryptoMaterialsManager, Keyring, PolicyError, ServiceError, ServiceFault,

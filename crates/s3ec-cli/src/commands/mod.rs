@@ -5,4 +5,5 @@ pub mod keygen;
 pub mod migrate;
 pub mod rekey;
 pub mod scan;
+pub mod serve;
 pub mod transfer;
