@@ -10,7 +10,7 @@
 //! Where plaintext waits for the tag (`read_plan::ParallelSink`):
 //! - memory: each range decrypted in its own buffer, handed out in order once verified;
 //! - file: each range decrypted and written at its offset into a temporary file beside the destination
-//!   (0600, preallocated), renamed into place once verified; on any failure, or if the future is dropped, the
+//!   (0600), renamed into place once verified; on any failure, or if the future is dropped, the
 //!   file is truncated and removed;
 //! - spool: each range's ciphertext written at its offset into an anonymous file (its GHASH computed on a
 //!   wiped copy), decrypted from the file once verified, as the single-stream spooled get does.
@@ -305,13 +305,10 @@ pub(crate) async fn to_memory(job: Job) -> Result<Vec<Vec<u8>>, Error> {
 /// Runs `job` into `file` (a [`PartialFile`] beside the destination); returns the plaintext length. The
 /// caller renames the file into place after this returns `Ok`.
 pub(crate) async fn to_file(job: Job, file: &PartialFile) -> Result<u64, Error> {
+    // Not preallocated to the declared length: a server can declare any length, and only bytes that arrive
+    // may cost disk (the positional writes extend the file as ranges land).
     let len = job.stored_len - TAG_LEN.min(job.stored_len as usize) as u64;
-    let f = file.shared()?;
-    let set = f.clone();
-    tokio::task::spawn_blocking(move || set.set_len(len))
-        .await
-        .map_err(Error::io)??;
-    let (_verified, _) = run(job, Target::File(f)).await?;
+    let (_verified, _) = run(job, Target::File(file.shared()?)).await?;
     Ok(len)
 }
 
@@ -319,13 +316,10 @@ pub(crate) async fn to_file(job: Job, file: &PartialFile) -> Result<u64, Error> 
 /// it with `keystream` (an unused decryptor of the same content) as it is read.
 pub(crate) async fn to_spool(job: Job, keystream: ContentDecryptor) -> Result<ByteStream, Error> {
     let len = job.stored_len - TAG_LEN.min(job.stored_len as usize) as u64;
-    let file = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
-        let file = tempfile::tempfile()?;
-        file.set_len(len)?;
-        Ok(file)
-    })
-    .await
-    .map_err(Error::io)??;
+    // Not preallocated, for the reason given in `to_file`.
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(Error::io)??;
     let file = Arc::new(file);
     let (_verified, _) = run(job, Target::Spool(file.clone())).await?;
     let file = Arc::try_unwrap(file).map_err(|_| Error::internal("spool still shared"))?;
