@@ -12,7 +12,7 @@ use crate::body::channel;
 use crate::client::Client;
 use crate::error::{required, DecryptFailure, Error, ObjectError, UsageError};
 use crate::options::ParallelGet;
-use crate::output::{clear_checksums, drain_into};
+use crate::output::{clear_checksums, drain_into, in_order, write_file};
 use crate::parallel_get::{self, PartialFile};
 use crate::plain_buf::{Grow, PlainBuf, Wipe};
 use crate::range::{ContentRange, PartialPlan, RangeError, RangeSpec};
@@ -22,7 +22,6 @@ use crate::stored_body::TagSplitter;
 use s3ec_crypto::segment::GcmObject;
 use std::path::Path;
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
 
 /// Fluent builder for a decrypting GetObject; mirrors aws-sdk-s3's `GetObjectFluentBuilder`.
 ///
@@ -429,36 +428,6 @@ enum Plain {
     Filled,
     /// The destination file holds the plaintext.
     Written,
-}
-
-/// Verified plaintext ranges, handed out in order as one stream of `len` bytes.
-fn in_order(ranges: Vec<Vec<u8>>, len: u64) -> ByteStream {
-    if ranges.len() <= 1 {
-        return ByteStream::from(ranges.into_iter().next().unwrap_or_default());
-    }
-    let (sink, stream) = channel(Some(len));
-    tokio::spawn(async move {
-        for r in ranges {
-            if sink.send(Ok(Bytes::from(r))).await.is_err() {
-                return;
-            }
-        }
-    });
-    stream
-}
-
-/// Writes a plaintext stream into the destination's temporary file; returns its length. The stream's own
-/// executor decides when plaintext is released; the file is renamed into place only after the stream ended
-/// without an error.
-async fn write_file(mut plain: ByteStream, file: &PartialFile) -> Result<u64, Error> {
-    let mut out = tokio::fs::File::from_std(file.file().try_clone()?);
-    let mut n = 0u64;
-    while let Some(chunk) = plain.try_next().await.map_err(Error::io)? {
-        out.write_all(&chunk).await?;
-        n += chunk.len() as u64;
-    }
-    out.flush().await?;
-    Ok(n)
 }
 
 /// Reads the whole object into memory and opens it; plaintext only on success.

@@ -10,7 +10,7 @@
 //! Where plaintext waits for the tag (`read_plan::ParallelSink`):
 //! - memory: each range decrypted in its own buffer, handed out in order once verified;
 //! - file: each range decrypted and written at its offset into a temporary file beside the destination
-//!   (0600, preallocated), renamed into place once verified; on any failure, or if the future is dropped, the
+//!   (0600), renamed into place once verified; on any failure, or if the future is dropped, the
 //!   file is truncated and removed;
 //! - spool: each range's ciphertext written at its offset into an anonymous file (its GHASH computed on a
 //!   wiped copy), decrypted from the file once verified, as the single-stream spooled get does.
@@ -21,8 +21,9 @@ use std::sync::Arc;
 
 use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use s3ec_crypto::segment::{GcmObject, SegmentGhash, Verified};
+use s3ec_crypto::segment::{GcmObject, SegmentDecryptor, SegmentGhash, Verified};
 use s3ec_crypto::{ContentDecryptor, TAG_LEN};
 use zeroize::Zeroize;
 
@@ -91,56 +92,182 @@ impl Drop for Fetched {
     }
 }
 
-/// Reads exactly the bytes of `part` from `body` (which may continue past it: the first response) into a
-/// [`Fetched`].
+/// Reads the bytes of one range from a response body, split into content and tag, and checks their count.
+struct Cursor {
+    part: Part,
+    /// A range answer must hold exactly the range; the first response goes on past it.
+    exact: bool,
+    got: usize,
+}
+
+impl Cursor {
+    fn new(part: Part, exact: bool) -> Self {
+        Self {
+            part,
+            exact,
+            got: 0,
+        }
+    }
+
+    fn want(&self) -> usize {
+        (self.part.end - self.part.start) as usize
+    }
+
+    /// The next piece of the range as `(content, tag bytes)`, or `None` at its end (or the body's).
+    async fn next(&mut self, body: &mut ByteStream) -> Result<Option<(Bytes, Bytes)>, Error> {
+        let want = self.want();
+        if self.got >= want {
+            return Ok(None);
+        }
+        let Some(chunk) = body.try_next().await.map_err(Error::io)? else {
+            return Ok(None);
+        };
+        let take = chunk.len().min(want - self.got);
+        let c = take.min(self.part.content_len().saturating_sub(self.got));
+        let piece = (chunk.slice(..c), chunk.slice(c..take));
+        self.got += take;
+        if self.exact {
+            // Bytes past the range count against it.
+            self.got += chunk.len() - take;
+        }
+        Ok(Some(piece))
+    }
+
+    /// Checks that exactly the range arrived: more is as wrong as less.
+    async fn finish(mut self, body: &mut ByteStream) -> Result<(), Error> {
+        let want = self.want();
+        if self.exact && self.got == want {
+            if let Some(more) = body.try_next().await.map_err(Error::io)? {
+                self.got += more.len();
+            }
+        }
+        if self.got != want {
+            return Err(ObjectError::BodyLength {
+                declared: want as u64,
+                actual: self.got as u64,
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// Reads the bytes of `part` from `body` into a [`Fetched`] (the memory target).
 async fn read_part(body: &mut ByteStream, part: Part, exact: bool) -> Result<Fetched, Error> {
     let mut f = Fetched {
         part,
         content: Vec::with_capacity(part.content_len()),
         tag: Vec::new(),
     };
-    let want = (part.end - part.start) as usize;
-    let mut got = 0usize;
-    while got < want {
-        let Some(chunk) = body.try_next().await.map_err(Error::io)? else {
-            break;
-        };
-        let take = chunk.len().min(want - got);
-        let content_left = part.content_len().saturating_sub(got);
-        let c = take.min(content_left);
-        f.content.extend_from_slice(&chunk[..c]);
-        f.tag.extend_from_slice(&chunk[c..take]);
-        got += take;
-        if exact && take < chunk.len() {
-            got += chunk.len() - take;
-            break;
-        }
+    let mut cursor = Cursor::new(part, exact);
+    while let Some((content, tag)) = cursor.next(body).await? {
+        f.content.extend_from_slice(&content);
+        f.tag.extend_from_slice(&tag);
     }
-    if exact {
-        // A range answer must be exactly the range: more is as wrong as less.
-        if got == want {
-            if let Some(more) = body.try_next().await.map_err(Error::io)? {
-                got += more.len();
-            }
-        }
-    }
-    if got != want {
-        return Err(ObjectError::BodyLength {
-            declared: want as u64,
-            actual: got as u64,
-        }
-        .into());
-    }
+    cursor.finish(body).await?;
     Ok(f)
 }
 
-/// Fetches a later range, pinned to `etag`.
-async fn fetch_part(
+/// A file target's range goes to the blocking worker in batches of this size: memory per range in flight
+/// stays near it, not at the part size.
+const BATCH: usize = 1 << 20;
+
+/// Streams the bytes of `part` from `body` to a file target: each batch is decrypted (and, with the
+/// ciphertext or plaintext, written at its offset) on a blocking thread while the next one arrives.
+async fn stream_part(
+    body: &mut ByteStream,
+    part: Part,
+    exact: bool,
+    object: &GcmObject,
+    target: &Target,
+) -> Result<Processed, Error> {
+    let cap = BATCH.min(part.content_len());
+    let mut seg = Some(object.segment_decryptor(part.start)?);
+    let mut batch = Batch(Vec::with_capacity(cap));
+    let mut spare: Option<Batch> = None;
+    let mut offset = part.start;
+    let mut tag = Vec::new();
+    let mut cursor = Cursor::new(part, exact);
+    // One batch at the worker at a time (the segment's GHASH runs in order), the next filling meanwhile.
+    let mut pending: Option<tokio::task::JoinHandle<Result<(SegmentDecryptor, Batch), Error>>> =
+        None;
+    loop {
+        let next = cursor.next(body).await?;
+        let done = next.is_none();
+        if let Some((content, t)) = next {
+            batch.0.extend_from_slice(&content);
+            tag.extend_from_slice(&t);
+        }
+        if batch.0.len() >= BATCH || (done && !batch.0.is_empty()) {
+            let s = match pending.take() {
+                Some(h) => {
+                    let (s, b) = h.await.map_err(Error::io)??;
+                    spare = Some(b);
+                    s
+                }
+                None => seg.take().expect("held between batches"),
+            };
+            let fresh = spare
+                .take()
+                .unwrap_or_else(|| Batch(Vec::with_capacity(cap)));
+            let full = std::mem::replace(&mut batch, fresh);
+            let n = full.0.len() as u64;
+            pending = Some(spawn_batch(s, full, offset, target.clone()));
+            offset += n;
+        }
+        if done {
+            break;
+        }
+    }
+    if let Some(h) = pending.take() {
+        let (s, _) = h.await.map_err(Error::io)??;
+        seg = Some(s);
+    }
+    cursor.finish(body).await?;
+    let ghash = seg.expect("held after the last batch").finish()?;
+    Ok((ghash, tag, None))
+}
+
+/// Bytes of a range on their way to a file target; wiped on drop (after decryption they are plaintext).
+struct Batch(Vec<u8>);
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+fn spawn_batch(
+    mut seg: SegmentDecryptor,
+    mut batch: Batch,
+    offset: u64,
+    target: Target,
+) -> tokio::task::JoinHandle<Result<(SegmentDecryptor, Batch), Error>> {
+    tokio::task::spawn_blocking(move || {
+        match &target {
+            Target::Spool(file) => {
+                write_at(file, &batch.0, offset)?;
+                seg.decrypt_in_place_unverified(&mut batch.0)?;
+            }
+            Target::File(file) => {
+                seg.decrypt_in_place_unverified(&mut batch.0)?;
+                write_at(file, &batch.0, offset)?;
+            }
+            Target::Memory => return Err(Error::internal("memory target streamed")),
+        }
+        batch.0.zeroize();
+        batch.0.clear();
+        Ok((seg, batch))
+    })
+}
+
+/// Requests a later range, pinned to `etag`; returns its body once the answer's headers check out.
+async fn open_part(
     request: GetObjectFluentBuilder,
     etag: &str,
     part: Part,
     stored_len: u64,
-) -> Result<Fetched, Error> {
+) -> Result<ByteStream, Error> {
     let changed = |found: String| {
         Error::from(ObjectError::Changed {
             expected: etag.to_string(),
@@ -178,8 +305,7 @@ async fn fetch_part(
     if cr.parse::<ContentRange>()? != want {
         return Err(RangeError::BadContentRange(format!("{cr} for {want}")).into());
     }
-    let mut body = out.body;
-    read_part(&mut body, part, true).await
+    Ok(out.body)
 }
 
 /// Where decrypted (or spooled) ranges go, shared by the blocking workers.
@@ -193,28 +319,13 @@ enum Target {
 /// A processed range: its GHASH, its tag bytes (if any) and, for memory, the decrypted range.
 type Processed = (SegmentGhash, Vec<u8>, Option<Fetched>);
 
-/// Decrypts a range on a blocking thread (and writes it, for the file targets).
-async fn process(
-    object: Arc<GcmObject>,
-    target: Target,
-    mut f: Fetched,
-) -> Result<Processed, Error> {
+/// Decrypts a range of the memory target on a blocking thread.
+async fn process(object: Arc<GcmObject>, mut f: Fetched) -> Result<Processed, Error> {
     tokio::task::spawn_blocking(move || -> Result<Processed, Error> {
         let tag = std::mem::take(&mut f.tag);
         let mut seg = object.segment_decryptor(f.part.start)?;
-        if let Target::Spool(file) = &target {
-            write_at(file, &f.content, f.part.start)?;
-        }
         seg.decrypt_in_place_unverified(&mut f.content)?;
-        let ghash = seg.finish()?;
-        match target {
-            Target::Memory => Ok((ghash, tag, Some(f))),
-            Target::File(file) => {
-                write_at(&file, &f.content, f.part.start)?;
-                Ok((ghash, tag, None))
-            }
-            Target::Spool(_) => Ok((ghash, tag, None)),
-        }
+        Ok((seg.finish()?, tag, Some(f)))
     })
     .await
     .map_err(Error::io)?
@@ -267,17 +378,26 @@ async fn run(job: Job, target: Target) -> Result<(Verified, Vec<Fetched>), Error
                 etag.clone(),
             );
             async move {
-                let f = match head {
-                    // The rest of the first response is not needed: dropping it closes that connection.
-                    Some(mut body) => read_part(&mut body, part, false).await?,
-                    None => fetch_part(request, &etag, part, stored_len).await?,
+                // The rest of the first response is not needed: dropping it closes that connection.
+                let (mut body, exact) = match head {
+                    Some(body) => (body, false),
+                    None => (open_part(request, &etag, part, stored_len).await?, true),
                 };
-                process(object, target, f).await
+                match target {
+                    Target::Memory => {
+                        let f = read_part(&mut body, part, exact).await?;
+                        process(object, f).await
+                    }
+                    _ => stream_part(&mut body, part, exact, &object, &target).await,
+                }
             }
         })
-        .buffered(concurrency)
+        // Unordered: a slow range does not hold back the start of the next ones (order is restored below).
+        .buffer_unordered(concurrency)
         .try_collect()
         .await?;
+    let mut results = results;
+    results.sort_unstable_by_key(|(g, _, _)| g.offset());
     let mut tag = Vec::with_capacity(TAG_LEN);
     let mut ghashes = Vec::with_capacity(results.len());
     let mut ranges = Vec::new();
@@ -305,13 +425,10 @@ pub(crate) async fn to_memory(job: Job) -> Result<Vec<Vec<u8>>, Error> {
 /// Runs `job` into `file` (a [`PartialFile`] beside the destination); returns the plaintext length. The
 /// caller renames the file into place after this returns `Ok`.
 pub(crate) async fn to_file(job: Job, file: &PartialFile) -> Result<u64, Error> {
+    // Not preallocated to the declared length: a server can declare any length, and only bytes that arrive
+    // may cost disk (the positional writes extend the file as ranges land).
     let len = job.stored_len - TAG_LEN.min(job.stored_len as usize) as u64;
-    let f = file.shared()?;
-    let set = f.clone();
-    tokio::task::spawn_blocking(move || set.set_len(len))
-        .await
-        .map_err(Error::io)??;
-    let (_verified, _) = run(job, Target::File(f)).await?;
+    let (_verified, _) = run(job, Target::File(file.shared()?)).await?;
     Ok(len)
 }
 
@@ -319,13 +436,10 @@ pub(crate) async fn to_file(job: Job, file: &PartialFile) -> Result<u64, Error> 
 /// it with `keystream` (an unused decryptor of the same content) as it is read.
 pub(crate) async fn to_spool(job: Job, keystream: ContentDecryptor) -> Result<ByteStream, Error> {
     let len = job.stored_len - TAG_LEN.min(job.stored_len as usize) as u64;
-    let file = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
-        let file = tempfile::tempfile()?;
-        file.set_len(len)?;
-        Ok(file)
-    })
-    .await
-    .map_err(Error::io)??;
+    // Not preallocated, for the reason given in `to_file`.
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(Error::io)??;
     let file = Arc::new(file);
     let (_verified, _) = run(job, Target::Spool(file.clone())).await?;
     let file = Arc::try_unwrap(file).map_err(|_| Error::internal("spool still shared"))?;

@@ -345,3 +345,36 @@ async fn a_dropped_download_leaves_no_file() {
     assert!(!path.exists());
     assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
 }
+
+/// Ranges larger than the 1 MiB batches in which the file targets process them: several batches per range,
+/// the last one short.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_of_several_batches_reach_the_file_and_the_spool() {
+    let s3 = MemS3::new();
+    let c = Client::builder()
+        .s3_client(s3.client())
+        .keyring(AesKeyring::new(
+            AesWrappingKey::from_raw(&[0x42; 32]).unwrap(),
+        ))
+        .buffer_size(1024)
+        .parallel_get(ParallelGet {
+            part_size: 3 * (1 << 20) + 5,
+            concurrency: 2,
+            threshold: 0,
+        })
+        .build()
+        .unwrap();
+    let plain = data(7 * (1 << 20) + 3, 9);
+    put(&c, "k", &plain).await;
+    assert!(get_stream(&c, "k").await.unwrap() == plain, "spool");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out");
+    c.get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .send_to_path(&path)
+        .await
+        .unwrap();
+    assert!(std::fs::read(&path).unwrap() == plain, "file");
+    assert_eq!(pinned_ranges(&s3), 4, "two gets of three ranges each");
+}

@@ -148,75 +148,19 @@ pub async fn run_put(env: &Env, args: &PutArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Where `get` writes: stdout, or a temporary file in the target's folder renamed over the target only once
-/// every byte was authenticated and written.
-enum Sink {
-    Stdout(tokio::io::Stdout),
-    File {
-        file: tokio::fs::File,
-        temp: tempfile::TempPath,
-        target: PathBuf,
-    },
-}
-
-impl Sink {
-    fn open(target: &Path) -> Result<Self, CliError> {
-        if is_dash(target) {
-            return Ok(Sink::Stdout(tokio::io::stdout()));
-        }
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".s3ec-partial")
-            .tempfile_in(&dir)
-            .map_err(|e| CliError::io(&dir, e))?;
-        let (file, temp) = temp.into_parts();
-        Ok(Sink::File {
-            file: tokio::fs::File::from_std(file),
-            temp,
-            target: target.to_path_buf(),
-        })
-    }
-
-    async fn write(&mut self, data: &[u8]) -> Result<(), CliError> {
-        match self {
-            Sink::Stdout(out) => out
-                .write_all(data)
-                .await
-                .map_err(|e| CliError::io("<stdout>", e)),
-            Sink::File { file, target, .. } => file
-                .write_all(data)
-                .await
-                .map_err(|e| CliError::io(&*target, e)),
-        }
-    }
-
-    async fn commit(self) -> Result<(), CliError> {
-        match self {
-            Sink::Stdout(mut out) => out.flush().await.map_err(|e| CliError::io("<stdout>", e)),
-            Sink::File {
-                mut file,
-                temp,
-                target,
-            } => {
-                file.flush().await.map_err(|e| CliError::io(&target, e))?;
-                file.sync_all()
-                    .await
-                    .map_err(|e| CliError::io(&target, e))?;
-                drop(file);
-                temp.persist(&target)
-                    .map_err(|e| CliError::io(&target, e.error))?;
-                Ok(())
-            }
-        }
-    }
+/// Checks, before any download, that a file can be created in `target`'s folder (where
+/// `GetObject::send_to_path` puts its temporary file), so that an unwritable target fails first and names
+/// the folder.
+fn check_writable(target: &Path) -> Result<(), CliError> {
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".s3ec-check.")
+        .tempfile_in(&dir)
+        .map(drop)
+        .map_err(|e| CliError::io(&dir, e))
 }
 
 /// What a get did.
@@ -238,8 +182,10 @@ pub async fn get(
     range: Option<&str>,
     suffix: Option<&str>,
 ) -> Result<GetReport, CliError> {
-    // Open the sink first: a target we cannot write must fail before any download.
-    let mut sink = Sink::open(target)?;
+    let to_file = !is_dash(target);
+    if to_file {
+        check_writable(target)?;
+    }
     let mut request = client
         .get_object()
         .bucket(bucket)
@@ -251,21 +197,35 @@ pub async fn get(
     if let Some(s) = suffix {
         request = request.instruction_file_suffix(s);
     }
-    // On any error below, `sink` is dropped and its temporary file removed: no partial output remains.
+    if to_file {
+        // Authenticated (in parallel ranges for a large GCM object) into a temporary file beside the target,
+        // renamed over it only after the tag verified; on any error nothing appears at the target.
+        let out = request.send_to_path(target).await?;
+        return Ok(GetReport {
+            bytes: out
+                .content_length()
+                .and_then(|n| u64::try_from(n).ok())
+                .unwrap_or(0),
+            content_range: out.content_range().map(str::to_string),
+        });
+    }
     let out = request.send().await?;
     let len = out.content_length().and_then(|n| u64::try_from(n).ok());
     let content_range = out.content_range().map(str::to_string);
     let bar = env.progress(len, true, "writing plaintext");
     let mut body = out.body;
     let mut written = 0u64;
+    let mut stdout = tokio::io::stdout();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| CliError::Client(s3ec::Error::Io(std::sync::Arc::new(e))))?;
-        sink.write(&chunk).await?;
+        stdout
+            .write_all(&chunk)
+            .await
+            .map_err(|e| CliError::io("<stdout>", e))?;
         written += chunk.len() as u64;
         bar.set_position(written);
     }
-    // The client ends a short stream with an error; this check keeps a truncated file from ever being
-    // committed, whatever the stream did.
+    // The client ends a short stream with an error; this check reports a truncated one whatever the stream did.
     if let Some(declared) = len.filter(|&n| n != written) {
         return Err(CliError::Client(s3ec::Error::Object(
             s3ec::ObjectError::BodyLength {
@@ -274,7 +234,10 @@ pub async fn get(
             },
         )));
     }
-    sink.commit().await?;
+    stdout
+        .flush()
+        .await
+        .map_err(|e| CliError::io("<stdout>", e))?;
     bar.finish_and_clear();
     Ok(GetReport {
         bytes: written,
