@@ -1,6 +1,12 @@
 //! `EncryptedStore<AmazonS3>` against the two test servers (moto and Garage): `object_store`'s conformance suite,
 //! and interop with `s3ec::Client` both ways. The servers come from the `S3EC_TEST_*` variables that
 //! `cargo xtask servers` prints; a missing variable is a failure, never a skip.
+//!
+//! The functions are those `object_store` runs on `AmazonS3` itself, less the `MultipartStore` and
+//! `PaginatedListStore` ones (not implemented here), and less two the inner store fails without encryption:
+//! `copy_rename_nonexistent_object` (`copy_if_not_exists` needs an `S3CopyIfNotExists` setting) and, on Garage only,
+//! `put_get_delete_list` (a plain `PrefixStore<AmazonS3>` on Garage gets no objects back from `list_with_offset`
+//! when the offset equals the prefix; measured with the unencrypted store).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -234,7 +240,6 @@ conformance! { moto:
     list_uses_directories_correctly => |s| oi::list_uses_directories_correctly(&s);
     list_with_delimiter => |s| oi::list_with_delimiter(&s);
     rename_and_copy => |s| oi::rename_and_copy(&s);
-    copy_rename_nonexistent_object => |s| oi::copy_rename_nonexistent_object(&s);
     stream_get => |s| oi::stream_get(&s);
     put_get_attributes => |s| oi::put_get_attributes(&s);
     multipart_out_of_order => |s| oi::multipart_out_of_order(&s);
@@ -242,13 +247,11 @@ conformance! { moto:
 }
 
 conformance! { garage:
-    put_get_delete_list => |s| oi::put_get_delete_list(&s);
     list_with_offset_exclusivity => |s| oi::list_with_offset_exclusivity(&s);
     get_opts => |s| oi::get_opts(&s);
     list_uses_directories_correctly => |s| oi::list_uses_directories_correctly(&s);
     list_with_delimiter => |s| oi::list_with_delimiter(&s);
     rename_and_copy => |s| oi::rename_and_copy(&s);
-    copy_rename_nonexistent_object => |s| oi::copy_rename_nonexistent_object(&s);
     stream_get => |s| oi::stream_get(&s);
     put_get_attributes => |s| oi::put_get_attributes(&s);
     multipart_out_of_order => |s| oi::multipart_out_of_order(&s);
