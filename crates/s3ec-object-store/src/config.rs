@@ -77,8 +77,9 @@ pub struct Options {
     pub legacy_wrapping_algorithms: bool,
     /// Read legacy unauthenticated content (CBC) and allow [`RangePolicy::UnauthenticatedCtr`].
     pub legacy_unauthenticated_modes: bool,
-    /// Largest ciphertext an authenticated read holds in memory; larger objects are refused with
-    /// [`Error::ObjectTooLarge`](crate::Error::ObjectTooLarge).
+    /// Largest ciphertext an authenticated read holds in memory; a larger GCM object is spooled (ciphertext
+    /// only) to an anonymous temporary file, authenticated there, then decrypted as it is read. Legacy CBC objects
+    /// beyond it are refused with [`Error::ObjectTooLarge`](crate::Error::ObjectTooLarge).
     pub buffer_size: u64,
     /// Write envelopes to instruction files (`<path>.instruction`) instead of object metadata.
     pub instruction_file_put: bool,
@@ -194,7 +195,8 @@ impl<S: ObjectStore> EncryptedStoreBuilder<S> {
         self
     }
 
-    /// Largest ciphertext an authenticated read holds (default 64 MiB).
+    /// Largest ciphertext an authenticated read holds in memory (default 64 MiB); larger objects go through a
+    /// temporary file (ciphertext only).
     pub fn buffer_size(mut self, bytes: u64) -> Self {
         self.buffer_size = bytes;
         self

@@ -27,9 +27,10 @@ pub enum Error {
     /// The caller set user metadata under a key the envelope uses.
     #[error("user metadata key `{0}` is reserved for the S3EC envelope")]
     ReservedMetadataKey(String),
-    /// The object is larger than the configured buffer: it cannot be authenticated before release.
+    /// A legacy CBC object is larger than the configured buffer (it has no tag to authenticate a spooled copy
+    /// with).
     #[error(
-        "the object's ciphertext is {size} bytes, more than the buffer of {limit} bytes an authenticated read may hold; raise the buffer size"
+        "the legacy CBC object is {size} bytes, more than the buffer of {limit} bytes; raise the buffer size"
     )]
     ObjectTooLarge {
         /// Stored size.

@@ -30,6 +30,7 @@ mod config;
 mod envelope;
 mod error;
 mod read;
+mod spool;
 mod store;
 mod upload;
 

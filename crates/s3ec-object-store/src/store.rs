@@ -13,8 +13,8 @@ use object_store::{
     MultipartUpload, ObjectMeta, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions,
     PutPayload, PutResult,
 };
-use s3ec_format::{Envelope, Located, StringMap};
-use s3ec_materials::{CryptoMaterialsManager, DecryptRequest};
+use s3ec_format::{AlgorithmSuite, Envelope, Located, StringMap};
+use s3ec_materials::{CryptoMaterialsManager, DecryptRequest, DecryptionMaterials};
 
 use crate::config::{EncryptedStoreBuilder, Options, RangePolicy};
 use crate::envelope::{
@@ -25,7 +25,14 @@ use crate::error::{Error, Result};
 use crate::read::{
     ciphertext_request, ctr_window, listed_size, open_whole, resolve, Cache, Verified,
 };
+use crate::spool::{authenticate, spool, Spooled};
 use crate::upload::{EncryptedUpload, PendingInstruction};
+
+/// A whole authenticated object: in memory, or (beyond the buffer size) in a temporary file.
+enum Whole {
+    Memory(Verified),
+    Spooled(ObjectMeta, object_store::Attributes, Spooled),
+}
 
 /// Deletes issued at once by `delete_stream`.
 const DELETE_CONCURRENCY: usize = 8;
@@ -40,9 +47,10 @@ const DELETE_CONCURRENCY: usize = 8;
 ///   is refused ([`Error::ReservedMetadataKey`]).
 /// - `put_multipart`: one GCM stream across the parts, in the order `put_part` is called; the tag ends the last
 ///   part. One encrypted part is held in memory until the next part (or `complete`) arrives.
-/// - `get`/`get_opts`: the whole object is fetched and authenticated before anything is returned; objects whose
-///   ciphertext exceeds the buffer size are refused ([`Error::ObjectTooLarge`]). Ranges follow the
-///   [`RangePolicy`].
+/// - `get`/`get_opts`: the whole object is fetched and authenticated before anything is returned: in memory up
+///   to the buffer size, beyond it through an anonymous temporary file that holds only ciphertext (plaintext is
+///   decrypted from it as the caller reads). Ranges follow the [`RangePolicy`]; the verified-plaintext cache
+///   keeps in-memory objects only.
 /// - `head`/`list`: sizes are plaintext sizes (stored size minus the 16-byte GCM tag); instruction files are
 ///   never listed. ETags and versions are the inner store's (of the ciphertext), so conditional requests pass
 ///   through.
@@ -136,6 +144,24 @@ impl<S: ObjectStore> EncryptedStore<S> {
         }
     }
 
+    /// Runs the policy gates and unwraps the data key (`ranged`: for an unauthenticated CTR window).
+    async fn open(&self, envelope: &Envelope, ranged: bool) -> Result<DecryptionMaterials> {
+        let context = StringMap::new();
+        let policy = self.shared.options.decrypt_policy();
+        let request = if ranged {
+            DecryptRequest::ranged(&policy, envelope, &context)
+        } else {
+            DecryptRequest::new(&policy, envelope, &context)
+        }
+        .map_err(Error::from)?;
+        Ok(self
+            .shared
+            .cmm
+            .decrypt_materials(&request)
+            .await
+            .map_err(Error::from)?)
+    }
+
     /// Fetches the whole object, authenticates and decrypts it. With `cacheable`, a cached copy is revalidated
     /// by ETag (a 304 serves it) and a fresh one is kept.
     async fn get_verified(
@@ -143,7 +169,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
         location: &Path,
         options: GetOptions,
         cacheable: bool,
-    ) -> Result<Verified> {
+    ) -> Result<Whole> {
         let unconditional = options.if_match.is_none()
             && options.if_none_match.is_none()
             && options.if_modified_since.is_none()
@@ -160,16 +186,36 @@ impl<S: ObjectStore> EncryptedStore<S> {
             request.if_none_match = entry.meta.e_tag.clone();
         }
         let fetched = match (self.inner.get_opts(location, request).await, cached) {
-            (Err(object_store::Error::NotModified { .. }), Some(entry)) => return Ok(entry),
+            (Err(object_store::Error::NotModified { .. }), Some(entry)) => {
+                return Ok(Whole::Memory(entry))
+            }
             (r, _) => r?,
         };
-        let limit = self.shared.options.buffer_size;
-        let size = fetched.meta.size;
-        if size > limit {
-            return Err(Error::ObjectTooLarge { size, limit }.into());
-        }
         let meta = fetched.meta.clone();
         let attributes = fetched.attributes.clone();
+        let limit = self.shared.options.buffer_size;
+        let size = meta.size;
+        if size > limit {
+            let envelope = self.envelope(location, &attributes).await?;
+            let materials = self.open(&envelope, false).await?;
+            if !matches!(
+                materials.content_suite(),
+                AlgorithmSuite::AesGcm | AlgorithmSuite::AesGcmCommitKey
+            ) {
+                // Legacy CBC has no tag to authenticate a spooled copy with.
+                return Err(Error::ObjectTooLarge { size, limit }.into());
+            }
+            let file = spool(fetched.into_stream(), size).await?;
+            let spooled = authenticate(file, size, materials, envelope.nonce.clone()).await?;
+            return Ok(Whole::Spooled(
+                ObjectMeta {
+                    size: spooled.len(),
+                    ..meta
+                },
+                strip_envelope(attributes),
+                spooled,
+            ));
+        }
         // `size` is at most the buffer size, which the builder bounds by the GCM limit: it fits in memory terms.
         let mut buf = BytesMut::with_capacity(size as usize);
         let mut body = fetched.into_stream();
@@ -191,16 +237,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
             .into());
         }
         let envelope = self.envelope(location, &attributes).await?;
-        let context = StringMap::new();
-        let request =
-            DecryptRequest::new(&self.shared.options.decrypt_policy(), &envelope, &context)
-                .map_err(Error::from)?;
-        let materials = self
-            .shared
-            .cmm
-            .decrypt_materials(&request)
-            .await
-            .map_err(Error::from)?;
+        let materials = self.open(&envelope, false).await?;
         let plaintext = open_whole(
             materials.content_suite(),
             materials.data_key(),
@@ -218,7 +255,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
         if cacheable {
             self.shared.cache.insert(location, &verified);
         }
-        Ok(verified)
+        Ok(Whole::Memory(verified))
     }
 
     /// A range under [`RangePolicy::UnauthenticatedCtr`]: only the covering blocks are fetched.
@@ -240,16 +277,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
             .ok_or(Error::Truncated(stored))?;
         let want = resolve(&range, plain_len)?;
         let envelope = self.envelope(location, &fetched.attributes).await?;
-        let context = StringMap::new();
-        let request =
-            DecryptRequest::ranged(&self.shared.options.decrypt_policy(), &envelope, &context)
-                .map_err(Error::from)?;
-        let materials = self
-            .shared
-            .cmm
-            .decrypt_materials(&request)
-            .await
-            .map_err(Error::from)?;
+        let materials = self.open(&envelope, true).await?;
         let fetched_start = fetched.range.start;
         let meta = ObjectMeta {
             size: plain_len,
@@ -449,21 +477,36 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             (Some(range), RangePolicy::UnauthenticatedCtr) => {
                 self.get_ctr(location, options, range).await
             }
-            (range, _) => {
-                let whole = self
-                    .get_verified(location, options, range.is_some())
-                    .await?;
-                let len = whole.plaintext.len() as u64;
-                let want = match &range {
-                    Some(r) => resolve(r, len)?,
-                    None => 0..len,
-                };
-                // `want` lies within the plaintext, which is in memory.
-                let bytes = whole
-                    .plaintext
-                    .slice(want.start as usize..want.end as usize);
-                Ok(result(whole.meta, whole.attributes, want, bytes))
-            }
+            (range, _) => match self
+                .get_verified(location, options, range.is_some())
+                .await?
+            {
+                Whole::Memory(whole) => {
+                    let len = whole.plaintext.len() as u64;
+                    let want = match &range {
+                        Some(r) => resolve(r, len)?,
+                        None => 0..len,
+                    };
+                    // `want` lies within the plaintext, which is in memory.
+                    let bytes = whole
+                        .plaintext
+                        .slice(want.start as usize..want.end as usize);
+                    Ok(result(whole.meta, whole.attributes, want, bytes))
+                }
+                Whole::Spooled(meta, attributes, spooled) => {
+                    let want = match &range {
+                        Some(r) => resolve(r, spooled.len())?,
+                        None => 0..spooled.len(),
+                    };
+                    Ok(GetResult {
+                        payload: GetResultPayload::Stream(spooled.stream(want.clone())?),
+                        meta,
+                        range: want,
+                        attributes,
+                        extensions: Default::default(),
+                    })
+                }
+            },
         }
     }
 
@@ -475,19 +518,37 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             }
             return Ok(out);
         }
-        let whole = self
+        match self
             .get_verified(location, GetOptions::default(), true)
-            .await?;
-        let len = whole.plaintext.len() as u64;
-        ranges
-            .iter()
-            .map(|r| {
-                let want = resolve(&GetRange::Bounded(r.clone()), len)?;
-                Ok(whole
-                    .plaintext
-                    .slice(want.start as usize..want.end as usize))
-            })
-            .collect()
+            .await?
+        {
+            Whole::Memory(whole) => {
+                let len = whole.plaintext.len() as u64;
+                ranges
+                    .iter()
+                    .map(|r| {
+                        let want = resolve(&GetRange::Bounded(r.clone()), len)?;
+                        Ok(whole
+                            .plaintext
+                            .slice(want.start as usize..want.end as usize))
+                    })
+                    .collect()
+            }
+            Whole::Spooled(_, _, spooled) => {
+                // One download and one authentication for all the ranges.
+                let mut out = Vec::with_capacity(ranges.len());
+                for r in ranges {
+                    let want = resolve(&GetRange::Bounded(r.clone()), spooled.len())?;
+                    let mut bytes = BytesMut::new();
+                    let mut window = spooled.duplicate()?.stream(want)?;
+                    while let Some(chunk) = window.try_next().await? {
+                        bytes.extend_from_slice(&chunk);
+                    }
+                    out.push(bytes.freeze());
+                }
+                Ok(out)
+            }
+        }
     }
 
     fn delete_stream(

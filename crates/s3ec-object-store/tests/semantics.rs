@@ -221,30 +221,42 @@ async fn the_cache_revalidates_by_etag() {
 }
 
 #[tokio::test]
-async fn objects_larger_than_the_buffer_are_refused() {
+async fn objects_larger_than_the_buffer_go_through_a_temporary_file() {
     let s = EncryptedStore::builder(InMemory::new())
         .keyring(keyring())
         .buffer_size(1024)
         .build()
         .unwrap();
     let path = Path::from("big");
-    s.put(&path, data(1009).into()).await.unwrap();
+    // 3 MiB + 5: several 1 MiB chunks of the spool, and a partial block at the end.
+    let plain = data((3 << 20) + 5);
+    s.put(&path, plain.clone().into()).await.unwrap();
+    let r = s.get(&path).await.unwrap();
+    assert_eq!(r.meta.size, plain.len() as u64);
+    assert!(r.bytes().await.unwrap() == plain);
+    let (a, b) = ((1u64 << 20) - 3, (2u64 << 20) + 7);
+    let window = plain.slice(a as usize..b as usize);
+    assert!(s.get_range(&path, a..b).await.unwrap() == window);
+    let end = plain.len() as u64;
+    let got = s
+        .get_ranges(&path, &[0..1, a..b, 3 << 20..end])
+        .await
+        .unwrap();
+    assert!(got[1] == window);
+    assert_eq!(got[2], plain.slice(3 << 20..));
+    // A flipped bit in the last chunk: the get fails before returning a stream, so nothing is released.
+    let raw = stored(&s, &path).await;
+    let attrs = raw.attributes.clone();
+    let mut raw = raw.bytes().await.unwrap().to_vec();
+    raw[(3 << 20) + 1] ^= 1;
+    s.inner()
+        .put_opts(&path, raw.into(), attrs.into())
+        .await
+        .unwrap();
     let err = s.get(&path).await.unwrap_err();
-    assert!(
-        matches!(
-            ours(&err),
-            Error::ObjectTooLarge {
-                size: 1025,
-                limit: 1024
-            }
-        ),
-        "{err}"
-    );
-    s.put(&path, data(1008).into()).await.unwrap();
-    assert_eq!(
-        s.get(&path).await.unwrap().bytes().await.unwrap(),
-        data(1008)
-    );
+    assert!(matches!(ours(&err), Error::Crypto(_)), "{err}");
+    let err = s.get_range(&path, 0..10).await.unwrap_err();
+    assert!(matches!(ours(&err), Error::Crypto(_)), "{err}");
 }
 
 #[tokio::test]
