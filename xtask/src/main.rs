@@ -47,7 +47,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "bench",
-        "benchmarks: `bench crypto` (s3ec-crypto engines vs one-shot aws-lc-rs GCM), `bench client [pipeline|garage]` [--rounds N], `bench transfer` [--size MIB] (parallel put/get vs aws-sdk-s3 on an S3-shaped link and loopback Garage)",
+        "benchmarks: `bench crypto` (s3ec-crypto engines vs one-shot aws-lc-rs GCM), `bench client [pipeline|garage]` [--rounds N], `bench transfer` [--size MIB] (parallel put/get vs aws-sdk-s3 on an S3-shaped link and loopback Garage), `bench object-store` (EncryptedStore<AmazonS3> vs AmazonS3 on Garage)",
     ),
     (
         "fuzz",
@@ -87,7 +87,8 @@ fn dispatch(command: &str, rest: &[String]) -> anyhow::Result<()> {
             Some((what, more)) if what == "client" => bench_client::run(more),
             Some((what, more)) if what == "transfer" => bench_transfer::run(more),
             Some((what, more)) if what == "link" => bench_transfer::link(more),
-            _ => anyhow::bail!("usage: cargo xtask bench crypto|client|transfer [--rounds N]"),
+            Some((what, more)) if what == "object-store" => bench_object_store(more),
+            _ => anyhow::bail!("usage: cargo xtask bench crypto|client|transfer|object-store [--rounds N]"),
         },
         other => {
             print_help();
@@ -120,4 +121,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `bench object-store` lives in its own small binary (xtask/bench-object-store), so that its release build is
+/// object_store and s3ec-object-store, not everything xtask links.
+fn bench_object_store(args: &[String]) -> anyhow::Result<()> {
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "--package",
+                "s3ec-bench-object-store",
+                "--",
+            ])
+            .args(args)
+            .status()?;
+    anyhow::ensure!(status.success(), "bench object-store failed: {status}");
+    Ok(())
 }

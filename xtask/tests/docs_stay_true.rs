@@ -10,7 +10,7 @@ use serde_json::Value;
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// Tools, not layers: not drawn.
-const NOT_DRAWN: [&str; 2] = ["xtask", "s3ec-peer"];
+const NOT_DRAWN: [&str; 3] = ["xtask", "s3ec-peer", "s3ec-bench-object-store"];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -214,6 +214,7 @@ fn published_crates_carry_their_crates_io_metadata() {
             "s3ec-local",
             "s3ec-kms",
             "s3ec",
+            "s3ec-object-store",
             "s3ec-cli"
         ]
     );
