@@ -88,7 +88,9 @@ fn dispatch(command: &str, rest: &[String]) -> anyhow::Result<()> {
             Some((what, more)) if what == "transfer" => bench_transfer::run(more),
             Some((what, more)) if what == "link" => bench_transfer::link(more),
             Some((what, more)) if what == "object-store" => bench_object_store(more),
-            _ => anyhow::bail!("usage: cargo xtask bench crypto|client|transfer|object-store [--rounds N]"),
+            _ => anyhow::bail!(
+                "usage: cargo xtask bench crypto|client|transfer|object-store [--rounds N]"
+            ),
         },
         other => {
             print_help();

@@ -130,7 +130,7 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
                     .body(ByteStream::from(body))
                     .part_size(part.parse()?)
                     .parallel_threshold(0)
-                    .encryption_context(a.context.clone())
+                    .encryption_context(map(&a.context))
                     .send()
                     .await?;
             } else if let Some(part) = a.get("multipart") {
