@@ -10,8 +10,6 @@ use s3ec_materials::{
 };
 use thiserror::Error as ThisError;
 
-use crate::store::EncryptedStore;
-
 /// Default buffer size: the largest ciphertext an authenticated read holds (as `s3ec::Client`'s default).
 pub const DEFAULT_BUFFER_SIZE: u64 = 64 * 1024 * 1024;
 /// Default capacity of the verified-plaintext cache that serves ranges under
@@ -66,7 +64,7 @@ pub enum ConfigError {
     MetadataUnsupported,
 }
 
-/// The validated options of an [`EncryptedStore`].
+/// The validated options of an [`EncryptedStore`](crate::EncryptedStore).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
     /// Commitment policy.
@@ -101,7 +99,7 @@ impl Options {
     }
 }
 
-/// Builds an [`EncryptedStore`]; mirrors `s3ec::ClientBuilder`.
+/// Builds an [`EncryptedStore`](crate::EncryptedStore); mirrors `s3ec::ClientBuilder`.
 ///
 /// ```
 /// # fn f(keyring: s3ec_local::AesKeyring) -> Result<(), s3ec_object_store::ConfigError> {
@@ -227,8 +225,11 @@ impl<S: ObjectStore> EncryptedStoreBuilder<S> {
         self
     }
 
-    /// Checks the options and builds the store.
-    pub fn build(self) -> Result<EncryptedStore<S>, ConfigError> {
+    /// Checks the options: the inner store, the CMM and the validated options that
+    /// [`EncryptedStoreBuilder::build`] assembles into a store.
+    pub(crate) fn into_parts(
+        self,
+    ) -> Result<(S, Arc<dyn CryptoMaterialsManager>, Options), ConfigError> {
         let cmm: Arc<dyn CryptoMaterialsManager> = match (self.keyring, self.cmm) {
             (Some(_), Some(_)) => return Err(ConfigError::BothKeyringAndCmm),
             (Some(k), None) => Arc::new(DefaultCmm::from_arc(k)),
@@ -268,6 +269,6 @@ impl<S: ObjectStore> EncryptedStoreBuilder<S> {
             range_policy: self.range_policy,
             cache_size: self.cache_size,
         };
-        Ok(EncryptedStore::from_parts(self.inner, cmm, options))
+        Ok((self.inner, cmm, options))
     }
 }

@@ -16,7 +16,7 @@ use object_store::{
 use s3ec_format::{AlgorithmSuite, Envelope, Located, StringMap};
 use s3ec_materials::{CryptoMaterialsManager, DecryptRequest, DecryptionMaterials};
 
-use crate::config::{EncryptedStoreBuilder, Options, RangePolicy};
+use crate::config::{ConfigError, EncryptedStoreBuilder, Options, RangePolicy};
 use crate::envelope::{
     instruction_file_attributes, instruction_path, is_instruction_path, locate, seal,
     strip_envelope, Sealed,
@@ -87,6 +87,14 @@ impl<S: fmt::Debug> fmt::Debug for EncryptedStore<S> {
 impl<S: fmt::Display> fmt::Display for EncryptedStore<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "EncryptedStore({})", self.inner)
+    }
+}
+
+impl<S: ObjectStore> EncryptedStoreBuilder<S> {
+    /// Checks the options and builds the store.
+    pub fn build(self) -> Result<EncryptedStore<S>, ConfigError> {
+        let (inner, cmm, options) = self.into_parts()?;
+        Ok(EncryptedStore::from_parts(inner, cmm, options))
     }
 }
 
