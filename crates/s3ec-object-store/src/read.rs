@@ -14,13 +14,23 @@ use s3ec_format::{AlgorithmSuite, ContentNonce};
 use crate::error::Error;
 
 /// A whole object, authenticated, with what a reader sees of it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Verified {
     /// The inner store's metadata with the plaintext size.
     pub(crate) meta: ObjectMeta,
     /// The attributes without the envelope.
     pub(crate) attributes: Attributes,
     pub(crate) plaintext: Bytes,
+}
+
+// Plaintext never reaches Debug output: only its length.
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("meta", &self.meta)
+            .field("plaintext_len", &self.plaintext.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Decrypts a whole stored object (ciphertext, then the tag for GCM) held in `buf`; nothing comes back unless

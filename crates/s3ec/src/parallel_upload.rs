@@ -52,12 +52,22 @@ pub(crate) fn plan_parts(total: u64, part_size: u64) -> Result<Vec<PartPlan>, Mu
 }
 
 /// A plaintext that can be read at any offset, from any thread.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) enum Source {
     /// The caller's bytes (shared, not copied until a part is read).
     Memory(Bytes),
     /// A file, opened again for every part (its length was taken when the upload started).
     File(Arc<PathBuf>),
+}
+
+// The caller's plaintext never reaches Debug output: only its length.
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Memory(bytes) => write!(f, "Memory({} bytes)", bytes.len()),
+            Source::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
 }
 
 impl Source {
