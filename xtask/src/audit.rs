@@ -208,7 +208,7 @@ fn install_snapshot(snapshot: &Path) -> Result<()> {
 }
 
 /// The tools folder's cargo-deny, installed there first when missing.
-fn ensure_cargo_deny() -> Result<PathBuf> {
+pub(crate) fn ensure_cargo_deny() -> Result<PathBuf> {
     let tools = PathBuf::from(
         std::env::var_os("S3EC_TOOLS").unwrap_or_else(|| "/var/tmp/s3ec-tools".into()),
     );

@@ -44,7 +44,7 @@ pub fn run(args: &[String]) -> Result<()> {
         mut targets,
     } = parse_args(args)?;
     let fuzz_dir = crate::root::workspace_root().join("fuzz");
-    ensure_tools()?;
+    ensure_toolchain()?;
     let all = list_targets(&fuzz_dir)?;
     if targets.is_empty() {
         targets = all.clone();
@@ -196,7 +196,7 @@ fn run_checked(what: &str, cmd: &mut Command) -> Result<()> {
 }
 
 /// Installs the nightly toolchain and cargo-fuzz when they are missing.
-fn ensure_tools() -> Result<()> {
+pub(crate) fn ensure_toolchain() -> Result<()> {
     let have_nightly = Command::new("rustup")
         .args(["run", "nightly", "rustc", "--version"])
         .stdout(Stdio::null())

@@ -26,6 +26,19 @@ struct Step {
     count_tests: bool,
     /// A reason the step fails without running (something it needs is missing).
     missing: Option<String>,
+    /// What must be ready before it starts.
+    needs: Needs,
+}
+
+/// What a step needs ready before it starts. The steps that need nothing run while the tools install.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Needs {
+    /// Nothing but the toolchain (fmt, clippy).
+    Nothing,
+    /// moto and Garage running.
+    Servers,
+    /// The servers, and the tools installed beside the first steps (peers, cargo-deny, nightly and cargo-fuzz).
+    ServersAndTools,
 }
 
 impl Step {
@@ -37,11 +50,17 @@ impl Step {
             env: Vec::new(),
             count_tests: false,
             missing: None,
+            needs: Needs::Servers,
         }
     }
 
     fn counting(mut self) -> Step {
         self.count_tests = true;
+        self
+    }
+
+    fn needing(mut self, needs: Needs) -> Step {
+        self.needs = needs;
         self
     }
 
@@ -64,7 +83,7 @@ impl Step {
 /// The suite, in order. Add a step here; optional ones depend on what exists.
 fn steps(root: &Path) -> Vec<Step> {
     let mut steps = vec![
-        Step::cargo("fmt", &["fmt", "--all", "--", "--check"]),
+        Step::cargo("fmt", &["fmt", "--all", "--", "--check"]).needing(Needs::Nothing),
         Step::cargo(
             "clippy",
             &[
@@ -75,7 +94,8 @@ fn steps(root: &Path) -> Vec<Step> {
                 "-D",
                 "warnings",
             ],
-        ),
+        )
+        .needing(Needs::Nothing),
         Step::cargo("test", &["test", "--workspace", "--no-fail-fast"]).counting(),
     ];
     if crate_has_feature(root, "crates/s3ec-crypto", "rustcrypto") {
@@ -122,6 +142,7 @@ fn audit_step() -> Step {
         env: Vec::new(),
         count_tests: false,
         missing: None,
+        needs: Needs::ServersAndTools,
     }
 }
 
@@ -137,6 +158,7 @@ fn fuzz_step() -> Step {
         env: Vec::new(),
         count_tests: false,
         missing: None,
+        needs: Needs::ServersAndTools,
     }
 }
 
@@ -150,6 +172,7 @@ fn interop_step() -> Step {
         env: Vec::new(),
         count_tests: false,
         missing: None,
+        needs: Needs::ServersAndTools,
     }
 }
 
@@ -164,6 +187,7 @@ fn vectors_step(root: &Path) -> Step {
         env: Vec::new(),
         count_tests: false,
         missing: None,
+        needs: Needs::Servers,
     };
     let mut missing = Vec::new();
     for dir in [shared, root.join("testdata/vectors")] {
@@ -311,35 +335,42 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut reports = Vec::new();
     let mut counts = Counts::default();
 
+    // Installing the tools is mostly waiting: on downloads, and on compile tails that keep one core of two
+    // busy. It runs on threads beside the steps that need nothing, so the cores stay in use.
     banner(&format!(
-        "tools (moto, Garage) in {}",
+        "tools (moto, Garage; peers, cargo-deny, nightly and cargo-fuzz) in {}, beside the first steps",
         servers::tools_dir().display()
     ));
-    let (tools, took) = timed(servers::ensure_tools);
-    let tools = record(&mut reports, "tools", took, tools);
+    let started = Instant::now();
+    let server_tools = std::thread::spawn(servers::ensure_tools);
+    let other_tools = std::thread::spawn(ensure_other_tools);
+    let mut server_tools = Some((server_tools, started));
+    let mut other_tools = Some((other_tools, started));
 
-    let mut servers = None;
-    if let Some(tools) = &tools {
-        banner("servers: moto and Garage on 127.0.0.1");
-        let (started, took) = timed(|| Servers::start(&root, tools));
-        servers = record(&mut reports, "servers", took, started);
-    } else {
-        reports.push(Report {
-            name: "servers".into(),
-            outcome: Outcome::Failed("not started: tools missing".into()),
-            took: Duration::ZERO,
-        });
-    }
-    let servers_env: Vec<(String, String)> = servers
-        .as_ref()
-        .map(|s| s.env().to_vec())
-        .unwrap_or_default();
-    for (k, v) in &servers_env {
-        println!("{k}={v}");
-    }
-
+    let mut servers: Option<Servers> = None;
+    let mut servers_env: Vec<(String, String)> = Vec::new();
     let steps = steps(&root);
     for (i, step) in steps.iter().enumerate() {
+        if step.needs >= Needs::Servers {
+            if let Some((handle, started)) = server_tools.take() {
+                let tools = join_timed(handle, started);
+                let tools = record(&mut reports, "tools", tools.1, tools.0);
+                servers = start_servers(&root, tools.as_ref(), &mut reports);
+                servers_env = servers
+                    .as_ref()
+                    .map(|s| s.env().to_vec())
+                    .unwrap_or_default();
+                for (k, v) in &servers_env {
+                    println!("{k}={v}");
+                }
+            }
+        }
+        if step.needs >= Needs::ServersAndTools {
+            if let Some((handle, started)) = other_tools.take() {
+                let (result, took) = join_timed(handle, started);
+                record(&mut reports, "tools for audit, interop, fuzz", took, result);
+            }
+        }
         if proc::interrupted() {
             reports.push(Report {
                 name: step.name.into(),
@@ -361,6 +392,16 @@ pub fn run(args: &[String]) -> Result<()> {
             outcome,
             took,
         });
+    }
+
+    // Installs no step waited for still report.
+    if let Some((handle, started)) = server_tools.take() {
+        let (result, took) = join_timed(handle, started);
+        record(&mut reports, "tools", took, result);
+    }
+    if let Some((handle, started)) = other_tools.take() {
+        let (result, took) = join_timed(handle, started);
+        record(&mut reports, "tools for audit, interop, fuzz", took, result);
     }
 
     // A server that died during the run is a failure of its own.
@@ -387,6 +428,62 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("{failed} of {} steps did not pass", reports.len());
     }
     Ok(())
+}
+
+/// Waits for an install thread; its time counts from when it started.
+fn join_timed<T>(
+    handle: std::thread::JoinHandle<Result<T>>,
+    started: Instant,
+) -> (Result<T>, Duration) {
+    let result = handle
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the install thread panicked")));
+    (result, started.elapsed())
+}
+
+/// Starts moto and Garage, or reports why not.
+fn start_servers(
+    root: &Path,
+    tools: Option<&servers::Tools>,
+    reports: &mut Vec<Report>,
+) -> Option<Servers> {
+    let Some(tools) = tools else {
+        reports.push(Report {
+            name: "servers".into(),
+            outcome: Outcome::Failed("not started: tools missing".into()),
+            took: Duration::ZERO,
+        });
+        return None;
+    };
+    banner("servers: moto and Garage on 127.0.0.1");
+    let (started, took) = timed(|| Servers::start(root, tools));
+    record(reports, "servers", took, started)
+}
+
+/// Installs what the audit, interop and fuzz steps need: every official peer (the s3ec participants are built by
+/// the interop step, in the workspace's target folder), cargo-deny, and the nightly toolchain with cargo-fuzz.
+/// Each is tried even when another failed; the error names every one that failed.
+fn ensure_other_tools() -> Result<()> {
+    let mut failed = Vec::new();
+    for peer in crate::peers::PEERS
+        .iter()
+        .filter(|p| !matches!(p.name, "s3ec" | "s3ec-ts"))
+    {
+        if let Err(e) = crate::peers::install(peer) {
+            failed.push(format!("peer {}: {e:#}", peer.name));
+        }
+    }
+    if let Err(e) = crate::audit::ensure_cargo_deny() {
+        failed.push(format!("cargo-deny: {e:#}"));
+    }
+    if let Err(e) = crate::fuzz::ensure_toolchain() {
+        failed.push(format!("nightly and cargo-fuzz: {e:#}"));
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        bail!("{}", failed.join("; "))
+    }
 }
 
 /// Pushes the report of a set-up stage and returns its value when it worked.
