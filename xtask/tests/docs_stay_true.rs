@@ -10,7 +10,12 @@ use serde_json::Value;
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// Tools, not layers: not drawn.
-const NOT_DRAWN: [&str; 3] = ["xtask", "s3ec-peer", "s3ec-bench-object-store"];
+const NOT_DRAWN: [&str; 4] = [
+    "xtask",
+    "s3ec-peer",
+    "s3ec-bench-object-store",
+    "s3ec-readme-check",
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -218,4 +223,41 @@ fn published_crates_carry_their_crates_io_metadata() {
             "s3ec-cli"
         ]
     );
+}
+
+/// `cargo package` of every published crate, as a release would run it (without the verifying build, which would
+/// cost a cold build of its own): the manifests, readmes and files are accepted, with no warning.
+#[test]
+fn published_crates_package_without_warnings() {
+    let meta = metadata();
+    let mut args = vec![
+        "package".to_string(),
+        "--no-verify".into(),
+        "--offline".into(),
+        "--allow-dirty".into(),
+    ];
+    let mut published = 0;
+    for p in meta["packages"].as_array().unwrap() {
+        if !p["publish"].as_array().is_some_and(|a| a.is_empty()) {
+            args.extend(["-p".to_string(), p["name"].as_str().unwrap().to_string()]);
+            published += 1;
+        }
+    }
+    // A target folder of its own: the .crate files are not wanted, and the build's folder may be locked.
+    let target = std::env::temp_dir().join(format!("s3ec-docs-package-{}", std::process::id()));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(&args)
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(root())
+        .output()
+        .expect("run cargo package");
+    let _ = std::fs::remove_dir_all(&target);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "cargo {args:?}:\n{stderr}");
+    assert!(
+        !stderr.contains("warning"),
+        "cargo package warned:\n{stderr}"
+    );
+    assert_eq!(stderr.matches("Packaged ").count(), published, "{stderr}");
 }
