@@ -33,8 +33,8 @@ fn main() {
     }
     let _ = write!(
         src,
-        "/// Every snippet: its `FILE:LINE` and its `run`.\npub const ALL: &[(&str, fn() -> std::process::ExitCode)] \
-         = &[\n{table}];\n"
+        "/// Runs one snippet.\npub type Run = fn() -> std::process::ExitCode;\n\n/// Every snippet: its \
+         `FILE:LINE` and its `run`.\npub const ALL: &[(&str, Run)] = &[\n{table}];\n"
     );
     let out = Path::new(&std::env::var_os("OUT_DIR").expect("OUT_DIR")).join("snippets.rs");
     std::fs::write(&out, src).unwrap_or_else(|e| {

@@ -6,10 +6,11 @@
 //! the same `rust-version`); newer syntax is not checked.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
+
+mod common;
+use common::cargo;
 
 /// The platforms whose dependency trees count (wasm-only dependencies, for one, do not).
 const PLATFORMS: [&str; 3] = [
@@ -43,21 +44,6 @@ fn own_requirement(package: &Value) -> Version {
         .map(parse)
         .unwrap_or_default()
         .max(edition)
-}
-
-fn cargo(args: &[&str]) -> String {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .expect("run cargo");
-    assert!(
-        out.status.success(),
-        "cargo {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 from cargo")
 }
 
 /// `(name, version)` of every package of the lock file, with what it needs.
