@@ -367,3 +367,26 @@ fn the_readme_project_has_the_readme_dependencies() {
          what a user copies"
     );
 }
+
+/// The README sends tools that only read or audit envelopes to `s3ec-format` alone: its tree holds no AWS SDK
+/// crate (and no aws-lc), on every platform.
+#[test]
+fn s3ec_format_alone_has_no_aws_dependency() {
+    let tree = cargo(&[
+        "tree",
+        "--offline",
+        "-p",
+        "s3ec-format",
+        "-e",
+        "normal,build",
+        "--target",
+        "all",
+        "--prefix",
+        "none",
+        "-f",
+        "{p}",
+    ]);
+    assert!(tree.starts_with("s3ec-format "), "{tree}");
+    let aws: Vec<&str> = tree.lines().filter(|l| l.starts_with("aws")).collect();
+    assert!(aws.is_empty(), "s3ec-format pulls in {aws:?}");
+}
