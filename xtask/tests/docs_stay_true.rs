@@ -2,40 +2,38 @@
 //! and the crates.io metadata of every published crate.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
+mod common;
+use common::{cargo, root};
+
+#[path = "../readme-check/markdown.rs"]
+#[allow(dead_code)]
+mod markdown;
+
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
 /// Tools, not layers: not drawn.
-const NOT_DRAWN: [&str; 3] = ["xtask", "s3ec-peer", "s3ec-bench-object-store"];
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+const NOT_DRAWN: [&str; 4] = [
+    "xtask",
+    "s3ec-peer",
+    "s3ec-bench-object-store",
+    "s3ec-readme-check",
+];
 
 /// `cargo metadata --no-deps` of the workspace.
 fn metadata() -> Value {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "metadata",
-            "--no-deps",
-            "--offline",
-            "--format-version",
-            "1",
-        ])
-        .current_dir(root())
-        .output()
-        .expect("run cargo metadata");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("cargo metadata JSON")
+    serde_json::from_str(&cargo(&[
+        "metadata",
+        "--no-deps",
+        "--offline",
+        "--format-version",
+        "1",
+    ]))
+    .expect("cargo metadata JSON")
 }
 
 /// Every workspace crate and its normal and build dependencies on other workspace crates.
@@ -218,4 +216,177 @@ fn published_crates_carry_their_crates_io_metadata() {
             "s3ec-cli"
         ]
     );
+}
+
+/// `cargo package` of every published crate, as a release would run it (without the verifying build, which would
+/// cost a cold build of its own): the manifests, readmes and files are accepted, with no warning.
+#[test]
+fn published_crates_package_without_warnings() {
+    let meta = metadata();
+    let mut args = vec![
+        "package".to_string(),
+        "--no-verify".into(),
+        "--offline".into(),
+        "--allow-dirty".into(),
+    ];
+    let mut published = 0;
+    for p in meta["packages"].as_array().unwrap() {
+        if !p["publish"].as_array().is_some_and(|a| a.is_empty()) {
+            args.extend(["-p".to_string(), p["name"].as_str().unwrap().to_string()]);
+            published += 1;
+        }
+    }
+    // A target folder of its own: the .crate files are not wanted, and the build's folder may be locked.
+    let target = std::env::temp_dir().join(format!("s3ec-docs-package-{}", std::process::id()));
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(&args)
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(root())
+        .output()
+        .expect("run cargo package");
+    let _ = std::fs::remove_dir_all(&target);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "cargo {args:?}:\n{stderr}");
+    assert!(
+        !stderr.contains("warning"),
+        "cargo package warned:\n{stderr}"
+    );
+    assert_eq!(stderr.matches("Packaged ").count(), published, "{stderr}");
+}
+
+/// One dependency as a manifest states it.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Dep {
+    name: String,
+    req: String,
+    default_features: bool,
+    features: BTreeSet<String>,
+}
+
+/// The README's `[dependencies]` block: `name = "1"` or `name = { version = "1", default-features = false,
+/// features = [...] }` lines, `#` comments. Anything else fails, so the check never silently ignores a line.
+fn readme_deps(block: &str) -> BTreeSet<Dep> {
+    let mut deps = BTreeSet::new();
+    for line in block.lines() {
+        let line = line.split(" #").next().unwrap().trim();
+        if line.is_empty() || line.starts_with('#') || line == "[dependencies]" {
+            continue;
+        }
+        let (name, value) = line.split_once('=').expect("`name = value`");
+        let mut dep = Dep {
+            name: name.trim().to_string(),
+            req: String::new(),
+            default_features: true,
+            features: BTreeSet::new(),
+        };
+        let value = value.trim();
+        if let Some(table) = value.strip_prefix('{').and_then(|v| v.strip_suffix('}')) {
+            // Split `key = value` pairs at the commas outside the features list.
+            let (mut depth, mut start, mut pairs) = (0, 0, Vec::new());
+            for (i, c) in table.char_indices() {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth -= 1,
+                    ',' if depth == 0 => {
+                        pairs.push(&table[start..i]);
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            pairs.push(&table[start..]);
+            for pair in pairs.into_iter().filter(|p| !p.trim().is_empty()) {
+                let (key, v) = pair
+                    .split_once('=')
+                    .expect("`key = value` in an inline table");
+                let v = v.trim();
+                match key.trim() {
+                    "version" => dep.req = v.trim_matches('"').to_string(),
+                    "default-features" => dep.default_features = v == "true",
+                    "features" => {
+                        dep.features = v
+                            .trim_matches(['[', ']'])
+                            .split(',')
+                            .map(|f| f.trim().trim_matches('"').to_string())
+                            .filter(|f| !f.is_empty())
+                            .collect()
+                    }
+                    other => panic!("README dependency {}: unexpected key `{other}`", dep.name),
+                }
+            }
+        } else {
+            dep.req = value.trim_matches('"').to_string();
+        }
+        // cargo metadata writes a bare `1` as `^1`.
+        dep.req = format!("^{}", dep.req);
+        deps.insert(dep);
+    }
+    deps
+}
+
+/// The normal dependencies of `xtask/readme-check`, the README's project, from `cargo metadata`.
+fn manifest_deps() -> BTreeSet<Dep> {
+    let meta = metadata();
+    let package = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "s3ec-readme-check")
+        .expect("s3ec-readme-check in cargo metadata");
+    package["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"].is_null())
+        .map(|d| Dep {
+            name: d["name"].as_str().unwrap().to_string(),
+            req: d["req"].as_str().unwrap().to_string(),
+            default_features: d["uses_default_features"].as_bool().unwrap(),
+            features: d["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f.as_str().unwrap().to_string())
+                .collect(),
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_project_has_the_readme_dependencies() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let block = markdown::dependencies_block(&readme)
+        .expect("README.md has a ```toml [dependencies] block");
+    let readme = readme_deps(&block);
+    assert!(readme.iter().any(|d| d.name == "s3ec"), "{readme:?}");
+    assert_eq!(
+        readme,
+        manifest_deps(),
+        "the README's [dependencies] and xtask/readme-check/Cargo.toml's differ: the README's project must be \
+         what a user copies"
+    );
+}
+
+/// The README sends tools that only read or audit envelopes to `s3ec-format` alone: its tree holds no AWS SDK
+/// crate (and no aws-lc), on every platform.
+#[test]
+fn s3ec_format_alone_has_no_aws_dependency() {
+    let tree = cargo(&[
+        "tree",
+        "--offline",
+        "-p",
+        "s3ec-format",
+        "-e",
+        "normal,build",
+        "--target",
+        "all",
+        "--prefix",
+        "none",
+        "-f",
+        "{p}",
+    ]);
+    assert!(tree.starts_with("s3ec-format "), "{tree}");
+    let aws: Vec<&str> = tree.lines().filter(|l| l.starts_with("aws")).collect();
+    assert!(aws.is_empty(), "s3ec-format pulls in {aws:?}");
 }

@@ -21,7 +21,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options shared by every command, spelled as in the AWS CLI.
+/// Options shared by every command, spelled as in the AWS CLI. Each has a help heading, so a command's help
+/// lists its own options first.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
     /// S3 (and KMS) endpoint, e.g. http://127.0.0.1:9000 for a local server; path-style addressing is used.
@@ -30,14 +31,25 @@ pub struct GlobalOpts {
         global = true,
         env = "AWS_ENDPOINT_URL",
         hide_env_values = true,
-        value_name = "URL"
+        value_name = "URL",
+        help_heading = "Global options"
     )]
     pub endpoint_url: Option<String>,
     /// AWS region.
-    #[arg(long, global = true, value_name = "REGION")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "REGION",
+        help_heading = "Global options"
+    )]
     pub region: Option<String>,
     /// Named profile from the AWS config and credentials files.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        help_heading = "Global options"
+    )]
     pub profile: Option<String>,
     /// KMS key (id, ARN or alias) that wraps data keys.
     #[arg(long, global = true, value_name = "ID", help_heading = "Key material")]
@@ -70,10 +82,10 @@ pub struct GlobalOpts {
     #[arg(long, global = true, help_heading = "Key material")]
     pub legacy: bool,
     /// Print results as JSON on stdout (one document per command), for scripts.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// Never show progress bars (they only appear when stderr is a terminal anyway).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub no_progress: bool,
 }
 

@@ -54,7 +54,7 @@ pub enum DemoServerError {
         reason: String,
     },
     /// The address could not be bound (in use, not local, or not permitted).
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source} (`--addr IP:PORT` picks another; `--addr 127.0.0.1:0` a free port)")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,

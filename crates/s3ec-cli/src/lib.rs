@@ -52,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => commands::serve::run(args).await,
         command => {
             let env = Env::load(g).await;
+            env.require_region()?;
             match command {
                 Command::Put(args) => commands::transfer::run_put(&env, args).await,
                 Command::Get(args) => commands::transfer::run_get(&env, args).await,

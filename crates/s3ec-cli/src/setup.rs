@@ -50,6 +50,20 @@ impl Env {
         Self::from_sdk(global, sdk)
     }
 
+    /// Fails with the ways to set a region when none was found: the SDK would refuse every request before
+    /// sending it, which reads like an unreachable endpoint.
+    pub fn require_region(&self) -> Result<(), CliError> {
+        match self.sdk.region() {
+            Some(_) => Ok(()),
+            None => Err(CliError::Usage(
+                "no AWS region: pass --region, set AWS_REGION or a region in your AWS profile; for a local \
+                 server such as `s3ec serve`, pass --endpoint-url (or set AWS_ENDPOINT_URL) and any region \
+                 is accepted"
+                    .into(),
+            )),
+        }
+    }
+
     /// Uses an already built AWS configuration (the demo's).
     pub fn from_sdk(global: &GlobalOpts, sdk: SdkConfig) -> Self {
         let path_style = global.endpoint_url.is_some() || sdk.endpoint_url().is_some();

@@ -250,3 +250,35 @@ fn context_with_an_aes_or_rsa_key_is_exit_2() {
     }
     assert!(!dir.path().join("out").exists());
 }
+
+/// With no region anywhere (no --region, no AWS_REGION, no profile) and no endpoint, the command says so and how
+/// to fix it, instead of blaming the endpoint (the SDK refuses such a request before sending it).
+#[test]
+fn no_region_is_a_usage_error_that_names_the_fixes() {
+    let home = tempfile::tempdir().unwrap();
+    let key = home.path().join("k.key");
+    s3ec()
+        .args(["keygen", "--out"])
+        .arg(&key)
+        .assert()
+        .success();
+    let out = s3ec()
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .arg("--aes-key")
+        .arg(&key)
+        .args(["get", "s3://some-bucket/some-key", "-"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no AWS region")
+            && stderr.contains("--region")
+            && stderr.contains("AWS_REGION")
+            && stderr.contains("s3ec serve"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot reach"), "{stderr}");
+}

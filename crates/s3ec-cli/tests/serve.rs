@@ -154,3 +154,21 @@ fn bad_bucket_name_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid bucket name"));
 }
+
+/// The default port is often taken (MinIO listens on 9000 too): the error says how to pick another.
+#[test]
+fn a_taken_port_names_the_option_that_picks_another() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["serve", "--addr", &addr])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}"))
+            && stderr.contains("--addr 127.0.0.1:0"),
+        "{stderr}"
+    );
+}

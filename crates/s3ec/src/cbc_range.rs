@@ -157,7 +157,7 @@ pub(crate) fn length_from_tail(
     total: u64,
 ) -> Result<u64, Error> {
     let expected = total.min(2 * BLOCK);
-    if tail.len() as u64 != expected || total % BLOCK != 0 || total == 0 {
+    if tail.len() as u64 != expected || !total.is_multiple_of(BLOCK) || total == 0 {
         return Err(RangeError::ShortResponse {
             first: total.saturating_sub(tail.len() as u64),
             last: total.saturating_sub(1),

@@ -15,7 +15,7 @@ use crate::options::{
 };
 
 pub(crate) fn check_part_size(size: u64) -> Result<(), ConfigError> {
-    if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) || size % 16 != 0 {
+    if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) || !size.is_multiple_of(16) {
         return Err(ConfigError::PartSize(size));
     }
     Ok(())

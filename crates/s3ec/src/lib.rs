@@ -87,15 +87,6 @@ pub use upload::Upload;
 
 pub use aws_sdk_s3;
 
-/// The Rust snippets of the workspace README and of this crate's README, compiled by `cargo test --doc` so that
-/// what a new user copies keeps building (they are `no_run`: they need an S3 endpoint).
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct WorkspaceReadme;
-
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-pub struct CrateReadme;
 pub use s3ec_format::{AlgorithmSuite, StringMap};
 pub use s3ec_materials::{
     CommitmentPolicy, CryptoMaterialsManager, Keyring, PolicyError, ServiceError, ServiceFault,

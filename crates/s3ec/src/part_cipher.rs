@@ -61,7 +61,7 @@ impl PartCipher {
             }
         }
         let len = data.len() as u64;
-        if !is_last && len % 16 != 0 {
+        if !is_last && !len.is_multiple_of(16) {
             return Err(MultipartError::Unaligned { part, len });
         }
         if self.total.saturating_add(len) > self.max {

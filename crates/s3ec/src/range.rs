@@ -392,7 +392,7 @@ pub fn plan_cbc(
     plain_len: Option<u64>,
 ) -> Result<CbcStep, RangeError> {
     let total = fetched.total;
-    if total == 0 || total % BLOCK != 0 {
+    if total == 0 || !total.is_multiple_of(BLOCK) {
         return Err(RangeError::NotWholeBlocks { total });
     }
     let min_len = total - BLOCK;
