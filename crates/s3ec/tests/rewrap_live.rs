@@ -491,7 +491,7 @@ async fn migrate_v2(server: Server) {
             },
         );
         let key = common::unique_key("migrate");
-        let plain = common::data(12 * MIB + 7, 3);
+        let plain = common::data(10 * MIB + 7, 3);
         put_with_properties(&v2, &server, &key, &plain, false).await;
         let (props_before, _) = head(&server, &key).await;
         let writer = common::client(&server, aes(3), Opts::default());
@@ -558,7 +558,7 @@ async fn migrate_failure_leaves_old(server: Server) {
         },
     );
     let key = common::unique_key("migrate-fail");
-    let plain = common::data(6 * MIB, 4);
+    let plain = common::data(MIB, 4);
     common::put_bytes(&v2, &server, &key, &plain).await.unwrap();
     let before = common::raw(&server, &key).await;
     let writer = common::client(&server, aes(3), Opts::default());
