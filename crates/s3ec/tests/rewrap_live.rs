@@ -316,6 +316,71 @@ async fn rewrap_to_kms(server: Server) {
     assert!(wrong.is_err());
 }
 
+/// The client sends the envelope and request headers only, and receives no content: every byte of a rewrap
+/// counted on the wire (an uncapped `CappedLink` between the client and the server).
+async fn rewrap_sends_only_the_envelope(server: Server, endpoint_var: &str) {
+    let endpoint =
+        std::env::var(endpoint_var).unwrap_or_else(|_| panic!("{endpoint_var} is not set"));
+    let upstream = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let link = s3ec_testkit::CappedLink::start(
+        upstream,
+        s3ec_testkit::LinkShape {
+            bytes_per_sec: u64::MAX / 2,
+            first_byte_latency: std::time::Duration::ZERO,
+        },
+    )
+    .await
+    .unwrap();
+    let counted = Server {
+        s3: aws_sdk_s3::Client::from_conf(
+            server
+                .s3
+                .config()
+                .to_builder()
+                .endpoint_url(link.endpoint())
+                .build(),
+        ),
+        ..server.clone()
+    };
+    let key = common::unique_key("rewrap-bytes");
+    let plain = common::data(4 * MIB, 8);
+    common::put_bytes(
+        &common::client(&server, aes(1), Opts::default()),
+        &server,
+        &key,
+        &plain,
+    )
+    .await
+    .unwrap();
+    let done = common::client(&counted, aes(1), Opts::default())
+        .rewrap_object()
+        .bucket(&server.bucket)
+        .key(&key)
+        .shared_new_keyring(aes(2))
+        .send()
+        .await
+        .unwrap();
+    let (sent, received) = (link.bytes_sent(), link.bytes_received());
+    // HeadObject, CopyObject: headers, the envelope (a few hundred bytes) and the small XML answers.
+    assert!(
+        sent < 8 * 1024,
+        "{}: sent {sent} bytes (envelope {})",
+        server.name,
+        done.envelope_bytes
+    );
+    assert!(
+        received < 8 * 1024,
+        "{}: received {received} bytes",
+        server.name
+    );
+    let new = common::client(&server, aes(2), Opts::default());
+    assert!(common::get_bytes(&new, &server, &key).await.unwrap() == plain);
+}
+
 /// Replaces the object (with the SDK client `s3`) right before the first request carrying
 /// `x-amz-copy-source` (CopyObject, UploadPartCopy: `copy`), uploading a part (`part`) or completing an upload
 /// (`complete`).
@@ -615,6 +680,16 @@ async fn rewrap_keeps_everything_moto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rewrap_keeps_everything_garage() {
     rewrap_keeps_everything(common::garage().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewrap_sends_only_the_envelope_moto() {
+    rewrap_sends_only_the_envelope(common::moto().await, "S3EC_TEST_MOTO_ENDPOINT").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewrap_sends_only_the_envelope_garage() {
+    rewrap_sends_only_the_envelope(common::garage().await, "S3EC_TEST_GARAGE_ENDPOINT").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
