@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, MetadataDirective};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use s3ec_format::{
-    check_metadata_size, encode, Envelope, FormatError, Metadata, Storage, StringMap,
-    CEK_ALG_CONTEXT_KEY, DEFAULT_INSTRUCTION_SUFFIX, KMS_CMK_ID_CONTEXT_KEY,
+    check_metadata_size, decode_object, encode, Envelope, FormatError, Located, Metadata, Storage,
+    StringMap, CEK_ALG_CONTEXT_KEY, DEFAULT_INSTRUCTION_SUFFIX, KMS_CMK_ID_CONTEXT_KEY,
 };
 use s3ec_materials::Keyring;
 use std::sync::Arc;
@@ -191,6 +191,14 @@ impl RewrapObject {
         let etag = props.e_tag.clone().ok_or(UsageError::Invalid(
             "the object has no ETag; it cannot be rewritten conditionally",
         ))?;
+        let ikey = format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}");
+        // The instruction file's ETag before it is read: its rewrite is conditional on it, so a writer that
+        // replaced the object and its instruction file meanwhile keeps its envelope.
+        let instruction_etag = if in_metadata(&raw) {
+            None
+        } else {
+            instruction_etag(&s3, &bucket, &ikey).await?
+        };
         let old = client.locate(&bucket, &key, Some(&raw), None).await?;
         let read_context = if self.context.is_empty() && old.wrap.is_kms() {
             stored_context(&old)
@@ -214,9 +222,11 @@ impl RewrapObject {
             let json = encode(&new, Storage::InstructionFile)?
                 .instruction_file
                 .ok_or(Error::internal("the envelope produced no instruction file"))?;
-            let ikey = format!("{key}{DEFAULT_INSTRUCTION_SUFFIX}");
             let envelope_bytes = json.len() as u64;
-            instruction::write(&s3, &bucket, &ikey, json, &instruction::Guard::default()).await?;
+            let guard = instruction::Guard::if_match(
+                instruction_etag.ok_or(Error::internal("the instruction file has no ETag"))?,
+            );
+            instruction::write(&s3, &bucket, &ikey, json, &guard).await?;
             return Ok(Rewrapped {
                 method: RewrapMethod::InstructionFile { key: ikey },
                 e_tag: Some(etag),
@@ -268,6 +278,35 @@ impl RewrapObject {
         };
         done.not_kept.dedup();
         Ok(done)
+    }
+}
+
+/// Whether the object metadata holds a whole envelope (no instruction file needed).
+fn in_metadata(raw: &HashMap<String, String>) -> bool {
+    let mut meta = Metadata::new();
+    for (k, v) in raw {
+        meta.insert(k.clone(), v.clone());
+    }
+    matches!(decode_object(&meta), Ok(Located::Complete(_)))
+}
+
+/// The ETag of `<key>.instruction`, `None` when there is none (the envelope is then in metadata, or the
+/// object is not encrypted, which locating it reports).
+async fn instruction_etag(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    ikey: &str,
+) -> Result<Option<String>, Error> {
+    match s3.head_object().bucket(bucket).key(ikey).send().await {
+        Ok(out) => Ok(out.e_tag().map(str::to_string)),
+        Err(e) => {
+            let e = crate::error::s3_error("HeadObject (instruction file)", e);
+            if crate::error::is_not_found(&e) {
+                Ok(None)
+            } else {
+                Err(e.into())
+            }
+        }
     }
 }
 
