@@ -1,6 +1,7 @@
 //! Rekey in place: re-wrap an object's data key with a new keyring without moving its content.
 //!
-//! An envelope in an instruction file is rewritten there. An envelope in object metadata is rewritten by a
+//! An envelope in an instruction file is rewritten there, conditional on the instruction file's ETag read
+//! before it (`If-Match`). An envelope in object metadata is rewritten by a
 //! server-side `CopyObject` of the object onto itself (`MetadataDirective=REPLACE`), pinned to the ETag read with
 //! `x-amz-copy-source-if-match`; objects above the copy threshold (5 GiB, S3's CopyObject limit) go through
 //! `UploadPartCopy` with the same condition on every part. No content byte leaves S3: the client sends the
@@ -104,9 +105,12 @@ impl Client {
     /// stays V3 (`x-amz-m` for raw keyrings, `x-amz-t` for KMS). The client's commitment policy must allow the
     /// object's suite for encryption, as for [`Client::re_encrypt_instruction_file`].
     ///
-    /// A concurrent writer is never overwritten: if the object changed since it was read, S3 answers 412 and
-    /// the call fails with [`Error::Service`] whose [`http_status`](Error::http_status) is 412 (the object is
-    /// left as the other writer made it). A multipart copy that fails is aborted.
+    /// A concurrent writer is never overwritten: if the object (or its instruction file) changed since it was
+    /// read, S3 answers 412 and the call fails with [`Error::Service`] whose [`http_status`](Error::http_status)
+    /// is 412 (the object is left as the other writer made it). A multipart copy that fails is aborted. The
+    /// guarantee is the server's: S3 checks `x-amz-copy-source-if-match` and `If-Match`; an S3-compatible
+    /// server that ignores them (moto ignores every CopyObject condition, Garage those of PutObject) does not
+    /// give it, except that a multipart copy re-checks the ETag right before completing.
     pub fn rewrap_object(&self) -> RewrapObject {
         RewrapObject {
             client: self.clone(),
