@@ -127,7 +127,10 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Count objects under a prefix by format, content and key-wrapping algorithm; list legacy ones.
     Scan(ScanArgs),
-    /// Re-wrap an object's data key with new key material, rewriting only its instruction file.
+    /// Re-wrap an object's data key with new key material, without moving its content.
+    ///
+    /// An envelope in an instruction file is rewritten there; an object whose envelope is in its metadata is
+    /// copied onto itself server-side (CopyObject, pinned to the ETag read) with the new envelope.
     Rekey(RekeyArgs),
     /// Re-encrypt legacy (V1, CBC) and V2 objects under a prefix to the key-committing format (V3).
     Migrate(MigrateArgs),
@@ -195,7 +198,7 @@ pub struct ScanArgs {
 /// `s3ec rekey`.
 #[derive(Debug, Args)]
 pub struct RekeyArgs {
-    /// Object whose instruction file is re-encrypted.
+    /// Object whose data key is re-wrapped.
     pub object: S3Url,
     /// New AES-256 key file.
     #[arg(long, value_name = "FILE")]
@@ -203,6 +206,13 @@ pub struct RekeyArgs {
     /// New RSA key (public or private) file.
     #[arg(long, value_name = "FILE")]
     pub new_rsa_key: Option<PathBuf>,
+    /// New KMS key (id, ARN or alias).
+    #[arg(long, value_name = "ID")]
+    pub new_kms_key_id: Option<String>,
+    /// Encryption context entry KEY=VALUE of the new KMS wrap (repeatable; with --new-kms-key-id). By default
+    /// the object's current context is kept.
+    #[arg(long = "new-context", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub new_context: Vec<(String, String)>,
     /// Write the new envelope to KEY+SUFFIX instead of replacing KEY.instruction.
     #[arg(long, value_name = "SUFFIX")]
     pub instruction_suffix: Option<String>,

@@ -42,6 +42,7 @@ on_all!(
     scan_counts_and_fail_on_legacy,
     migrate_v1_v2_v3_prefix,
     rekey_rewrites_the_instruction_file,
+    rekey_copies_metadata_objects,
     scan_and_migrate_decide_instruction_files_by_content,
 );
 
@@ -737,7 +738,7 @@ fn unreachable_endpoint_is_exit_8() {
 // ---- rekey ----
 
 #[test]
-fn rekey_refuses_metadata_objects_and_needs_a_new_key() {
+fn rekey_needs_exactly_one_new_key() {
     let b = Backend::local("rekey_usage");
     let dir = tempfile::tempdir().unwrap();
     let key = keygen_aes(dir.path(), "old.key");
@@ -757,7 +758,7 @@ fn rekey_refuses_metadata_objects_and_needs_a_new_key() {
         .arg(b.url("m"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("--new-aes-key"));
+        .stderr(predicate::str::contains("--new-kms-key-id"));
     b.cmd()
         .arg("--aes-key")
         .arg(&key)
@@ -765,9 +766,114 @@ fn rekey_refuses_metadata_objects_and_needs_a_new_key() {
         .arg(b.url("m"))
         .arg("--new-aes-key")
         .arg(&new)
+        .args(["--new-context", "a=b"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("rewrites instruction files only"));
+        .stderr(predicate::str::contains(
+            "--new-context applies to --new-kms-key-id only",
+        ));
+}
+
+/// An object with its envelope in metadata is re-wrapped by a server-side copy: same ciphertext, same
+/// user metadata, readable with the new key only.
+fn rekey_copies_metadata_objects(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let old = keygen_aes(dir.path(), "old.key");
+    let new = keygen_aes(dir.path(), "new.key");
+    b.cmd()
+        .arg("--aes-key")
+        .arg(&old)
+        .args(["put", "-"])
+        .arg(b.url("c"))
+        .write_stdin("copy me in place")
+        .assert()
+        .success();
+    let (body_before, meta_before) = b.get_raw("c").unwrap();
+    let out = b
+        .cmd()
+        .arg("--aes-key")
+        .arg(&old)
+        .arg("--json")
+        .arg("rekey")
+        .arg(b.url("c"))
+        .arg("--new-aes-key")
+        .arg(&new)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_out(&out);
+    assert_eq!(doc["method"], "copy");
+    let (body_after, meta_after) = b.get_raw("c").unwrap();
+    assert_eq!(body_after, body_before, "the content is not rewritten");
+    assert_ne!(meta_after.get("x-amz-3"), meta_before.get("x-amz-3"));
+    assert_eq!(
+        meta_after.get("x-amz-d"),
+        meta_before.get("x-amz-d"),
+        "same data key, same commitment"
+    );
+    b.cmd()
+        .arg("--aes-key")
+        .arg(&new)
+        .arg("get")
+        .arg(b.url("c"))
+        .arg("-")
+        .assert()
+        .success()
+        .stdout("copy me in place");
+    b.cmd()
+        .arg("--aes-key")
+        .arg(&old)
+        .arg("get")
+        .arg(b.url("c"))
+        .arg("-")
+        .assert()
+        .code(4);
+}
+
+#[test]
+fn moto_rekey_to_kms_with_a_new_context() {
+    let b = Backend::moto("rekey_kms");
+    let key_id = b.new_kms_key();
+    let dir = tempfile::tempdir().unwrap();
+    let old = keygen_aes(dir.path(), "old.key");
+    for (name, put) in [
+        ("meta", vec!["put", "-"]),
+        ("instr", vec!["put", "--instruction-file", "-"]),
+    ] {
+        b.cmd()
+            .arg("--aes-key")
+            .arg(&old)
+            .args(&put)
+            .arg(b.url(name))
+            .write_stdin("to kms")
+            .assert()
+            .success();
+        b.cmd()
+            .arg("--aes-key")
+            .arg(&old)
+            .arg("rekey")
+            .arg(b.url(name))
+            .args(["--new-kms-key-id", &key_id, "--new-context", "tenant=blue"])
+            .assert()
+            .success();
+        b.cmd()
+            .args(["--kms-key-id", &key_id, "--context", "tenant=blue", "get"])
+            .arg(b.url(name))
+            .arg("-")
+            .assert()
+            .success()
+            .stdout("to kms");
+        b.cmd()
+            .args(["--kms-key-id", &key_id, "--context", "tenant=red", "get"])
+            .arg(b.url(name))
+            .arg("-")
+            .assert()
+            .code(4);
+    }
 }
 
 fn rekey_rewrites_the_instruction_file(b: &Backend) {

@@ -16,7 +16,7 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +52,14 @@ impl Default for LinkShape {
 pub struct CappedLink {
     addr: SocketAddr,
     accept: JoinHandle<()>,
+    counters: Arc<Counters>,
+}
+
+/// Bytes moved through the link since it started, per direction.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    responses: AtomicU64,
 }
 
 impl CappedLink {
@@ -59,19 +67,36 @@ impl CappedLink {
     pub async fn start(upstream: SocketAddr, shape: LinkShape) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
+        let counters = Arc::new(Counters::default());
+        let counting = counters.clone();
         let accept = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((client, _)) = listener.accept().await {
+                let counting = counting.clone();
                 connections.spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        shape_connection(client, server, shape).await;
+                        shape_connection(client, server, shape, counting).await;
                     }
                 });
                 // Reap finished connections so a long bench does not accumulate handles.
                 while connections.try_join_next().is_some() {}
             }
         });
-        Ok(Self { addr, accept })
+        Ok(Self {
+            addr,
+            accept,
+            counters,
+        })
+    }
+
+    /// Bytes the clients sent through the link so far (requests: headers and bodies, as on the wire).
+    pub fn bytes_sent(&self) -> u64 {
+        self.counters.requests.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the server sent back through the link so far.
+    pub fn bytes_received(&self) -> u64 {
+        self.counters.responses.load(Ordering::Relaxed)
     }
 
     /// The proxy's address.
@@ -92,7 +117,12 @@ impl Drop for CappedLink {
     }
 }
 
-async fn shape_connection(client: TcpStream, server: TcpStream, shape: LinkShape) {
+async fn shape_connection(
+    client: TcpStream,
+    server: TcpStream,
+    shape: LinkShape,
+    counters: Arc<Counters>,
+) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let (client_read, client_write) = client.into_split();
@@ -105,6 +135,7 @@ async fn shape_connection(client: TcpStream, server: TcpStream, shape: LinkShape
         shape,
         Direction::Request,
         request_pending.clone(),
+        counters.clone(),
     );
     let down = pump(
         server_read,
@@ -112,6 +143,7 @@ async fn shape_connection(client: TcpStream, server: TcpStream, shape: LinkShape
         shape,
         Direction::Response,
         request_pending,
+        counters,
     );
     // Either side closing ends the connection, as a proxy would.
     tokio::select! {
@@ -134,6 +166,7 @@ async fn pump(
     shape: LinkShape,
     direction: Direction,
     request_pending: Arc<AtomicBool>,
+    counters: Arc<Counters>,
 ) {
     let mut buf = vec![0u8; STEP];
     let rate = shape.bytes_per_sec.max(1) as f64;
@@ -143,6 +176,11 @@ async fn pump(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        let counter = match direction {
+            Direction::Request => &counters.requests,
+            Direction::Response => &counters.responses,
+        };
+        counter.fetch_add(n as u64, Ordering::Relaxed);
         match direction {
             Direction::Request => request_pending.store(true, Ordering::Release),
             Direction::Response => {
@@ -224,6 +262,7 @@ mod tests {
             one >= Duration::from_millis(450),
             "one connection took {one:?}: not capped"
         );
+        assert_eq!((link.bytes_sent(), link.bytes_received()), (1, LEN as u64));
 
         // Two connections at once: each gets its own cap, so twice the bytes take about as long.
         let start = Instant::now();

@@ -67,6 +67,8 @@ pub(crate) struct Guard {
     expected_bucket_owner: Option<String>,
     request_payer: Option<RequestPayer>,
     acl: Option<ObjectCannedAcl>,
+    /// Replace the instruction file only if it still has this ETag (a rewrite in place).
+    if_match: Option<String>,
 }
 
 impl Guard {
@@ -76,6 +78,15 @@ impl Guard {
             expected_bucket_owner: b.get_expected_bucket_owner().clone(),
             request_payer: b.get_request_payer().clone(),
             acl: b.get_acl().clone(),
+            if_match: None,
+        }
+    }
+
+    /// No fields but the condition that the instruction file still has `etag`.
+    pub(crate) fn if_match(etag: String) -> Self {
+        Self {
+            if_match: Some(etag),
+            ..Self::default()
         }
     }
 
@@ -85,6 +96,7 @@ impl Guard {
             expected_bucket_owner: b.get_expected_bucket_owner().clone(),
             request_payer: b.get_request_payer().clone(),
             acl: b.get_acl().clone(),
+            if_match: None,
         }
     }
 }
@@ -109,6 +121,7 @@ pub(crate) async fn write(
         .set_expected_bucket_owner(guard.expected_bucket_owner.clone())
         .set_request_payer(guard.request_payer.clone())
         .set_acl(guard.acl.clone())
+        .set_if_match(guard.if_match.clone())
         .content_length(len)
         .body(ByteStream::from(body))
         .send()

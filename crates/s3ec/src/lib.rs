@@ -19,7 +19,8 @@
 //! (`s3ec-local`), or AWS KMS (`s3ec-kms`). Its calls mirror aws-sdk-s3's fluent builders:
 //! [`Client::put_object`], [`Client::get_object`] (ranges, custom instruction-file suffix),
 //! [`Client::delete_object`], [`Client::delete_objects`], the multipart calls, the high-level
-//! [`Client::upload`] and [`Client::re_encrypt_instruction_file`]. Every other S3 call goes through
+//! [`Client::upload`], [`Client::re_encrypt_instruction_file`] and [`Client::rewrap_object`] (rekey in
+//! place: a server-side copy, no content moved). Every other S3 call goes through
 //! [`Client::inner`]. The options are on [`ClientBuilder`].
 //!
 //! Reads never release unauthenticated plaintext unless asked to: objects up to the buffer size (64 MiB by default)
@@ -46,6 +47,7 @@ mod error;
 pub mod fuzzing;
 mod get;
 mod instruction;
+mod migrate;
 pub mod multipart;
 mod options;
 mod output;
@@ -53,10 +55,12 @@ mod parallel_get;
 mod parallel_upload;
 mod part_cipher;
 mod plain_buf;
+pub mod properties;
 mod put;
 pub mod range;
 mod read_plan;
 mod reencrypt;
+mod rewrap;
 pub mod spool;
 mod spooled_get;
 mod stored_body;
@@ -73,6 +77,7 @@ pub use error::{
     ReEncryptError, UsageError, S3,
 };
 pub use get::GetObject;
+pub use migrate::{MigrateObject, Migrated};
 pub use multipart::{
     AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, UploadPart,
 };
@@ -83,6 +88,9 @@ pub use options::{
 };
 pub use put::PutObject;
 pub use reencrypt::ReEncryptInstructionFile;
+pub use rewrap::{
+    RewrapMethod, RewrapObject, Rewrapped, DEFAULT_COPY_PART_SIZE, MAX_COPY_OBJECT_SIZE,
+};
 pub use upload::Upload;
 
 pub use aws_sdk_s3;

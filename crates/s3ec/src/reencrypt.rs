@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use s3ec_crypto::DataKey;
 use s3ec_format::{
-    decode_object, encode, Located, Metadata, Storage, StringMap, WrapAlgorithm,
+    decode_object, encode, Envelope, Located, Metadata, Storage, StringMap, WrapAlgorithm,
     DEFAULT_INSTRUCTION_SUFFIX,
 };
 use s3ec_materials::{DecryptRequest, EncryptRequest, Keyring};
@@ -42,6 +42,7 @@ pub struct ReEncryptInstructionFile {
     suffix: Option<String>,
     enforce_rotation: bool,
     context: StringMap,
+    new_context: Option<StringMap>,
 }
 
 impl Client {
@@ -56,6 +57,7 @@ impl Client {
             suffix: None,
             enforce_rotation: false,
             context: StringMap::new(),
+            new_context: None,
         }
     }
 }
@@ -72,8 +74,12 @@ impl ReEncryptInstructionFile {
         self
     }
     /// The keyring that wraps the data key in the new instruction file.
-    pub fn new_keyring(mut self, keyring: impl Keyring + 'static) -> Self {
-        self.keyring = Some(Arc::new(keyring));
+    pub fn new_keyring(self, keyring: impl Keyring + 'static) -> Self {
+        self.shared_new_keyring(Arc::new(keyring))
+    }
+    /// The same with a shared keyring.
+    pub fn shared_new_keyring(mut self, keyring: Arc<dyn Keyring>) -> Self {
+        self.keyring = Some(keyring);
         self
     }
     /// Write the new file at `<key><suffix>` instead of `<key>.instruction` (for sharing with another key holder;
@@ -93,6 +99,13 @@ impl ReEncryptInstructionFile {
     /// The encryption context for the new wrap (KMS keyrings) and for reading the current one.
     pub fn encryption_context(mut self, context: StringMap) -> Self {
         self.context = context;
+        self
+    }
+
+    /// The encryption context of the new wrap (a new KMS keyring), when it differs from the one the object is
+    /// read with.
+    pub fn new_encryption_context(mut self, context: StringMap) -> Self {
+        self.new_context = Some(context);
         self
     }
 
@@ -128,30 +141,21 @@ impl ReEncryptInstructionFile {
             return Err(ReEncryptError::EnvelopeInObjectMetadata.into());
         }
         let old = client.locate(&bucket, &key, head.metadata(), None).await?;
-        let opened = client.open(&old, &self.context).await?;
-        let data_key = DataKey::from_slice(opened.data_key().expose_secret())?;
-        let policy = client.options().commitment_policy;
-        let request = EncryptRequest::rewrap(policy, old.suite, self.context.clone(), data_key)?;
-        let materials = keyring.on_encrypt(&request).await?;
-        if materials.data_key() != opened.data_key() {
-            return Err(Error::Keyring(s3ec_materials::Error::InvalidMaterials(
-                "the new keyring wrapped a different data key",
-            )));
-        }
-        let new = materials.to_envelope(
-            old.nonce.clone(),
-            old.unencrypted_content_length,
+        let new = rewrap_envelope(
+            &client,
+            &old,
+            &self.context,
+            &*keyring,
+            self.new_context.unwrap_or_else(|| self.context.clone()),
             Storage::InstructionFile,
-        );
+        )
+        .await?;
         check_suffix(&suffix, new.wrap)?;
         if new.wrap == old.wrap && new.context == old.context && !new.wrap.is_kms() {
             return Err(ReEncryptError::SameMaterialDescription.into());
         }
         if self.enforce_rotation {
-            let check = DecryptRequest::new(&client.policy(), &new, &self.context)?;
-            if client.shared.cmm.decrypt_materials(&check).await.is_ok() {
-                return Err(ReEncryptError::RotationNotEnforced.into());
-            }
+            check_rotated(&client, &new, &self.context).await?;
         }
         let encoded = encode(&new, Storage::InstructionFile)?;
         let json = encoded
@@ -166,6 +170,43 @@ impl ReEncryptInstructionFile {
         )
         .await
     }
+}
+
+/// Unwraps the data key of `old` with the client's keyring (read with `read_context`) and wraps the same key
+/// with `keyring` under `new_context`: the new envelope keeps the suite, nonce (IV or message id), key
+/// commitment and recorded length, so the stored content still decrypts, and is laid out for `storage`.
+pub(crate) async fn rewrap_envelope(
+    client: &Client,
+    old: &Envelope,
+    read_context: &StringMap,
+    keyring: &dyn Keyring,
+    new_context: StringMap,
+    storage: Storage,
+) -> Result<Envelope, Error> {
+    let opened = client.open(old, read_context).await?;
+    let data_key = DataKey::from_slice(opened.data_key().expose_secret())?;
+    let policy = client.options().commitment_policy;
+    let request = EncryptRequest::rewrap(policy, old.suite, new_context, data_key)?;
+    let materials = keyring.on_encrypt(&request).await?;
+    if materials.data_key() != opened.data_key() || materials.suite() != old.suite {
+        return Err(Error::Keyring(s3ec_materials::Error::InvalidMaterials(
+            "the new keyring wrapped a different data key",
+        )));
+    }
+    Ok(materials.to_envelope(old.nonce.clone(), old.unencrypted_content_length, storage))
+}
+
+/// Fails unless the client's own keyring can no longer unwrap `new` (proof of a rotation).
+pub(crate) async fn check_rotated(
+    client: &Client,
+    new: &Envelope,
+    context: &StringMap,
+) -> Result<(), Error> {
+    let check = DecryptRequest::new(&client.policy(), new, context)?;
+    if client.shared.cmm.decrypt_materials(&check).await.is_ok() {
+        return Err(ReEncryptError::RotationNotEnforced.into());
+    }
+    Ok(())
 }
 
 /// The reference client's suffix rule: a custom suffix only for an RSA wrap (the new keyring's wrapping

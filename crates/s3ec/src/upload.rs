@@ -57,6 +57,7 @@ pub struct Upload {
     metadata: Option<HashMap<String, String>>,
     context: StringMap,
     description: Option<StringMap>,
+    if_match: Option<String>,
 }
 
 impl Client {
@@ -74,6 +75,7 @@ impl Client {
             metadata: None,
             context: StringMap::new(),
             description: None,
+            if_match: None,
         }
     }
 }
@@ -127,6 +129,20 @@ impl Upload {
         self.metadata
             .get_or_insert_with(HashMap::new)
             .insert(key.into(), value.into());
+        self
+    }
+
+    /// All user metadata (stored in clear, beside the envelope).
+    pub fn set_metadata(mut self, metadata: Option<HashMap<String, String>>) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Complete the upload only if the object under the key still has this ETag (`If-Match` on
+    /// CompleteMultipartUpload): a rewrite in place that never overwrites a concurrent writer. S3 answers 412
+    /// otherwise; the upload is then aborted and the call fails with that service error.
+    pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        self.if_match = Some(etag.into());
         self
     }
 
@@ -246,6 +262,12 @@ impl Upload {
                 (upload_id, instruction, result)
             }
         };
+        let result = match (result, &self.if_match) {
+            (Ok(parts), Some(etag)) => still_matches(client.s3(), &bucket, &key, etag)
+                .await
+                .map(|()| parts),
+            (other, _) => other,
+        };
         let completed = match result {
             Ok(parts) => client
                 .s3()
@@ -253,6 +275,7 @@ impl Upload {
                 .bucket(&bucket)
                 .key(&key)
                 .upload_id(&upload_id)
+                .set_if_match(self.if_match)
                 .multipart_upload(
                     CompletedMultipartUpload::builder()
                         .set_parts(Some(parts))
@@ -280,6 +303,26 @@ impl Upload {
             }
         }
     }
+}
+
+/// Fails with S3's 412 unless the object under `key` still has `etag`. Sent right before a conditional
+/// CompleteMultipartUpload: S3 enforces the `If-Match` of the completion itself, but some S3-compatible servers
+/// ignore it (moto), and there this check narrows the window in which a concurrent writer could be overwritten
+/// to the time between the two requests.
+pub(crate) async fn still_matches(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+) -> Result<(), Error> {
+    s3.head_object()
+        .bucket(bucket)
+        .key(key)
+        .if_match(etag)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::s3("HeadObject", e))
 }
 
 /// The body of an upload, as the path it takes.

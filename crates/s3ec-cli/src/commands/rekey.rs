@@ -1,67 +1,122 @@
-//! `s3ec rekey`: re-wrap an object's data key with new key material (instruction-file objects).
+//! `s3ec rekey`: re-wrap an object's data key with new key material without moving its content.
+//!
+//! An envelope in an instruction file is rewritten there (the reference client's ReEncryptInstructionFile
+//! rules: a new material description for AES/RSA, a custom suffix only for RSA); an envelope in object metadata
+//! is rewritten by a server-side copy of the object onto itself, conditional on the ETag read
+//! ([`s3ec::Client::rewrap_object`]), so no content byte leaves S3.
 
+use std::sync::Arc;
+
+use s3ec::{Keyring, RewrapMethod, StringMap};
+use s3ec_format::Storage;
 use serde_json::json;
 
 use crate::cli::RekeyArgs;
 use crate::error::CliError;
 use crate::setup::{aes_keyring_described, rsa_keyring_described, ClientTweak, Env};
 
-/// Runs `rekey`: the current key (global options) unwraps the data key, the new one wraps it again, and only
-/// the instruction file is rewritten; the object's ciphertext is not touched.
+/// The keyring of the `--new-*` options.
+fn new_keyring(env: &Env, args: &RekeyArgs) -> Result<Arc<dyn Keyring>, CliError> {
+    let description: StringMap = args.new_description.iter().cloned().collect();
+    if !args.new_context.is_empty() && args.new_kms_key_id.is_none() {
+        return Err(CliError::Usage(
+            "--new-context applies to --new-kms-key-id only (AES and RSA keys bind no encryption context)"
+                .into(),
+        ));
+    }
+    match (&args.new_aes_key, &args.new_rsa_key, &args.new_kms_key_id) {
+        (Some(p), None, None) => aes_keyring_described(p, description),
+        (None, Some(p), None) => rsa_keyring_described(p, description),
+        (None, None, Some(id)) if description.is_empty() => Ok(env.kms_keyring(id)),
+        (None, None, Some(_)) => Err(CliError::Usage(
+            "--new-description applies to AES and RSA keys; a KMS wrap stores its encryption context (--new-context)"
+                .into(),
+        )),
+        (None, None, None) => Err(CliError::Usage(
+            "rekey needs the new key: --new-aes-key FILE, --new-rsa-key FILE or --new-kms-key-id ID".into(),
+        )),
+        _ => Err(CliError::Usage(
+            "give only one of --new-aes-key, --new-rsa-key and --new-kms-key-id".into(),
+        )),
+    }
+}
+
+/// Runs `rekey`: the current key (global options) unwraps the data key and the new one wraps it again.
 pub async fn run(env: &Env, args: &RekeyArgs) -> Result<(), CliError> {
     let key = args.object.require_key("rekey")?;
-    let description: s3ec_format::StringMap = args.new_description.iter().cloned().collect();
-    let new_keyring = match (&args.new_aes_key, &args.new_rsa_key) {
-        (Some(p), None) => aes_keyring_described(p, description)?,
-        (None, Some(p)) => rsa_keyring_described(p, description)?,
-        (None, None) => {
-            return Err(CliError::Usage(
-                "rekey needs the new key: --new-aes-key FILE or --new-rsa-key FILE".into(),
-            ))
-        }
-        (Some(_), Some(_)) => {
-            return Err(CliError::Usage(
-                "give only one of --new-aes-key and --new-rsa-key".into(),
-            ))
-        }
-    };
+    let keyring = new_keyring(env, args)?;
+    let new_context: Option<StringMap> =
+        (!args.new_context.is_empty()).then(|| args.new_context.iter().cloned().collect());
     let inspection = crate::commands::inspect::inspect(env, &args.object.bucket, key, None).await?;
     let envelope = inspection.envelope()?;
-    if envelope.storage != s3ec_format::Storage::InstructionFile {
-        return Err(CliError::Usage(format!(
-            "{} keeps its envelope in object metadata; rekey rewrites instruction files only (rewrite the object with `s3ec migrate` or get + put)",
-            args.object
-        )));
-    }
-    // The client refuses to re-encrypt unless instruction-file writes are on: rewriting one is the whole job.
+    // The client refuses to re-encrypt an instruction file unless instruction-file writes are on.
     let client = env.client(ClientTweak {
         instruction_file: true,
         ..ClientTweak::default()
     })?;
-    let mut request = client
-        .re_encrypt_instruction_file()
-        .bucket(&args.object.bucket)
-        .key(key)
-        .new_keyring(new_keyring);
-    if let Some(s) = &args.instruction_suffix {
-        request = request.instruction_file_suffix(s);
-    }
-    request.send().await?;
-    let written = format!(
-        "{key}{}",
-        args.instruction_suffix
-            .as_deref()
-            .unwrap_or(s3ec_format::DEFAULT_INSTRUCTION_SUFFIX)
-    );
+    let bucket = &args.object.bucket;
+    let out = if envelope.storage == Storage::InstructionFile {
+        let mut request = client
+            .re_encrypt_instruction_file()
+            .bucket(bucket)
+            .key(key)
+            .encryption_context(env.context())
+            .shared_new_keyring(keyring);
+        if let Some(s) = &args.instruction_suffix {
+            request = request.instruction_file_suffix(s);
+        }
+        if let Some(c) = new_context {
+            request = request.new_encryption_context(c);
+        }
+        request.send().await?;
+        let written = format!(
+            "{key}{}",
+            args.instruction_suffix
+                .as_deref()
+                .unwrap_or(s3ec_format::DEFAULT_INSTRUCTION_SUFFIX)
+        );
+        json!({"object": args.object.to_string(), "method": "instruction-file", "instruction_file": written})
+    } else {
+        if args.instruction_suffix.is_some() {
+            return Err(CliError::Usage(format!(
+                "{} keeps its envelope in object metadata; --instruction-suffix applies to instruction-file objects",
+                args.object
+            )));
+        }
+        let mut request = client
+            .rewrap_object()
+            .bucket(bucket)
+            .key(key)
+            .encryption_context(env.context())
+            .shared_new_keyring(keyring);
+        if let Some(c) = new_context {
+            request = request.new_encryption_context(c);
+        }
+        if let Some(etag) = &inspection.etag {
+            request = request.if_match(etag);
+        }
+        let done = request.send().await?;
+        let method = match done.method {
+            RewrapMethod::MultipartCopy { .. } => "multipart-copy",
+            RewrapMethod::InstructionFile { .. } => "instruction-file",
+            _ => "copy",
+        };
+        let not_kept: Vec<String> = done.not_kept.iter().map(ToString::to_string).collect();
+        json!({"object": args.object.to_string(), "method": method, "etag": done.e_tag,
+               "envelope_bytes": done.envelope_bytes, "not_kept": not_kept})
+    };
     if env.global.json {
+        println!("{out}");
+    } else if let Some(file) = out["instruction_file"].as_str() {
         println!(
-            "{}",
-            json!({"object": args.object.to_string(), "instruction_file": written})
+            "re-wrapped the data key of {}; new envelope in s3://{bucket}/{file}",
+            args.object
         );
     } else {
         println!(
-            "re-wrapped the data key of {}; new envelope in s3://{}/{written}",
-            args.object, args.object.bucket
+            "re-wrapped the data key of {} by a server-side copy ({}); no content moved",
+            args.object,
+            out["method"].as_str().unwrap_or_default()
         );
     }
     Ok(())
