@@ -354,3 +354,185 @@ fn record<D: DoneReport>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Mutex;
+
+    /// Fails each object `fails[key]` times (retryably, as a 503 SlowDown), then succeeds; `fatal` keys fail
+    /// for good. Counts the objects in flight to check the bound.
+    struct Flaky {
+        fails: Mutex<HashMap<String, u32>>,
+        fatal: Vec<String>,
+        in_flight: AtomicUsize,
+        peak: AtomicUsize,
+        calls: AtomicUsize,
+    }
+
+    struct Ok1;
+    impl DoneReport for Ok1 {
+        fn bytes(&self) -> u64 {
+            1
+        }
+        fn etag(&self) -> Option<&str> {
+            Some("new")
+        }
+        fn fields(&self) -> Map<String, Value> {
+            Map::new()
+        }
+    }
+
+    impl ObjectOp for Flaky {
+        type Done = Ok1;
+        async fn apply(&self, obj: &ObjectRef) -> Outcome<Ok1> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if self.fatal.contains(&obj.key) {
+                return Outcome::failed(BulkError::S3 {
+                    bucket: obj.bucket.clone(),
+                    key: obj.key.clone(),
+                    error: s3ec::ServiceError::refused(s3ec::S3, "PutObject", "precondition")
+                        .with_status(412)
+                        .with_code("PreconditionFailed"),
+                });
+            }
+            let mut fails = self.fails.lock().unwrap();
+            match fails.get_mut(&obj.key) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    Outcome::failed(BulkError::S3 {
+                        bucket: obj.bucket.clone(),
+                        key: obj.key.clone(),
+                        error: s3ec::ServiceError::refused(s3ec::S3, "PutObject", "slow down")
+                            .with_status(503)
+                            .with_code("SlowDown"),
+                    })
+                }
+                _ => Outcome::Done(Ok1),
+            }
+        }
+    }
+
+    fn flaky(fails: &[(&str, u32)], fatal: &[&str]) -> Flaky {
+        Flaky {
+            fails: Mutex::new(fails.iter().map(|(k, n)| (k.to_string(), *n)).collect()),
+            fatal: fatal.iter().map(|k| k.to_string()).collect(),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            calls: AtomicUsize::new(0),
+        }
+    }
+
+    fn objects(n: usize) -> ObjectStream {
+        crate::source::list((0..n).map(|i| ObjectRef::new("b", format!("k{i}"))).collect())
+    }
+
+    fn fast(concurrency: usize) -> RunOptions {
+        RunOptions {
+            concurrency,
+            retry: RetryPolicy {
+                max_attempts: 4,
+                base: Duration::from_millis(1),
+                cap: Duration::from_millis(5),
+            },
+            ..RunOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn retryable_faults_are_retried_to_success_fatal_ones_are_not() {
+        let op = flaky(&[("k1", 3), ("k2", 1), ("k3", 9)], &["k4"]);
+        let mut seen = HashMap::new();
+        let totals = run(objects(6), &op, &fast(4), None, |obj, outcome| {
+            let what = match outcome {
+                Outcome::Done(_) => "done".to_string(),
+                Outcome::Failed {
+                    retryable,
+                    attempts,
+                    ..
+                } => format!("failed retryable={retryable} attempts={attempts}"),
+                Outcome::Skipped { reason, .. } => reason.code().to_string(),
+            };
+            seen.insert(obj.key.clone(), what);
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen["k1"], "done", "3 faults, 4 attempts");
+        assert_eq!(seen["k2"], "done");
+        assert_eq!(seen["k3"], "failed retryable=true attempts=4", "gave up");
+        assert_eq!(seen["k4"], "failed retryable=false attempts=1", "412 is final");
+        assert_eq!((totals.done, totals.failed, totals.seen), (4, 2, 6));
+        assert_eq!(totals.bytes, 4);
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_bounded_and_used() {
+        let op = flaky(&[], &[]);
+        run(objects(64), &op, &fast(8), None, |_, _| {}).await.unwrap();
+        assert_eq!(op.peak.load(Ordering::SeqCst), 8);
+        let op = flaky(&[], &[]);
+        run(objects(16), &op, &fast(1), None, |_, _| {}).await.unwrap();
+        assert_eq!(op.peak.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_stop_takes_no_new_object_and_journals_what_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cp");
+        let mut cp = Checkpoint::open(&path).unwrap();
+        let op = flaky(&[("k2", 1)], &[]);
+        let options = fast(1);
+        let stop = options.stop.clone();
+        let mut reported = 0;
+        let totals = run(objects(10), &op, &options, Some(&mut cp), |_, _| {
+            reported += 1;
+            if reported == 3 {
+                stop.store(true, Ordering::SeqCst);
+            }
+        })
+        .await
+        .unwrap();
+        assert!(totals.stopped);
+        assert!(totals.seen < 10, "stopped early: {totals:?}");
+        drop(cp);
+        // A second run with the journal skips exactly what the first finished and does the rest.
+        let mut cp = Checkpoint::open(&path).unwrap();
+        let finished_before = cp.len() as u64;
+        assert_eq!(finished_before, totals.done);
+        let op2 = flaky(&[], &[]);
+        let again = run(objects(10), &op2, &fast(3), Some(&mut cp), |_, _| {}).await.unwrap();
+        assert_eq!(again.skipped, finished_before);
+        assert_eq!(again.done, 10 - finished_before);
+        assert_eq!(op2.calls.load(Ordering::SeqCst) as u64, 10 - finished_before);
+    }
+
+    #[tokio::test]
+    async fn shards_take_their_keys_only() {
+        let op = flaky(&[], &[]);
+        let options = RunOptions {
+            shard: Some(Shard::new(1, 3).unwrap()),
+            ..fast(4)
+        };
+        let mut keys = Vec::new();
+        run(objects(30), &op, &options, None, |obj, _| keys.push(obj.key.clone()))
+            .await
+            .unwrap();
+        assert!(!keys.is_empty());
+        assert!(keys.iter().all(|k| Shard::of_key(k, 3) == 1));
+    }
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_jitter() {
+        let p = RetryPolicy::default();
+        for attempt in 1..30 {
+            let ceiling = p.base.saturating_mul(1 << (attempt - 1).min(20)).min(p.cap);
+            assert!(p.delay(attempt) <= ceiling);
+        }
+    }
+}
