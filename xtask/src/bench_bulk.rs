@@ -76,7 +76,13 @@ pub fn run(args: &[String]) -> Result<()> {
         .build()?;
     let started = Instant::now();
     for copy in ["c1", "cn"] {
-        rt.block_on(populate(&g, &root, &key_file, &format!("{run_id}/{copy}/"), objects))?;
+        rt.block_on(populate(
+            &g,
+            &root,
+            &key_file,
+            &format!("{run_id}/{copy}/"),
+            objects,
+        ))?;
     }
     println!(
         "bench bulk: Garage at {}; {objects} objects per copy written in {:.1}s; {} cores, load average {}",
@@ -92,14 +98,44 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     let url = |p: &str| format!("s3://{}/{run_id}/{p}", g.bucket);
     let tenth = url("cn/part0/");
-    let (t, rss_small) = timed(&g, &s3ec, &key_file, &["scan", &tenth, "--concurrency", &concurrency.to_string()])?;
+    let (t, rss_small) = timed(
+        &g,
+        &s3ec,
+        &key_file,
+        &["scan", &tenth, "--concurrency", &concurrency.to_string()],
+    )?;
     let small = objects / 10;
     println!("scan of {small:>6} objects, concurrency {concurrency:>3}: {:>7.1}s {:>8.0} objects/s  peak RSS {rss_small} KiB", t, small as f64 / t);
-    let (t, rss_full) = timed(&g, &s3ec, &key_file, &["scan", &url("cn/"), "--concurrency", &concurrency.to_string()])?;
+    let (t, rss_full) = timed(
+        &g,
+        &s3ec,
+        &key_file,
+        &[
+            "scan",
+            &url("cn/"),
+            "--concurrency",
+            &concurrency.to_string(),
+        ],
+    )?;
     println!("scan of {objects:>6} objects, concurrency {concurrency:>3}: {:>7.1}s {:>8.0} objects/s  peak RSS {rss_full} KiB", t, objects as f64 / t);
-    let (t1, rss1) = timed(&g, &s3ec, &key_file, &["migrate", &url("c1/"), "--concurrency", "1"])?;
+    let (t1, rss1) = timed(
+        &g,
+        &s3ec,
+        &key_file,
+        &["migrate", &url("c1/"), "--concurrency", "1"],
+    )?;
     println!("migrate of {objects:>6} objects, concurrency   1: {:>7.1}s {:>8.1} objects/s  peak RSS {rss1} KiB", t1, objects as f64 / t1);
-    let (tn, rssn) = timed(&g, &s3ec, &key_file, &["migrate", &url("cn/"), "--concurrency", &concurrency.to_string()])?;
+    let (tn, rssn) = timed(
+        &g,
+        &s3ec,
+        &key_file,
+        &[
+            "migrate",
+            &url("cn/"),
+            "--concurrency",
+            &concurrency.to_string(),
+        ],
+    )?;
     println!("migrate of {objects:>6} objects, concurrency {concurrency:>3}: {:>7.1}s {:>8.1} objects/s  peak RSS {rssn} KiB", tn, objects as f64 / tn);
     println!(
         "migrate speed-up at concurrency {concurrency}: {:.1}x (goal >= 10x); scan peak RSS {small} -> {objects} objects: {rss_small} -> {rss_full} KiB (goal: flat)",
@@ -114,7 +150,15 @@ fn build_release(root: &Path) -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root)
-        .args(["build", "--quiet", "--release", "-p", "s3ec-cli", "--bin", "s3ec"])
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "s3ec-cli",
+            "--bin",
+            "s3ec",
+        ])
         .status()
         .context("building the release s3ec binary")?;
     if !status.success() {
@@ -145,7 +189,10 @@ fn timed(g: &Garage, s3ec: &Path, key: &Path, args: &[&str]) -> Result<(f64, u64
     let secs = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        bail!("s3ec {args:?} failed: {}", stderr.lines().rev().take(5).collect::<Vec<_>>().join("\n"));
+        bail!(
+            "s3ec {args:?} failed: {}",
+            stderr.lines().rev().take(5).collect::<Vec<_>>().join("\n")
+        );
     }
     let rss = stderr
         .lines()

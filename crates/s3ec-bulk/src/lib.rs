@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod object;
 pub mod ops;
 pub mod report;
+pub mod retry;
 pub mod runner;
 pub mod shard;
 pub mod source;

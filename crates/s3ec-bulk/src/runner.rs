@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::stream::StreamExt;
 use serde_json::{Map, Value};
@@ -13,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::checkpoint::{Checkpoint, Finished};
 use crate::error::BulkError;
 use crate::object::ObjectRef;
+pub use crate::retry::RetryPolicy;
 use crate::shard::Shard;
 use crate::source::ObjectStream;
 
@@ -134,39 +134,6 @@ impl<D> Outcome<D> {
     /// A skip with the object's ETag.
     pub fn skipped(reason: SkipReason, etag: Option<String>) -> Self {
         Outcome::Skipped { reason, etag }
-    }
-}
-
-/// Exponential backoff with full jitter: attempt `n` (from 1) waits a uniformly random time in
-/// `[0, min(cap, base * 2^(n-1))]` before the next try.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Tries per object, the first included.
-    pub max_attempts: u32,
-    /// The first delay's upper bound.
-    pub base: Duration,
-    /// The largest delay.
-    pub cap: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 6,
-            base: Duration::from_millis(200),
-            cap: Duration::from_secs(20),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The delay after failed attempt `attempt` (from 1).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-            .min(self.cap);
-        ceiling.mul_f64(fastrand::f64())
     }
 }
 
@@ -361,6 +328,7 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Mutex;
+    use std::time::Duration;
 
     /// Fails each object `fails[key]` times (retryably, as a 503 SlowDown), then succeeds; `fatal` keys fail
     /// for good. Counts the objects in flight to check the bound.
@@ -430,7 +398,11 @@ mod tests {
     }
 
     fn objects(n: usize) -> ObjectStream {
-        crate::source::list((0..n).map(|i| ObjectRef::new("b", format!("k{i}"))).collect())
+        crate::source::list(
+            (0..n)
+                .map(|i| ObjectRef::new("b", format!("k{i}")))
+                .collect(),
+        )
     }
 
     fn fast(concurrency: usize) -> RunOptions {
@@ -466,7 +438,10 @@ mod tests {
         assert_eq!(seen["k1"], "done", "3 faults, 4 attempts");
         assert_eq!(seen["k2"], "done");
         assert_eq!(seen["k3"], "failed retryable=true attempts=4", "gave up");
-        assert_eq!(seen["k4"], "failed retryable=false attempts=1", "412 is final");
+        assert_eq!(
+            seen["k4"], "failed retryable=false attempts=1",
+            "412 is final"
+        );
         assert_eq!((totals.done, totals.failed, totals.seen), (4, 2, 6));
         assert_eq!(totals.bytes, 4);
     }
@@ -474,10 +449,14 @@ mod tests {
     #[tokio::test]
     async fn concurrency_is_bounded_and_used() {
         let op = flaky(&[], &[]);
-        run(objects(64), &op, &fast(8), None, |_, _| {}).await.unwrap();
+        run(objects(64), &op, &fast(8), None, |_, _| {})
+            .await
+            .unwrap();
         assert_eq!(op.peak.load(Ordering::SeqCst), 8);
         let op = flaky(&[], &[]);
-        run(objects(16), &op, &fast(1), None, |_, _| {}).await.unwrap();
+        run(objects(16), &op, &fast(1), None, |_, _| {})
+            .await
+            .unwrap();
         assert_eq!(op.peak.load(Ordering::SeqCst), 1);
     }
 
@@ -506,10 +485,15 @@ mod tests {
         let finished_before = cp.len() as u64;
         assert_eq!(finished_before, totals.done);
         let op2 = flaky(&[], &[]);
-        let again = run(objects(10), &op2, &fast(3), Some(&mut cp), |_, _| {}).await.unwrap();
+        let again = run(objects(10), &op2, &fast(3), Some(&mut cp), |_, _| {})
+            .await
+            .unwrap();
         assert_eq!(again.skipped, finished_before);
         assert_eq!(again.done, 10 - finished_before);
-        assert_eq!(op2.calls.load(Ordering::SeqCst) as u64, 10 - finished_before);
+        assert_eq!(
+            op2.calls.load(Ordering::SeqCst) as u64,
+            10 - finished_before
+        );
     }
 
     #[tokio::test]
@@ -520,9 +504,11 @@ mod tests {
             ..fast(4)
         };
         let mut keys = Vec::new();
-        run(objects(30), &op, &options, None, |obj, _| keys.push(obj.key.clone()))
-            .await
-            .unwrap();
+        run(objects(30), &op, &options, None, |obj, _| {
+            keys.push(obj.key.clone())
+        })
+        .await
+        .unwrap();
         assert!(!keys.is_empty());
         assert!(keys.iter().all(|k| Shard::of_key(k, 3) == 1));
     }

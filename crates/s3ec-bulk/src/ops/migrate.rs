@@ -17,6 +17,7 @@ use super::look;
 use crate::error::BulkError;
 use crate::inspect::{inspect, legacy_reason, Inspection, State};
 use crate::object::ObjectRef;
+use crate::retry::RetryPolicy;
 use crate::runner::{DoneReport, ObjectOp, Outcome, SkipReason};
 
 /// The result of migrating one object.
@@ -138,13 +139,28 @@ impl Migrator {
             && new_envelope.storage == Storage::ObjectMetadata
         {
             let ikey = format!("{key}{}", s3ec_format::DEFAULT_INSTRUCTION_SUFFIX);
-            self.s3
-                .delete_object()
-                .bucket(bucket)
-                .key(&ikey)
-                .send()
-                .await
-                .map_err(|e| BulkError::s3("DeleteObject", bucket, &ikey, e))?;
+            // Past the write there is no going back: a retry of the whole object would find it V3 and leave the
+            // stale file, so this step is retried here.
+            let retry = RetryPolicy::default();
+            let mut attempt = 1;
+            loop {
+                let deleted = self
+                    .s3
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(&ikey)
+                    .send()
+                    .await
+                    .map_err(|e| BulkError::s3("DeleteObject", bucket, &ikey, e));
+                match deleted {
+                    Ok(_) => break,
+                    Err(e) if e.is_retryable() && attempt < retry.max_attempts => {
+                        tokio::time::sleep(retry.delay(attempt)).await;
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
         Ok(Migrated {
             bytes,
