@@ -294,3 +294,166 @@ fn garage_shards_split_a_prefix() {
     all.sort();
     assert_eq!(seen, all);
 }
+
+/// An S3 Inventory manifest in the bucket (gzip CSV, URL-encoded keys, its MD5 in the manifest) drives `scan`;
+/// a manifest whose checksum does not match stops the run before any object.
+#[test]
+fn garage_scan_from_an_inventory_manifest() {
+    use std::io::Write as _;
+    let b = Backend::garage("manifest");
+    let names = ["a b.txt", "c+d", "é"];
+    for n in names {
+        b.put_raw(n, b"plain".to_vec(), HashMap::new());
+    }
+    b.put_vector(RUBY, "v2-aes-meta-17", "legacy");
+    let encode = |k: &str| {
+        k.bytes()
+            .map(|c| match c {
+                b' ' => "+".to_string(),
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                    (c as char).to_string()
+                }
+                _ => format!("%{c:02X}"),
+            })
+            .collect::<String>()
+    };
+    let mut csv = String::new();
+    for n in names.iter().chain(["legacy"].iter()) {
+        csv.push_str(&format!(
+            "\"{}\",\"{}\",\"5\"\n",
+            b.bucket,
+            encode(&b.key(n))
+        ));
+    }
+    let mut gz = flate2_encode(csv.as_bytes());
+    gz.flush().unwrap();
+    let data = gz.finish().unwrap();
+    let md5 = format!("{:x}", md5_of(&data));
+    b.put_raw("inv/data.csv.gz", data, HashMap::new());
+    let manifest = |md5: &str| {
+        serde_json::json!({
+            "sourceBucket": b.bucket, "destinationBucket": format!("arn:aws:s3:::{}", b.bucket),
+            "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size",
+            "files": [{"key": b.key("inv/data.csv.gz"), "size": 1, "MD5checksum": md5}],
+        })
+        .to_string()
+        .into_bytes()
+    };
+    b.put_raw("inv/manifest.json", manifest(&md5), HashMap::new());
+    let out = b
+        .cmd()
+        .args(["--json", "scan", "--manifest"])
+        .arg(b.url("inv/manifest.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen: Vec<String> = object_lines(&out.stdout)
+        .iter()
+        .map(|l| l["object"].as_str().unwrap().to_string())
+        .collect();
+    seen.sort();
+    let mut want: Vec<String> = names
+        .iter()
+        .chain(["legacy"].iter())
+        .map(|n| b.url(n))
+        .collect();
+    want.sort();
+    assert_eq!(seen, want);
+    b.put_raw(
+        "inv/manifest.json",
+        manifest("00000000000000000000000000000000"),
+        HashMap::new(),
+    );
+    let out = b
+        .cmd()
+        .args(["--json", "scan", "--manifest"])
+        .arg(b.url("inv/manifest.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("MD5"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        object_lines(&out.stdout).is_empty(),
+        "no object of an unverified file"
+    );
+}
+
+fn flate2_encode(bytes: &[u8]) -> flate2::write::GzEncoder<Vec<u8>> {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e
+}
+
+fn md5_of(bytes: &[u8]) -> u128 {
+    use md5::Digest as _;
+    u128::from_be_bytes(md5::Md5::digest(bytes).into())
+}
+
+/// `rekey s3://BUCKET/PREFIX/`: instruction-file objects re-keyed, metadata objects reported and left alone.
+#[test]
+fn garage_rekey_a_prefix() {
+    let b = Backend::garage("rekey_prefix");
+    let dir = tempfile::tempdir().unwrap();
+    let old = common::keygen_aes(dir.path(), "old.key");
+    let new = common::keygen_aes(dir.path(), "new.key");
+    for (name, instr) in [("i1", true), ("i2", true), ("m", false)] {
+        let mut c = b.cmd();
+        c.arg("--aes-key").arg(&old).arg("put");
+        if instr {
+            c.arg("--instruction-file");
+        }
+        c.arg("-")
+            .arg(b.url(name))
+            .write_stdin(name)
+            .assert()
+            .success();
+    }
+    let out = b
+        .cmd()
+        .arg("--aes-key")
+        .arg(&old)
+        .args(["--json", "rekey"])
+        .arg(b.prefix_url())
+        .arg("--new-aes-key")
+        .arg(&new)
+        .args(["--new-description", "rotation=2"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = object_lines(&out.stdout);
+    let result = |n: &str| {
+        lines
+            .iter()
+            .find(|l| l["object"] == b.url(n))
+            .unwrap_or_else(|| panic!("{n}: {lines:?}"))
+            .clone()
+    };
+    assert_eq!(result("i1")["result"], "done");
+    assert_eq!(result("i2")["result"], "done");
+    assert_eq!(result("m")["skip"], "envelope_in_metadata");
+    assert_eq!(result("i1.instruction")["skip"], "instruction_file");
+    for (name, key) in [("i1", &new), ("i2", &new), ("m", &old)] {
+        b.cmd()
+            .arg("--aes-key")
+            .arg(key)
+            .arg("get")
+            .arg(b.url(name))
+            .arg("-")
+            .assert()
+            .success()
+            .stdout(name.to_string());
+    }
+}
