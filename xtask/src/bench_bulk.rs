@@ -1,4 +1,4 @@
-//! `cargo xtask bench bulk [--objects N] [--concurrency N]`: the bulk engine (`s3ec scan`/`migrate`, crate
+//! `cargo xtask bench bulk [--objects N] [--concurrency N] [--binary PATH]`: the bulk engine (`s3ec scan`/`migrate`, crate
 //! `s3ec-bulk`) on loopback Garage.
 //!
 //! Writes N small objects (1 KiB to 1 MiB, most of them small: 90% up to 16 KiB; formats mixed: V1 from the Ruby
@@ -45,7 +45,8 @@ fn flag(args: &[String], name: &str, default: usize) -> Result<usize> {
     }
 }
 
-/// `bench bulk [--objects N] [--concurrency N]`.
+/// `bench bulk [--objects N] [--concurrency N] [--binary PATH]` (`--binary`: measure that `s3ec` instead of
+/// building the release one).
 pub fn run(args: &[String]) -> Result<()> {
     let objects = flag(args, "--objects", 10_000)?;
     let concurrency = flag(args, "--concurrency", 32)?;
@@ -60,7 +61,10 @@ pub fn run(args: &[String]) -> Result<()> {
         bucket: env("S3EC_TEST_GARAGE_BUCKET")?,
     };
     let root = workspace_root();
-    let s3ec = build_release(&root)?;
+    let s3ec = match args.iter().position(|a| a == "--binary") {
+        Some(i) => PathBuf::from(args.get(i + 1).context("--binary needs a path")?),
+        None => build_release(&root)?,
+    };
     let dir = std::env::temp_dir().join(format!("s3ec-bench-bulk-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let key_file = ruby_key(&root, &dir)?;
