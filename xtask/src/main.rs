@@ -12,6 +12,7 @@
 //! (for example `vectors check` once the `vectors` task exists).
 
 mod audit;
+mod bench_bulk;
 mod bench_client;
 mod bench_crypto;
 mod bench_rekey;
@@ -48,7 +49,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     (
         "bench",
-        "benchmarks: `bench crypto` (s3ec-crypto engines vs one-shot aws-lc-rs GCM), `bench client [pipeline|garage]` [--rounds N], `bench transfer` [--size MIB] (parallel put/get vs aws-sdk-s3 on an S3-shaped link and loopback Garage), `bench object-store` (EncryptedStore<AmazonS3> vs AmazonS3 on Garage), `bench rekey` [--size MIB] (rekey by server-side copy vs download+upload on loopback Garage)",
+        "benchmarks: `bench crypto` (s3ec-crypto engines vs one-shot aws-lc-rs GCM), `bench client [pipeline|garage]` [--rounds N], `bench transfer` [--size MIB] (parallel put/get vs aws-sdk-s3 on an S3-shaped link and loopback Garage), `bench object-store` (EncryptedStore<AmazonS3> vs AmazonS3 on Garage), `bench rekey` [--size MIB] (rekey by server-side copy vs download+upload on loopback Garage), `bench bulk` [--objects N] [--concurrency N] (s3ec scan/migrate objects/s and peak RSS on Garage)",
     ),
     (
         "fuzz",
@@ -88,10 +89,11 @@ fn dispatch(command: &str, rest: &[String]) -> anyhow::Result<()> {
             Some((what, more)) if what == "client" => bench_client::run(more),
             Some((what, more)) if what == "transfer" => bench_transfer::run(more),
             Some((what, more)) if what == "rekey" => bench_rekey::run(more),
+            Some((what, more)) if what == "bulk" => bench_bulk::run(more),
             Some((what, more)) if what == "link" => bench_transfer::link(more),
             Some((what, more)) if what == "object-store" => bench_object_store(more),
             _ => anyhow::bail!(
-                "usage: cargo xtask bench crypto|client|transfer|rekey|object-store [--rounds N]"
+                "usage: cargo xtask bench crypto|client|transfer|rekey|bulk|object-store [--rounds N]"
             ),
         },
         other => {
