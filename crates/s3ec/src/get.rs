@@ -248,7 +248,7 @@ impl GetObject {
                 let (Some(s), Some(f)) = (spec, fetched) else {
                     return Err(Error::internal("CBC range plan without a range"));
                 };
-                out.body = parallel_get::window(body, fetch, &request, out.e_tag.as_deref(), f);
+                out.body = body;
                 let mut out = crate::cbc_range::serve(crate::cbc_range::CbcRange {
                     client: &client,
                     envelope: &envelope,
@@ -256,6 +256,7 @@ impl GetObject {
                     spec: s,
                     fetched: f,
                     step,
+                    fetch,
                     request,
                     out,
                     into: dest.buffer(),
@@ -271,8 +272,9 @@ impl GetObject {
                 let Some(f) = fetched else {
                     return Err(Error::internal("CTR range plan without a range"));
                 };
-                let body = parallel_get::window(body, fetch, &request, out.e_tag.as_deref(), f);
                 let materials = client.open_ranged(&envelope, &self.context).await?;
+                // After the policy gates: a refused range costs no further request.
+                let body = parallel_get::window(body, fetch, &request, out.e_tag.as_deref(), f);
                 let ctr = CtrRangeDecryptor::new(
                     materials.content_suite(),
                     materials.data_key(),
