@@ -46,10 +46,10 @@ def setup(c):
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     state.update(bucket=c["bucket"], key=c["key"], size=c["size"], plain={}, ec={})
     for name, url in c["endpoints"].items():
-        s3 = s3_client(url, c)
-        state["plain"][name] = s3
+        # Two clients: the encryption client hooks the events of the one it wraps.
+        state["plain"][name] = s3_client(url, c)
         state["ec"][name] = S3EncryptionClient(
-            wrapped_s3_client=s3,
+            wrapped_s3_client=s3_client(url, c),
             config=S3EncryptionClientConfig(
                 keyring=KmsKeyring(kms_client=kms, kms_key_id=key_id),
                 encryption_algorithm=AlgorithmSuite.ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY,
