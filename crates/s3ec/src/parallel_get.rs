@@ -331,6 +331,9 @@ pub(crate) fn window(
         return first;
     };
     let len = fetched.last - fetched.first + 1;
+    if len <= part_size {
+        return first;
+    }
     let parts: Vec<Part> = (0..len.div_ceil(part_size))
         .map(|i| {
             let start = fetched.first + i * part_size;
