@@ -9,7 +9,12 @@
 //! - put: s3ec's parallel upload (`Client::upload`, parts encrypted as segments on all cores) vs plain
 //!   aws-sdk-s3 multipart upload with concurrent UploadPart calls, and s3ec's single-stream `put_object`;
 //! - get: s3ec's parallel authenticated get (`send_into`, concurrent ranges, one combined tag) vs plain
-//!   aws-sdk-s3 concurrent ranged gets into one buffer, and s3ec's single-stream get.
+//!   aws-sdk-s3 concurrent ranged gets into one buffer, and s3ec's single-stream get; beside them the
+//!   official Python v4 client's get (one stream, of an object it put with KMS on moto) and boto3's plain
+//!   `download_file` (s3transfer's concurrent ranged GETs, same part size and concurrency, into a file in
+//!   `/dev/shm`), both run in a Python child (`xtask/peers/python-v4/bench.py`, in the Python v4 peer's venv:
+//!   `cargo xtask peers install python-v4`) that times them itself (its start-up not counted). These also need
+//!   moto (`S3EC_TEST_MOTO_ENDPOINT`) for the Python client's KMS key.
 //!
 //! Every operation runs once per round and link, in an order rotated each round (interleaved, so a slow
 //! moment of the machine hits every operation alike). Reported: the median wall time and throughput, the
@@ -37,13 +42,15 @@ use tokio::task::JoinSet;
 const MIB: usize = 1024 * 1024;
 
 /// The operations, in the order of the table.
-const OPS: [Op; 6] = [
+const OPS: [Op; 8] = [
     Op::PlainMultipartPut,
     Op::EcParallelPut,
     Op::EcSinglePut,
     Op::PlainRangedGet,
     Op::EcParallelGet,
     Op::EcSingleGet,
+    Op::PythonV4Get,
+    Op::Boto3Download,
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,6 +61,8 @@ enum Op {
     PlainRangedGet,
     EcParallelGet,
     EcSingleGet,
+    PythonV4Get,
+    Boto3Download,
 }
 
 impl Op {
@@ -65,6 +74,8 @@ impl Op {
             Op::PlainRangedGet => "get  aws-sdk-s3 concurrent ranged gets",
             Op::EcParallelGet => "get  s3ec parallel authenticated get",
             Op::EcSingleGet => "get  s3ec single-stream get",
+            Op::PythonV4Get => "get  Python v4 client (one stream)",
+            Op::Boto3Download => "get  boto3 download_file (s3transfer)",
         }
     }
 }
@@ -200,6 +211,7 @@ struct Side {
 }
 
 struct Bench {
+    python: PyBench,
     bucket: String,
     body: Bytes,
     version: u64,
@@ -260,7 +272,20 @@ async fn transfer(s: Settings) -> Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         load_average()
     );
+    let mut python = PyBench::start(s.size)?;
+    python.call(&serde_json::json!({
+        "op": "setup",
+        "endpoints": {"loopback": endpoint.clone(), "capped": format!("http://{}", link.1)},
+        "region": region,
+        "access_key": id,
+        "secret_key": secret,
+        "bucket": bucket,
+        "key": PY_KEY,
+        "size": s.size,
+        "kms_endpoint": env("S3EC_TEST_MOTO_ENDPOINT")?,
+    }))?;
     let mut bench = Bench {
+        python,
         bucket,
         body: Bytes::from(data(s.size)),
         version: 0,
@@ -277,6 +302,10 @@ async fn transfer(s: Settings) -> Result<()> {
             bail!("{op:?} read back other bytes than were put");
         }
     }
+    // The Python get checks its digest once; download_file its length at every call.
+    bench
+        .python
+        .call(&serde_json::json!({"op": "get", "side": "loopback", "check": true}))?;
     // (side, op) -> (wall, cpu) per round.
     let mut times: BTreeMap<(usize, Op), Vec<(Duration, Duration)>> = BTreeMap::new();
     for round in 0..s.rounds {
@@ -285,17 +314,18 @@ async fn transfer(s: Settings) -> Result<()> {
                 let op = OPS[(i + round) % OPS.len()];
                 // A get after a put reads the object that put left; both keep the same plaintext length.
                 let (wall, cpu) = (Instant::now(), cpu_ns());
-                bench.run(side, op).await?;
-                let t = (
+                let child = bench.run(side, op).await?;
+                // The Python operations time themselves in their process.
+                let t = child.unwrap_or((
                     wall.elapsed(),
                     Duration::from_nanos(cpu_ns().saturating_sub(cpu)),
-                );
+                ));
                 times.entry((si, op)).or_default().push(t);
             }
         }
     }
     report(&s, &sides, &times);
-    for key in ["bench-transfer-plain", "bench-transfer-s3ec"] {
+    for key in ["bench-transfer-plain", "bench-transfer-s3ec", PY_KEY] {
         let _ = sides[1]
             .plain
             .delete_object()
@@ -359,6 +389,11 @@ fn report(s: &Settings, sides: &[Side], times: &BTreeMap<(usize, Op), Vec<(Durat
             ratio(Op::EcParallelGet, Op::PlainRangedGet),
             ratio(Op::EcSingleGet, Op::EcParallelGet)
         );
+        println!(
+            "    get: Python v4 / s3ec parallel {:.2}x; boto3 download_file / s3ec parallel {:.2}x (wall; > 1: s3ec faster)",
+            ratio(Op::PythonV4Get, Op::EcParallelGet),
+            ratio(Op::Boto3Download, Op::EcParallelGet)
+        );
     }
 }
 
@@ -395,7 +430,8 @@ impl Bench {
         self.body = body.freeze();
     }
 
-    async fn run(&mut self, side: &Side, op: Op) -> Result<()> {
+    /// Runs `op` on `side`; the Python operations return their own (wall, CPU) times.
+    async fn run(&mut self, side: &Side, op: Op) -> Result<Option<(Duration, Duration)>> {
         let bucket = self.bucket.clone();
         let bucket = bucket.as_str();
         match op {
@@ -457,8 +493,90 @@ impl Bench {
                     .send_into(&mut self.reused)
                     .await?;
             }
+            Op::PythonV4Get => {
+                let cmd = serde_json::json!({"op": "get", "side": side.name});
+                return self.python.call(&cmd).map(Some);
+            }
+            Op::Boto3Download => {
+                let cmd = serde_json::json!({
+                    "op": "download",
+                    "side": side.name,
+                    "key": "bench-transfer-plain",
+                    "part_size": self.part_size,
+                    "concurrency": self.concurrency,
+                });
+                return self.python.call(&cmd).map(Some);
+            }
         }
-        Ok(())
+        Ok(None)
+    }
+}
+
+/// The object the Python v4 client puts (with KMS) and gets.
+const PY_KEY: &str = "bench-transfer-python-v4";
+
+/// The Python child: `xtask/peers/python-v4/bench.py` in the Python v4 peer's venv; killed when dropped.
+struct PyBench {
+    /// The object size every get and download must return.
+    size: u64,
+    child: Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl PyBench {
+    fn start(size: usize) -> Result<Self> {
+        let python = crate::servers::tools_dir().join("peer-python-v4/venv/bin/python");
+        if !python.exists() {
+            bail!(
+                "{} is missing: run `cargo xtask peers install python-v4`",
+                python.display()
+            );
+        }
+        let script = crate::root::workspace_root().join("xtask/peers/python-v4/bench.py");
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", python.display()))?;
+        let stdin = child.stdin.take().context("python stdin")?;
+        let stdout = std::io::BufReader::new(child.stdout.take().context("python stdout")?);
+        Ok(Self {
+            size: size as u64,
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    /// Sends one command; returns the (wall, CPU) the child measured.
+    fn call(&mut self, cmd: &serde_json::Value) -> Result<(Duration, Duration)> {
+        use std::io::Write;
+        // The child works for seconds: the runtime's other worker keeps serving meanwhile.
+        tokio::task::block_in_place(|| {
+            writeln!(self.stdin, "{cmd}")?;
+            self.stdin.flush()?;
+            let mut line = String::new();
+            self.stdout.read_line(&mut line)?;
+            let v: serde_json::Value =
+                serde_json::from_str(&line).with_context(|| format!("python answered {line:?}"))?;
+            if v["ok"].as_bool() != Some(true) {
+                bail!("python {}: {}", cmd["op"], v["error"]);
+            }
+            if cmd["op"] != "setup" && v["len"].as_u64() != Some(self.size) {
+                bail!("python {} returned {} bytes", cmd["op"], v["len"]);
+            }
+            let secs = |k: &str| Duration::from_secs_f64(v[k].as_f64().unwrap_or(0.0));
+            Ok((secs("wall"), secs("cpu")))
+        })
+    }
+}
+
+impl Drop for PyBench {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

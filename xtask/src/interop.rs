@@ -1,4 +1,5 @@
-//! `cargo xtask interop [--peer P]...`: the live matrix against moto on 127.0.0.1.
+//! `cargo xtask interop [--peer P]... [--case TEXT]`: the live matrix against moto on 127.0.0.1 (`--case`: only
+//! the objects whose case name contains TEXT).
 //!
 //! Every participant (the official clients of [`crate::peers::PEERS`] and, once its harness
 //! builds, s3ec itself as the participant `s3ec`) writes each configuration it supports, and
@@ -32,6 +33,32 @@ const PARALLEL: (usize, u64) = (5 * 1024 * 1024 + 4103, 5 * 1024 * 1024);
 /// The part size `writer` puts an object of `size` bytes with through its parallel upload, if it does.
 fn parallel_part(writer: &str, size: usize) -> Option<u64> {
     (writer == "s3ec" && size == PARALLEL.0).then_some(PARALLEL.1)
+}
+
+/// Objects the official clients write above s3ec's parallel-get threshold (16 MiB stored), which s3ec (the
+/// only reader of these cells, to keep the matrix quick) reads with its parallel get into a file: one size,
+/// V2 and V3, metadata and instruction file where the writer stores them, KMS (every writer has it).
+const LARGE: usize = 17 * 1024 * 1024 + 5;
+
+/// Part size of the large objects Java v4 and Python v4 also upload in parts: not the parallel get's
+/// 8 MiB, so that s3ec's ranges follow the stored parts (6 MiB) only if it reads the layout.
+const LARGE_PART: u64 = 6 * 1024 * 1024;
+
+/// The large objects `writer` puts: (format, storage, multipart part size).
+fn large(writer: &str) -> &'static [(&'static str, &'static str, Option<u64>)] {
+    match writer {
+        "java-v4" => &[
+            ("v3", "instruction", None),
+            ("v3", "metadata", Some(LARGE_PART)),
+        ],
+        "go-v4" => &[("v2", "metadata", None), ("v3", "metadata", None)],
+        "python-v4" => &[
+            ("v2", "metadata", Some(LARGE_PART)),
+            ("v3", "metadata", None),
+        ],
+        "ruby" => &[("v2", "instruction", None)],
+        _ => &[],
+    }
 }
 
 /// What a participant can read: (format flag the object was written with, keyring, storage).
@@ -71,6 +98,7 @@ struct Cell {
 /// Entry point.
 pub fn run(args: &[String]) -> Result<()> {
     let mut chosen: Vec<&'static Peer> = Vec::new();
+    let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -78,7 +106,11 @@ pub fn run(args: &[String]) -> Result<()> {
                 Some(n) => chosen.push(peers::peer(n)?),
                 None => bail!("--peer needs a name"),
             },
-            other => bail!("unknown flag {other} (interop [--peer P]...)"),
+            "--case" => match it.next() {
+                Some(t) => only = Some(t.clone()),
+                None => bail!("--case needs a text"),
+            },
+            other => bail!("unknown flag {other} (interop [--peer P]... [--case TEXT])"),
         }
     }
     if chosen.is_empty() {
@@ -103,10 +135,15 @@ pub fn run(args: &[String]) -> Result<()> {
         }
     }
     let mut cells = Vec::new();
+    let mut large_time = std::time::Duration::ZERO;
     for writer in &chosen {
         let writer_started = Instant::now();
         let before = cells.len();
-        for (case, format, keyring, storage, size, ctx, reencrypt) in configs(writer) {
+        for (case, format, keyring, storage, size, ctx, reencrypt, multipart) in configs(writer) {
+            if only.as_deref().is_some_and(|t| !case.contains(t)) {
+                continue;
+            }
+            let case_started = Instant::now();
             // The key that reads the object: the re-encrypted ones are read with the new key only.
             let read_keyring = if reencrypt { "aes-new" } else { keyring };
             let key = format!("interop/{}/{case}", writer.name);
@@ -131,6 +168,9 @@ pub fn run(args: &[String]) -> Result<()> {
             }
             if let Some(part) = parallel_part(writer.name, size) {
                 put.extend(["--parallel".into(), part.to_string()]);
+            }
+            if let Some(part) = multipart {
+                put.extend(["--multipart".into(), part.to_string()]);
             }
             let written = match procs.get_mut(writer.name) {
                 Some(proc) => {
@@ -168,7 +208,9 @@ pub fn run(args: &[String]) -> Result<()> {
                 )),
             };
             for reader in &chosen {
-                if !reads(reader.name, format, keyring, storage) {
+                if !reads(reader.name, format, keyring, storage)
+                    || (size == LARGE && reader.name != "s3ec")
+                {
                     continue;
                 }
                 let known = known_incompatible(writer.name, storage, reader.name);
@@ -257,6 +299,9 @@ pub fn run(args: &[String]) -> Result<()> {
                     ));
                 }
             }
+            if size == LARGE {
+                large_time += case_started.elapsed();
+            }
         }
         // Progress, so a long run is not silent until the matrix.
         println!(
@@ -267,6 +312,10 @@ pub fn run(args: &[String]) -> Result<()> {
         );
     }
     print_matrix(&chosen, &cells);
+    println!(
+        "objects above the parallel-get threshold ({LARGE} bytes): {:.0} s of puts and reads",
+        large_time.as_secs_f64()
+    );
     let passed = cells.iter().filter(|c| c.ok).count();
     let known = cells.iter().filter(|c| c.known.is_some()).count();
     let failed = cells.len() - passed - known;
@@ -337,7 +386,7 @@ fn ranged_cell(
 }
 
 /// One object a writer puts: (case name, format flag, keyring, storage, size, with context, re-encrypted
-/// by the writer to the `aes-new` key after the put).
+/// by the writer to the `aes-new` key after the put, multipart part size).
 type Config = (
     String,
     &'static str,
@@ -346,6 +395,7 @@ type Config = (
     usize,
     bool,
     bool,
+    Option<u64>,
 );
 
 /// Every object `writer` puts.
@@ -372,6 +422,7 @@ fn configs(writer: &Peer) -> Vec<Config> {
                         size,
                         false,
                         false,
+                        None,
                     ));
                 }
                 // s3crypto v1 (V1 client) and Ruby's V1 client carry no encryption context.
@@ -384,6 +435,7 @@ fn configs(writer: &Peer) -> Vec<Config> {
                         17,
                         true,
                         false,
+                        None,
                     ));
                 }
             }
@@ -399,6 +451,7 @@ fn configs(writer: &Peer) -> Vec<Config> {
                     PARALLEL.0,
                     false,
                     false,
+                    None,
                 ));
             }
         }
@@ -414,8 +467,27 @@ fn configs(writer: &Peer) -> Vec<Config> {
                 17,
                 false,
                 true,
+                None,
             ));
         }
+    }
+    for &(format, storage, multipart) in large(writer.name) {
+        let st = if storage == "metadata" {
+            "meta"
+        } else {
+            "instr"
+        };
+        let mp = multipart.map_or(String::new(), |p| format!("-mp{}m", p >> 20));
+        out.push((
+            format!("{format}-kms-{st}{mp}-{LARGE}"),
+            format,
+            "kms",
+            storage,
+            LARGE,
+            false,
+            false,
+            multipart,
+        ));
     }
     out
 }
@@ -515,6 +587,42 @@ mod tests {
     }
 
     #[test]
+    fn large_objects_of_each_official_writer_are_read_by_s3ec_in_parallel() {
+        let stored = LARGE as u64 + 16;
+        assert!(
+            stored > s3ec::DEFAULT_GET_THRESHOLD,
+            "above the parallel threshold"
+        );
+        assert!(
+            stored.div_ceil(LARGE_PART) >= 2 && LARGE_PART != s3ec::DEFAULT_GET_PART_SIZE,
+            "several stored parts, not the default split"
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        for w in ["java-v4", "go-v4", "python-v4", "ruby"] {
+            let peer = peers::peer(w).unwrap();
+            let large: Vec<Config> = configs(peer).into_iter().filter(|c| c.4 == LARGE).collect();
+            assert!(!large.is_empty(), "{w}");
+            for c in &large {
+                assert!(peer.caps.formats.contains(&c.1), "{w} writes {}", c.1);
+                assert!(c.3 == "metadata" || peer.caps.instruction_put, "{w}");
+                assert!(c.7.is_none() || peer.caps.multipart.is_some(), "{w}");
+                assert!(reads("s3ec", c.1, c.2, c.3));
+                seen.insert((c.1, c.3, c.7.is_some()));
+            }
+        }
+        for want in [
+            ("v2", "metadata", false),
+            ("v3", "metadata", false),
+            ("v2", "instruction", false),
+            ("v3", "instruction", false),
+            ("v3", "metadata", true),
+            ("v2", "metadata", true),
+        ] {
+            assert!(seen.contains(&want), "{want:?}");
+        }
+    }
+
+    #[test]
     fn s3ec_is_never_excused() {
         for w in PEERS {
             for r in PEERS {
@@ -530,7 +638,7 @@ mod tests {
     #[test]
     fn every_writer_config_has_a_reader_besides_itself() {
         for w in PEERS {
-            for (case, format, keyring, storage, _, _, _) in configs(w) {
+            for (case, format, keyring, storage, _, _, _, _) in configs(w) {
                 let others = PEERS
                     .iter()
                     .filter(|r| r.name != w.name && reads(r.name, format, keyring, storage))

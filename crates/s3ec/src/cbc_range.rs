@@ -22,7 +22,9 @@ use crate::body::channel;
 use crate::client::Client;
 use crate::error::{Error, ObjectError};
 use crate::output::{clear_checksums, drain_into};
+use crate::parallel_get::window;
 use crate::range::{plan_cbc, CbcPlan, CbcStep, ContentRange, RangeError, RangeSpec, BLOCK};
+use crate::read_plan::Fetch;
 
 const B: usize = BLOCK as usize;
 
@@ -35,6 +37,8 @@ pub(crate) struct CbcRange<'a> {
     pub fetched: ContentRange,
     /// The plan's step (`None`: the stored body is not whole blocks).
     pub step: Option<CbcStep>,
+    /// How the window of the first response is read (`parallel_get::window`).
+    pub fetch: Fetch,
     /// The request as sent, to repeat for the last two blocks.
     pub request: GetObjectFluentBuilder,
     pub out: GetObjectOutput,
@@ -50,6 +54,7 @@ pub(crate) async fn serve(r: CbcRange<'_>) -> Result<GetObjectOutput, Error> {
         spec,
         fetched,
         step,
+        fetch,
         request,
         mut out,
         into,
@@ -61,6 +66,14 @@ pub(crate) async fn serve(r: CbcRange<'_>) -> Result<GetObjectOutput, Error> {
     let Some(step) = step else {
         return Err(CryptoError::LegacyDecrypt.into());
     };
+    // After the policy gates: a refused range costs no further request.
+    out.body = window(
+        std::mem::take(&mut out.body),
+        fetch,
+        &request,
+        out.e_tag.as_deref(),
+        fetched,
+    );
     let key = materials.data_key();
     let ContentNonce::Iv(iv) = &envelope.nonce else {
         return Err(ObjectError::Malformed("CBC object without an IV").into());

@@ -13,7 +13,8 @@ use crate::client::Client;
 use crate::error::{required, DecryptFailure, Error, ObjectError, UsageError};
 use crate::options::ParallelGet;
 use crate::output::{clear_checksums, drain_into, in_order, write_file};
-use crate::parallel_get::{self, PartialFile};
+use crate::parallel_get;
+use crate::partial_file::PartialFile;
 use crate::plain_buf::{Grow, PlainBuf, Wipe};
 use crate::range::{ContentRange, PartialPlan, RangeError, RangeSpec};
 use crate::read_plan::{self, Destination, GcmRead, ParallelSink, ReadInputs, ReadPath};
@@ -243,7 +244,7 @@ impl GetObject {
         })?;
         let mut body = std::mem::take(&mut out.body);
         let (plain, len, content_range) = match path {
-            ReadPath::CbcRange(step) => {
+            ReadPath::CbcRange(step, fetch) => {
                 let (Some(s), Some(f)) = (spec, fetched) else {
                     return Err(Error::internal("CBC range plan without a range"));
                 };
@@ -255,6 +256,7 @@ impl GetObject {
                     spec: s,
                     fetched: f,
                     step,
+                    fetch,
                     request,
                     out,
                     into: dest.buffer(),
@@ -266,8 +268,13 @@ impl GetObject {
                 }
                 return Ok(out);
             }
-            ReadPath::CtrRange(p) => {
+            ReadPath::CtrRange(p, fetch) => {
+                let Some(f) = fetched else {
+                    return Err(Error::internal("CTR range plan without a range"));
+                };
                 let materials = client.open_ranged(&envelope, &self.context).await?;
+                // After the policy gates: a refused range costs no further request.
+                let body = parallel_get::window(body, fetch, &request, out.e_tag.as_deref(), f);
                 let ctr = CtrRangeDecryptor::new(
                     materials.content_suite(),
                     materials.data_key(),
@@ -327,14 +334,20 @@ impl GetObject {
                 concurrency,
                 sink,
             } => {
-                let materials = client.open(&envelope, &self.context).await?;
+                let etag = out.e_tag.clone().unwrap_or_default();
+                // The layout question overlaps the key's unwrapping (a KMS call, perhaps).
+                let (materials, layout) = tokio::join!(
+                    client.open(&envelope, &self.context),
+                    parallel_get::stored_parts(client.s3(), &request, &etag)
+                );
+                let materials = materials?;
                 let key = materials.data_key();
                 let job = parallel_get::Job {
                     request,
                     first: body,
-                    etag: out.e_tag.clone().unwrap_or_default(),
+                    etag,
                     stored_len,
-                    part_size,
+                    part_size: read_plan::split_size(part_size, stored_len, layout),
                     concurrency,
                     object: Arc::new(GcmObject::for_decrypt(suite, key, &envelope.nonce)?),
                 };

@@ -54,6 +54,7 @@ mod output;
 mod parallel_get;
 mod parallel_upload;
 mod part_cipher;
+mod partial_file;
 mod plain_buf;
 pub mod properties;
 mod put;

@@ -31,7 +31,10 @@ pub const DEFAULT_PARALLEL_THRESHOLD: u64 = 16 * 1024 * 1024;
 /// Set `threshold` to `u64::MAX` to always read with one stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParallelGet {
-    /// Bytes per ranged GET (default [`DEFAULT_GET_PART_SIZE`], 8 MiB; at least [`MIN_GET_PART_SIZE`]).
+    /// Bytes per ranged GET (default [`DEFAULT_GET_PART_SIZE`], 8 MiB; at least [`MIN_GET_PART_SIZE`]). When
+    /// the object was uploaded in equal parts, the ranges follow its part boundaries instead (whole parts
+    /// grouped, or large parts cut evenly), never larger than this; the layout costs one HEAD with
+    /// `partNumber=1`, skipped when the ETag is a single PUT's MD5.
     pub part_size: u64,
     /// Ranged GETs in flight at once (default [`DEFAULT_GET_CONCURRENCY`], 8; at least 1).
     pub concurrency: usize,

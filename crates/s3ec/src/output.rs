@@ -8,7 +8,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::body::channel;
 use crate::error::Error;
-use crate::parallel_get::PartialFile;
+use crate::partial_file::PartialFile;
 use crate::plain_buf::Wipe;
 
 /// Drops the response's checksums: they describe the stored ciphertext, not the plaintext the caller receives.

@@ -16,7 +16,6 @@
 //!   wiped copy), decrypted from the file once verified, as the single-stream spooled get does.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
@@ -29,7 +28,9 @@ use zeroize::Zeroize;
 
 use crate::body::channel;
 use crate::error::{DecryptFailure, Error, ObjectError};
+use crate::partial_file::PartialFile;
 use crate::range::{ContentRange, RangeError};
+use crate::read_plan::{self, Fetch, StoredParts};
 
 /// One parallel get, as planned.
 pub(crate) struct Job {
@@ -308,6 +309,120 @@ async fn open_part(
     Ok(out.body)
 }
 
+/// The body of a partial range's first response as [`Fetch`] says: as it is, or its window (`fetched`) cut
+/// into ranges, the first read from `first` and the others fetched `concurrency` at a time, each pinned to
+/// `etag` like a parallel get's, and yielded in order. The bytes are ciphertext of an unauthenticated range:
+/// the legacy executors read them exactly as they would read the one response.
+pub(crate) fn window(
+    first: ByteStream,
+    fetch: Fetch,
+    request: &GetObjectFluentBuilder,
+    etag: Option<&str>,
+    fetched: ContentRange,
+) -> ByteStream {
+    let (
+        Fetch::Parallel {
+            part_size,
+            concurrency,
+        },
+        Some(etag),
+    ) = (fetch, etag)
+    else {
+        return first;
+    };
+    let len = fetched.last - fetched.first + 1;
+    if len <= part_size {
+        return first;
+    }
+    let parts: Vec<Part> = (0..len.div_ceil(part_size))
+        .map(|i| {
+            let start = fetched.first + i * part_size;
+            let end = (start + part_size).min(fetched.last + 1);
+            Part {
+                start,
+                end,
+                content_end: end,
+            }
+        })
+        .collect();
+    let (request, etag) = (request.clone(), etag.to_string());
+    let (sink, stream) = channel(Some(len));
+    tokio::spawn(async move {
+        let mut first = Some(first);
+        let mut ranges = stream::iter(parts)
+            .map(|part| {
+                let (head, request, etag) = (first.take(), request.clone(), etag.clone());
+                async move {
+                    let (mut body, exact) = match head {
+                        Some(body) => (body, false),
+                        None => (open_part(request, &etag, part, fetched.total).await?, true),
+                    };
+                    let mut cursor = Cursor::new(part, exact);
+                    let mut chunks = Vec::new();
+                    while let Some((chunk, _)) = cursor.next(&mut body).await? {
+                        chunks.push(chunk);
+                    }
+                    cursor.finish(&mut body).await?;
+                    Ok::<_, Error>(chunks)
+                }
+            })
+            .buffered(concurrency);
+        while let Some(range) = ranges.next().await {
+            let chunks = match range {
+                Ok(chunks) => chunks,
+                Err(e) => {
+                    let _ = sink.send(Err(e)).await;
+                    return;
+                }
+            };
+            for chunk in chunks {
+                // The reader went away (it has all it needs): the ranges still in flight are dropped.
+                if sink.send(Ok(chunk)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        sink.finish();
+    });
+    stream
+}
+
+/// Asks the store for the layout of the object behind `request` (HEAD with `partNumber=1`, pinned to `etag`),
+/// for [`read_plan::split_size`]. `None` when the ETag is a single PUT's or the store does not say (no part
+/// numbers, any error): the configured split is used then, and a replaced object is still caught by the
+/// ranges' own pins.
+pub(crate) async fn stored_parts(
+    s3: &aws_sdk_s3::Client,
+    request: &GetObjectFluentBuilder,
+    etag: &str,
+) -> Option<StoredParts> {
+    if !read_plan::may_be_multipart(etag) {
+        return None;
+    }
+    let out = s3
+        .head_object()
+        .set_bucket(request.get_bucket().clone())
+        .set_key(request.get_key().clone())
+        .set_version_id(request.get_version_id().clone())
+        .set_sse_customer_algorithm(request.get_sse_customer_algorithm().clone())
+        .set_sse_customer_key(request.get_sse_customer_key().clone())
+        .set_sse_customer_key_md5(request.get_sse_customer_key_md5().clone())
+        .set_expected_bucket_owner(request.get_expected_bucket_owner().clone())
+        .set_request_payer(request.get_request_payer().clone())
+        .part_number(1)
+        .if_match(etag)
+        .send()
+        .await
+        .ok()?;
+    if out.e_tag.as_deref() != Some(etag) {
+        return None;
+    }
+    Some(StoredParts {
+        first_len: u64::try_from(out.content_length?).ok()?,
+        count: u64::try_from(out.parts_count?).ok()?,
+    })
+}
+
 /// Where decrypted (or spooled) ranges go, shared by the blocking workers.
 #[derive(Clone)]
 enum Target {
@@ -454,65 +569,6 @@ pub(crate) async fn to_spool(job: Job, keystream: ContentDecryptor) -> Result<By
         }
     });
     Ok(stream)
-}
-
-/// A temporary file beside a destination path (mode 0600 on Unix), renamed over it by [`PartialFile::persist`].
-/// Dropped without that (an error, a dropped future), it is truncated, then removed: nothing appears at the
-/// destination and no plaintext stays on disk under a name.
-pub(crate) struct PartialFile {
-    temp: Option<tempfile::NamedTempFile>,
-    target: PathBuf,
-}
-
-impl PartialFile {
-    /// Creates the temporary file in the destination's folder.
-    pub(crate) fn create(target: &Path) -> std::io::Result<Self> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".s3ec-partial")
-            .tempfile_in(&dir)?;
-        Ok(Self {
-            temp: Some(temp),
-            target: target.to_path_buf(),
-        })
-    }
-
-    /// A handle for positional writes from other threads.
-    pub(crate) fn shared(&self) -> std::io::Result<Arc<File>> {
-        self.file().try_clone().map(Arc::new)
-    }
-
-    /// The open file.
-    pub(crate) fn file(&self) -> &File {
-        self.temp
-            .as_ref()
-            .expect("present until persisted")
-            .as_file()
-    }
-
-    /// Renames the file over the destination.
-    pub(crate) fn persist(mut self) -> std::io::Result<()> {
-        let temp = self.temp.take().expect("present until persisted");
-        temp.persist(&self.target).map_err(|e| e.error)?;
-        Ok(())
-    }
-}
-
-impl Drop for PartialFile {
-    fn drop(&mut self) {
-        if let Some(temp) = self.temp.take() {
-            // Truncation frees the plaintext's blocks at once; dropping `temp` removes the name.
-            let _ = temp.as_file().set_len(0);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 //! |---|---|---|
 //! | [`ReadPath::CtrRange`] | GCM, partial range (legacy option) | decrypted bytes as they arrive, never authenticated |
 //! | [`ReadPath::CbcRange`] | CBC, partial range (legacy option) | as they arrive, after the padding check when the range needs the length |
+//!
+//! A partial range whose fetched window is above the parallel threshold is fetched as concurrent ranges
+//! ([`Fetch::Parallel`]) read in order, and decrypted as the one response would be.
 //! | [`ReadPath::Cbc`] | CBC whole object (legacy option) | buffered: after the padding check; else streamed |
 //! | [`ReadPath::Gcm`] `Buffered` | GCM, within the buffer size | after the tag, from memory |
 //! | [`ReadPath::Gcm`] `Spooled` | GCM, beyond the buffer size | after the tag, ciphertext spooled to an anonymous file |
@@ -19,7 +22,7 @@ use s3ec_format::AlgorithmSuite;
 use s3ec_materials::PolicyError;
 
 use crate::error::Error;
-use crate::options::{Options, ParallelGet};
+use crate::options::{Options, ParallelGet, MIN_GET_PART_SIZE};
 use crate::range::{self, CbcStep, ContentRange, DecodePlan, PartialPlan, RangeError, RangeSpec};
 
 /// Where the plaintext of a get goes.
@@ -76,14 +79,29 @@ pub(crate) enum ParallelSink {
     File,
 }
 
+/// How the ciphertext window of a partial range is fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fetch {
+    /// The first response alone.
+    One,
+    /// The first response's window cut into ranges, all but the first fetched concurrently and pinned to
+    /// its ETag, read in order.
+    Parallel {
+        /// Bytes per range.
+        part_size: u64,
+        /// Ranges in flight.
+        concurrency: usize,
+    },
+}
+
 /// The read path of one get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReadPath {
     /// A partial range of a CBC object (`cbc_range`); `None` when the stored body is not whole blocks (the
     /// executor reports it as the one CBC error, after the materials' policy gates).
-    CbcRange(Option<CbcStep>),
+    CbcRange(Option<CbcStep>, Fetch),
     /// A partial range of a GCM object, decrypted with CTR and not authenticated.
-    CtrRange(PartialPlan),
+    CtrRange(PartialPlan, Fetch),
     /// A whole CBC object.
     Cbc {
         /// Decrypted in memory and released after the padding check.
@@ -98,7 +116,7 @@ pub(crate) enum ReadPath {
     },
     /// A whole GCM object as concurrent ranged GETs.
     Parallel {
-        /// Bytes per range.
+        /// Bytes per range as configured; [`split_size`] aligns it to the stored parts once they are known.
         part_size: u64,
         /// Ranges in flight.
         concurrency: usize,
@@ -129,6 +147,15 @@ pub(crate) fn plan_read(i: &ReadInputs<'_>) -> Result<ReadPath, Error> {
         }
     };
     let cbc = i.suite == AlgorithmSuite::AesCbc;
+    // Unauthenticated, so no tag to combine: only the fetch is split, when the window is worth it.
+    let fetch = if i.etag && i.stored_len > i.parallel.threshold {
+        Fetch::Parallel {
+            part_size: i.parallel.part_size,
+            concurrency: i.parallel.concurrency,
+        }
+    } else {
+        Fetch::One
+    };
     let mut whole_range = None;
     if let Some((spec, fetched)) = &i.range {
         if cbc {
@@ -137,11 +164,11 @@ pub(crate) fn plan_read(i: &ReadInputs<'_>) -> Result<ReadPath, Error> {
                 Ok(CbcStep::Whole) => {}
                 Ok(step) => {
                     unauthenticated()?;
-                    return Ok(ReadPath::CbcRange(Some(step)));
+                    return Ok(ReadPath::CbcRange(Some(step), fetch));
                 }
                 Err(RangeError::NotWholeBlocks { .. }) => {
                     unauthenticated()?;
-                    return Ok(ReadPath::CbcRange(None));
+                    return Ok(ReadPath::CbcRange(None, fetch));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -149,7 +176,7 @@ pub(crate) fn plan_read(i: &ReadInputs<'_>) -> Result<ReadPath, Error> {
             match range::plan(spec, *fetched, i.suite.tag_len() as u64)? {
                 DecodePlan::Partial(p) => {
                     unauthenticated()?;
-                    return Ok(ReadPath::CtrRange(p));
+                    return Ok(ReadPath::CtrRange(p, fetch));
                 }
                 DecodePlan::Whole { size } => whole_range = Some(size),
             }
@@ -189,6 +216,52 @@ pub(crate) fn plan_read(i: &ReadInputs<'_>) -> Result<ReadPath, Error> {
         _ => GcmRead::Spooled,
     };
     Ok(ReadPath::Gcm { how, whole_range })
+}
+
+/// The layout of a stored multipart object, as a `partNumber=1` request reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoredParts {
+    /// Bytes in the first part.
+    pub first_len: u64,
+    /// Parts in the object (`x-amz-mp-parts-count`).
+    pub count: u64,
+}
+
+/// Whether an ETag may belong to a multipart object, so that asking for its layout may pay off: S3 (and the
+/// stores that copy it) give a single PUT the quoted MD5 of its body (32 hex digits), a multipart object
+/// `"<hex>-<parts>"`.
+pub(crate) fn may_be_multipart(etag: &str) -> bool {
+    let inner = etag.trim_matches('"');
+    !(inner.len() == 32 && inner.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Bytes per ranged GET of a parallel get: ranges that fall on the stored object's own part boundaries when
+/// its layout is known and regular (S3 serves those fastest), else the configured size. Never more than
+/// `configured` (the memory per range in flight) nor less than [`MIN_GET_PART_SIZE`].
+///
+/// Parts no larger than `configured` are grouped (as many whole parts as fit); larger ones are cut into the
+/// fewest equal pieces that fit, when some count up to twice that minimum divides them exactly.
+pub(crate) fn split_size(configured: u64, stored_len: u64, parts: Option<StoredParts>) -> u64 {
+    let Some(StoredParts { first_len, count }) = parts else {
+        return configured;
+    };
+    // Equal parts but the last are the only layout the first part's length describes.
+    let regular = count >= 2
+        && first_len >= MIN_GET_PART_SIZE
+        && first_len < stored_len
+        && stored_len.div_ceil(first_len) == count;
+    if !regular {
+        return configured;
+    }
+    if first_len <= configured {
+        return configured / first_len * first_len;
+    }
+    let fewest = first_len.div_ceil(configured);
+    (fewest..=2 * fewest)
+        .find(|k| first_len % k == 0)
+        .map(|k| first_len / k)
+        .filter(|&s| s >= MIN_GET_PART_SIZE)
+        .unwrap_or(configured)
 }
 
 #[cfg(test)]
@@ -372,7 +445,7 @@ mod tests {
     }
 
     #[test]
-    fn partial_ranges_need_the_legacy_option_and_never_go_parallel() {
+    fn partial_ranges_need_the_legacy_option_and_small_ones_take_one_stream() {
         let closed = options();
         let open = Options {
             legacy_unauthenticated_modes: true,
@@ -388,13 +461,19 @@ mod tests {
                 plan_read(&i),
                 Err(Error::Policy(PolicyError::UnauthenticatedRange))
             ));
+            let range = ranged("bytes=100-200", len);
+            let window = range.map(|(_, f)| f.last - f.first + 1).unwrap();
             let i = ReadInputs {
-                range: ranged("bytes=100-200", len),
+                range,
+                stored_len: window,
                 ..inputs(&open, suite, len)
             };
             let path = plan_read(&i).unwrap();
             assert!(
-                matches!(path, ReadPath::CtrRange(_) | ReadPath::CbcRange(Some(_))),
+                matches!(
+                    path,
+                    ReadPath::CtrRange(_, Fetch::One) | ReadPath::CbcRange(Some(_), Fetch::One)
+                ),
                 "{path:?}"
             );
         }
@@ -414,6 +493,49 @@ mod tests {
         assert!(admit_range(Some(&"bytes=1-".parse().unwrap()), &closed).is_err());
         assert!(admit_range(Some(&"bytes=1-".parse().unwrap()), &open).is_ok());
         assert!(admit_range(None, &closed).is_ok());
+    }
+
+    #[test]
+    fn a_partial_range_is_fetched_in_parallel_only_above_the_threshold_with_an_etag() {
+        let o = Options {
+            legacy_unauthenticated_modes: true,
+            ..options()
+        };
+        let parallel = Fetch::Parallel {
+            part_size: 8 * MIB,
+            concurrency: 8,
+        };
+        let threshold = o.parallel_get.threshold;
+        for suite in [GCM, AlgorithmSuite::AesCbc] {
+            for (len, etag, want) in [
+                (100 * MIB, true, parallel),
+                (threshold + 1, true, parallel),
+                (threshold, true, Fetch::One),
+                (100 * MIB, false, Fetch::One),
+            ] {
+                // The window is the first response: all that `stored_len` says for a range.
+                let i = ReadInputs {
+                    range: ranged(&format!("bytes=16-{}", len + 15), len + 64),
+                    stored_len: len,
+                    etag,
+                    ..inputs(&o, suite, len)
+                };
+                let got = match plan_read(&i).unwrap() {
+                    ReadPath::CtrRange(_, f) | ReadPath::CbcRange(_, f) => f,
+                    other => panic!("{other:?}"),
+                };
+                assert_eq!(got, want, "{suite:?} {len} {etag}");
+            }
+        }
+        let off = ReadInputs {
+            parallel: ParallelGet::OFF,
+            range: ranged("bytes=16-", 100 * MIB),
+            ..inputs(&o, GCM, 100 * MIB)
+        };
+        assert!(matches!(
+            plan_read(&off).unwrap(),
+            ReadPath::CtrRange(_, Fetch::One)
+        ));
     }
 
     #[test]
@@ -438,5 +560,48 @@ mod tests {
                 RangeError::Unsatisfiable { .. }
             )))
         ));
+    }
+    #[test]
+    fn the_split_follows_the_stored_parts_when_they_are_regular() {
+        let parts = |first_len, count| Some(StoredParts { first_len, count });
+        let eight = 8 * MIB;
+        let cases = [
+            // Unknown, single-part or irregular layouts: the configured size.
+            (100 * MIB, None, eight),
+            (100 * MIB, parts(100 * MIB, 1), eight),
+            (100 * MIB, parts(5 * MIB, 3), eight),
+            (100 * MIB, parts(32 * 1024, 3200), eight),
+            (100 * MIB, parts(100 * MIB, 2), eight),
+            // Parts up to the configured size: as many whole parts as fit.
+            (100 * MIB, parts(eight, 13), eight),
+            (100 * MIB, parts(5 * MIB, 20), 5 * MIB),
+            (100 * MIB, parts(MIB, 100), eight),
+            (100 * MIB, parts(3 * MIB, 34), 6 * MIB),
+            (17 * MIB + 5 + 16, parts(eight, 3), eight),
+            // Larger parts: cut into equal pieces that fit.
+            (100 * MIB, parts(16 * MIB, 7), eight),
+            (100 * MIB, parts(15 * MIB, 7), 15 * MIB / 2),
+            (100 * MIB, parts(20 * MIB, 5), 5 * MIB),
+        ];
+        for (stored, layout, want) in cases {
+            let got = split_size(eight, stored, layout);
+            assert_eq!(got, want, "{stored} {layout:?}");
+            assert!((MIN_GET_PART_SIZE..=eight).contains(&got));
+            if let Some(StoredParts { first_len, count }) = layout {
+                if got != eight && count > 1 {
+                    assert!(first_len % got == 0 || got % first_len == 0, "aligned");
+                }
+            }
+        }
+        // A part whose pieces would not divide it evenly: the configured size.
+        assert_eq!(split_size(eight, 100 * MIB, parts(8 * MIB + 3, 13)), eight);
+    }
+
+    #[test]
+    fn only_an_md5_etag_rules_out_a_multipart_object() {
+        assert!(!may_be_multipart("\"0123456789abcdef0123456789ABCDEF\""));
+        assert!(may_be_multipart("\"0123456789abcdef0123456789abcdef-3\""));
+        assert!(may_be_multipart("\"0123456789abcdef\""));
+        assert!(may_be_multipart(""));
     }
 }

@@ -378,3 +378,166 @@ async fn ranges_of_several_batches_reach_the_file_and_the_spool() {
     assert!(std::fs::read(&path).unwrap() == plain, "file");
     assert_eq!(pinned_ranges(&s3), 4, "two gets of three ranges each");
 }
+
+/// The `Range` headers of the pinned GETs, in the order sent.
+fn pinned_range_headers(s3: &MemS3) -> Vec<String> {
+    s3.requests()
+        .iter()
+        .filter(|r| r.header("if-match").is_some())
+        .filter_map(|r| r.header("range").map(str::to_string))
+        .collect()
+}
+
+/// A store that reports the object as uploaded in 64 KiB parts (HEAD `partNumber=1`, as S3 answers it):
+/// the ranges follow the part boundaries (three parts per range, the most under the client's 200 KiB),
+/// not the configured size; a store that does not answer that HEAD gets the configured ranges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_follow_the_stored_parts_when_the_store_reports_them() {
+    let s3 = MemS3::new();
+    let configured = 200 * 1024;
+    let c = Client::builder()
+        .s3_client(s3.client())
+        .keyring(AesKeyring::new(
+            AesWrappingKey::from_raw(&[0x42; 32]).unwrap(),
+        ))
+        .parallel_get(ParallelGet {
+            part_size: configured,
+            concurrency: 2,
+            threshold: 0,
+        })
+        .build()
+        .unwrap();
+    let plain = data(9 * P + 100 - 16, 5);
+    put(&c, "k", &plain).await;
+    let stored = (plain.len() + 16) as u64;
+    let etag = s3
+        .client()
+        .head_object()
+        .bucket(BUCKET)
+        .key("k")
+        .send()
+        .await
+        .unwrap()
+        .e_tag
+        .unwrap();
+    let ranges = |size: u64| -> Vec<String> {
+        (1..stored.div_ceil(size))
+            .map(|i| format!("bytes={}-{}", i * size, ((i + 1) * size).min(stored) - 1))
+            .collect()
+    };
+    // Without an answer to the layout question (MemS3 serves no partNumber): the configured size.
+    assert!(get_stream(&c, "k").await.unwrap() == plain);
+    assert_eq!(pinned_range_headers(&s3), ranges(configured));
+    let (tag, parts) = (etag.clone(), stored.div_ceil(PART));
+    s3.set_hook(move |req, resp| {
+        if req.method == "HEAD" && req.query.split('&').any(|p| p == "partNumber=1") {
+            assert_eq!(req.header("if-match"), Some(tag.as_str()), "pinned");
+            return s3ec_testkit::MemResponse::new(206, Vec::new())
+                .with_header("content-length", PART.to_string())
+                .with_header("content-range", format!("bytes 0-{}/{stored}", PART - 1))
+                .with_header("etag", tag.clone())
+                .with_header("x-amz-mp-parts-count", parts.to_string());
+        }
+        resp
+    });
+    let before = pinned_range_headers(&s3).len();
+    assert!(get_stream(&c, "k").await.unwrap() == plain, "stream");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out");
+    c.get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .send_to_path(&path)
+        .await
+        .unwrap();
+    assert!(std::fs::read(&path).unwrap() == plain, "file");
+    let sent = pinned_range_headers(&s3)[before..].to_vec();
+    let want = ranges(3 * PART);
+    assert_eq!(sent, [want.clone(), want].concat());
+}
+
+/// A legacy (unauthenticated) range of a GCM object whose window is above the threshold: the window is fetched
+/// as pinned ranges read in order, and the bytes are those of the plaintext slice; below the threshold, one
+/// GET.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_legacy_ranges_are_fetched_in_parallel() {
+    let s3 = MemS3::new();
+    let legacy = |parallel: ParallelGet| {
+        Client::builder()
+            .s3_client(s3.client())
+            .keyring(AesKeyring::new(
+                AesWrappingKey::from_raw(&[0x42; 32]).unwrap(),
+            ))
+            .enable_legacy_unauthenticated_modes(true)
+            .parallel_get(parallel)
+            .build()
+            .unwrap()
+    };
+    let c = legacy(parallel(3));
+    let plain = data(5 * P + 77, 6);
+    put(&c, "k", &plain).await;
+    let n = plain.len();
+    let dir = tempfile::tempdir().unwrap();
+    for range in [
+        "bytes=100-250000",
+        "bytes=-200001",
+        "bytes=70000-",
+        "bytes=65519-131088",
+    ] {
+        let want = reference(range, &plain);
+        let before = pinned_ranges(&s3);
+        let out = c
+            .get_object()
+            .bucket(BUCKET)
+            .key("k")
+            .range(range)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{range}: {e}"));
+        assert_eq!(out.content_length, Some(want.len() as i64), "{range}");
+        let got = out.body.collect().await.unwrap().to_vec();
+        assert!(got == want, "{range}: bytes differ");
+        assert!(pinned_ranges(&s3) > before, "{range}: no pinned range");
+        let path = dir.path().join("out");
+        c.get_object()
+            .bucket(BUCKET)
+            .key("k")
+            .range(range)
+            .send_to_path(&path)
+            .await
+            .unwrap();
+        assert!(std::fs::read(&path).unwrap() == want, "{range}: file");
+    }
+    // The window of `bytes=1-` is the whole stored object: content and tag.
+    let one = legacy(ParallelGet {
+        threshold: (n + 16) as u64,
+        ..parallel(3)
+    });
+    let before = pinned_ranges(&s3);
+    let out = one
+        .get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .range("bytes=1-")
+        .send()
+        .await
+        .unwrap();
+    assert!(out.body.collect().await.unwrap().to_vec() == plain[1..]);
+    assert_eq!(
+        pinned_ranges(&s3),
+        before,
+        "at or below the threshold: one GET"
+    );
+}
+
+/// The plaintext bytes a single range header selects (`a-b`, `a-`, `-n`).
+fn reference<'a>(range: &str, plain: &'a [u8]) -> &'a [u8] {
+    let (a, b) = range.trim_start_matches("bytes=").split_once('-').unwrap();
+    let n = plain.len();
+    if a.is_empty() {
+        return &plain[n - b.parse::<usize>().unwrap().min(n)..];
+    }
+    let a: usize = a.parse().unwrap();
+    let b = b.parse::<usize>().map_or(n - 1, |b| b.min(n - 1));
+    &plain[a..=b]
+}

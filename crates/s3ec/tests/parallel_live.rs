@@ -133,6 +133,72 @@ async fn replaced(server: Server) {
     }
 }
 
+/// An object uploaded in 5 MiB parts: the store reports its layout to a HEAD with `partNumber=1` (what
+/// the parallel get asks before splitting), and gets split on those boundaries (two ranges per part, for a
+/// configured 3 MiB) return the object, into memory and into a file.
+async fn stored_parts(server: Server) {
+    let keys = common::keys(&server).await;
+    let c = Client::builder()
+        .s3_client(server.s3.clone())
+        .shared_keyring(common::keyring(&server, &keys, KeyringKind::Aes))
+        .parallel_get(ParallelGet {
+            part_size: 3 * MIB as u64,
+            concurrency: 4,
+            threshold: MIB as u64,
+        })
+        .build()
+        .unwrap();
+    let key = common::unique_key("par-parts");
+    let plain = common::data(11 * MIB, 11);
+    c.upload()
+        .bucket(&server.bucket)
+        .key(&key)
+        .part_size(5 * MIB as u64)
+        .parallel_threshold(0)
+        .body(aws_sdk_s3::primitives::ByteStream::from(plain.clone()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}: upload: {e}", server.name));
+    let head = server
+        .s3
+        .head_object()
+        .bucket(&server.bucket)
+        .key(&key)
+        .part_number(1)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{}: HEAD partNumber=1: {e:?}", server.name));
+    assert_eq!(head.content_length, Some(5 * MIB as i64), "{}", server.name);
+    assert_eq!(head.parts_count, Some(3), "{}", server.name);
+    let got = common::get_bytes(&c, &server, &key)
+        .await
+        .unwrap_or_else(|e| panic!("{}: get: {e}", server.name));
+    assert!(got == plain, "{}: memory", server.name);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out");
+    c.get_object()
+        .bucket(&server.bucket)
+        .key(&key)
+        .send_to_path(&path)
+        .await
+        .unwrap_or_else(|e| panic!("{}: file: {e}", server.name));
+    assert!(
+        std::fs::read(&path).unwrap() == plain,
+        "{}: file",
+        server.name
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_parts_moto() {
+    stored_parts(common::moto().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_parts_garage() {
+    stored_parts(common::garage().await).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_round_trips_moto() {
     round_trips(common::moto().await).await;

@@ -443,6 +443,13 @@ async fn all(server: Server) {
         n += ranges(&server, &load(producer, id)).await;
     }
     assert!(n > 1500, "{n} ranges checked");
+    // Windows of several parallel ranges.
+    let case = load("ruby-aws-sdk-s3-1.117.2", "v1-aes-meta-4103");
+    let stored = repeated(&case, 50);
+    let key = upload(&server, &case, &stored).await;
+    let c = parallel_legacy_client(server.s3.clone(), &case);
+    let checked = parallel_ranges(&c, &server.bucket, &key, &case, stored.len()).await;
+    assert_eq!(checked, 4);
     gates(&server).await;
     tampered(&server).await;
 }
@@ -544,4 +551,110 @@ async fn cbc_ranges_on_moto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cbc_ranges_on_garage() {
     all(common::garage().await).await;
+}
+
+/// A CBC object larger than a parallel range, from a vector without its key: the vector's ciphertext blocks
+/// repeated. CBC decrypts each block with the one before it, so the repetition is a valid ciphertext whose
+/// last block (the vector's) keeps its padding; the plaintext of each copy after the first differs from the
+/// vector's only in its first block. Returns the stored bytes.
+fn repeated(case: &Case, copies: usize) -> Vec<u8> {
+    case.ciphertext.repeat(copies)
+}
+
+/// Ranges of such an object through parallel fetches (64 KiB ranges, pinned to the ETag, read in order)
+/// match the same bytes of the whole object read on one stream; the object's first copy is the vector's
+/// plaintext.
+async fn parallel_ranges(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    case: &Case,
+    stored_len: usize,
+) -> usize {
+    let whole = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .to_vec();
+    // The padding is the vector's.
+    let len = stored_len - (case.ciphertext.len() - case.plaintext.len());
+    assert_eq!(whole.len(), len, "padding of the last copy");
+    assert!(
+        whole[..4096] == case.plaintext[..4096],
+        "the first copy is the vector's"
+    );
+    let mut checked = 0;
+    for range in [
+        "bytes=1000-150000".to_string(),
+        "bytes=-100000".into(),
+        "bytes=70000-".into(),
+        format!("bytes=65530-{}", len - 3),
+    ] {
+        let want = common::range_reference(&range, &whole).unwrap();
+        let out = client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .range(&range)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{range}: {e}"));
+        assert_eq!(out.content_length, Some(want.len() as i64), "{range}");
+        let got = out.body.collect().await.unwrap().to_vec();
+        assert!(got == want, "{range}: bytes differ");
+        checked += 1;
+    }
+    checked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_cbc_ranges_are_fetched_in_parallel() {
+    let case = load("ruby-aws-sdk-s3-1.117.2", "v1-aes-meta-4103");
+    let mem = s3ec_testkit::MemS3::new();
+    let stored = repeated(&case, 50);
+    mem.insert(
+        "b",
+        "k",
+        s3ec_testkit::MemObject {
+            body: stored.clone().into(),
+            metadata: case.metadata.clone().into_iter().collect(),
+        },
+    );
+    let client = parallel_legacy_client(mem.client(), &case);
+    let pinned = || {
+        mem.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.header("if-match").is_some())
+            .count()
+    };
+    assert_eq!(
+        parallel_ranges(&client, "b", "k", &case, stored.len()).await,
+        4
+    );
+    // Four windows of two or three ranges each, plus the padding reads of the three that need the length.
+    assert!(pinned() >= 4 + 3, "{} pinned GETs", pinned());
+}
+
+fn parallel_legacy_client(s3: aws_sdk_s3::Client, case: &Case) -> Client {
+    Client::builder()
+        .s3_client(s3)
+        .shared_keyring(case.keyring.clone())
+        .commitment_policy(CommitmentPolicy::ForbidEncryptAllowDecrypt)
+        .encryption_algorithm(AlgorithmSuite::AesGcm)
+        .enable_legacy_wrapping_algorithms(true)
+        .enable_legacy_unauthenticated_modes(true)
+        .parallel_get(s3ec::ParallelGet {
+            part_size: 64 * 1024,
+            concurrency: 3,
+            threshold: 0,
+        })
+        .build()
+        .unwrap()
 }

@@ -203,12 +203,15 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
             if let Some(s) = a.get("suffix") {
                 get = get.instruction_file_suffix(s);
             }
-            let resp = get.send().await?;
-            let bytes = resp.body.collect().await?.into_bytes();
-            if let Some(path) = a.get("out") {
-                std::fs::write(Path::new(path), &bytes)?;
-            }
-            out.insert("len".into(), json!(bytes.len()));
+            // To a file as the CLI does: the file appears once authenticated (large objects: parallel gets).
+            let len = match a.get("out") {
+                Some(path) => get.send_to_path(Path::new(path)).await?.content_length,
+                None => {
+                    let body = get.send().await?.body.collect().await?.into_bytes();
+                    Some(body.len() as i64)
+                }
+            };
+            out.insert("len".into(), json!(len));
         }
         "reencrypt" => {
             let new = keyring(a.need("new-keyring")?, &map(&a.new_matdesc), &kms)?;
