@@ -215,6 +215,7 @@ fn published_crates_carry_their_crates_io_metadata() {
             "s3ec-kms",
             "s3ec",
             "s3ec-object-store",
+            "s3ec-bulk",
             "s3ec-cli"
         ]
     );

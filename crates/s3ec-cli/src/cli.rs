@@ -115,7 +115,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Count objects under a prefix by format, content and key-wrapping algorithm; list legacy ones.
     Scan(ScanArgs),
-    /// Re-wrap an object's data key with new key material, rewriting only its instruction file.
+    /// Re-wrap data keys with new key material, rewriting only instruction files (one object or a prefix).
     Rekey(RekeyArgs),
     /// Re-encrypt legacy (V1, CBC) and V2 objects under a prefix to the key-committing format (V3).
     Migrate(MigrateArgs),
@@ -170,21 +170,48 @@ pub struct InspectArgs {
     pub instruction_suffix: Option<String>,
 }
 
+/// Which objects a bulk command works on and how: shared by `scan`, `migrate` and `rekey`.
+#[derive(Debug, Clone, Args)]
+pub struct BulkArgs {
+    /// Work on the objects an S3 Inventory manifest lists (CSV inventories): s3://BUCKET/.../manifest.json or a
+    /// local manifest.json (its files are then read from its folder).
+    #[arg(long, value_name = "MANIFEST", help_heading = "Bulk")]
+    pub manifest: Option<String>,
+    /// Objects in flight at once.
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024),
+          help_heading = "Bulk")]
+    pub concurrency: u16,
+    /// Take only shard I of N (0 <= I < N): objects whose key hashes to I (first 8 bytes of SHA-256, big-endian,
+    /// mod N), so N machines can split a bucket with no coordination.
+    #[arg(long, value_name = "I/N", help_heading = "Bulk")]
+    pub shard: Option<s3ec_bulk::Shard>,
+    /// Journal of finished objects: a run stopped by a crash or Ctrl-C and started again with the same file
+    /// skips what was finished (and not changed since) and redoes the rest.
+    #[arg(long, value_name = "FILE", help_heading = "Bulk")]
+    pub checkpoint: Option<PathBuf>,
+}
+
 /// `s3ec scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Bucket and prefix (`s3://BUCKET/` for the whole bucket).
-    pub prefix: S3Url,
+    /// Bucket and prefix (`s3://BUCKET/` for the whole bucket); or give --manifest.
+    #[arg(required_unless_present = "manifest", conflicts_with = "manifest")]
+    pub prefix: Option<S3Url>,
     /// Exit with code 10 when a legacy object is found.
     #[arg(long)]
     pub fail_on_legacy: bool,
+    /// Sources, concurrency, shards, checkpoints.
+    #[command(flatten)]
+    pub bulk: BulkArgs,
 }
 
 /// `s3ec rekey`.
 #[derive(Debug, Args)]
 pub struct RekeyArgs {
-    /// Object whose instruction file is re-encrypted.
-    pub object: S3Url,
+    /// Object whose instruction file is re-encrypted; a prefix ending in `/` (or --manifest) re-keys every
+    /// instruction-file object under it and reports the others as skipped.
+    #[arg(required_unless_present = "manifest", conflicts_with = "manifest")]
+    pub object: Option<S3Url>,
     /// New AES-256 key file.
     #[arg(long, value_name = "FILE")]
     pub new_aes_key: Option<PathBuf>,
@@ -198,16 +225,23 @@ pub struct RekeyArgs {
     /// differ from the object's current description, so readers holding several keys can tell old from new.
     #[arg(long = "new-description", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub new_description: Vec<(String, String)>,
+    /// Sources, concurrency, shards, checkpoints.
+    #[command(flatten)]
+    pub bulk: BulkArgs,
 }
 
 /// `s3ec migrate`.
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// Bucket and prefix (`s3://BUCKET/` for the whole bucket).
-    pub prefix: S3Url,
+    /// Bucket and prefix (`s3://BUCKET/` for the whole bucket); or give --manifest.
+    #[arg(required_unless_present = "manifest", conflicts_with = "manifest")]
+    pub prefix: Option<S3Url>,
     /// List what would be migrated; change nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "checkpoint")]
     pub dry_run: bool,
+    /// Sources, concurrency, shards, checkpoints.
+    #[command(flatten)]
+    pub bulk: BulkArgs,
 }
 
 /// What `s3ec keygen` makes.

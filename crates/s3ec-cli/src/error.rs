@@ -121,6 +121,49 @@ pub enum CliError {
     /// A read-back check failed (migrate and demo compare what they read back with what they wrote).
     #[error("verification failed: {0}")]
     Verify(String),
+    /// A bulk run's source or checkpoint failed (an inventory manifest, the journal).
+    #[error(transparent)]
+    Bulk(s3ec_bulk::BulkError),
+    /// Ctrl-C stopped a bulk run before its source was exhausted.
+    #[error("interrupted (Ctrl-C): run again with the same --checkpoint to go on")]
+    Interrupted,
+    /// `scan` or `rekey` finished with objects it could not handle.
+    #[error("{failed} of {total} objects could not be {verb} (see above)")]
+    Incomplete {
+        /// `scanned`, `re-keyed`.
+        verb: &'static str,
+        /// Objects that failed.
+        failed: u64,
+        /// Objects attempted.
+        total: u64,
+        /// The exit code of the first failure.
+        code: i32,
+    },
+}
+
+impl From<s3ec_bulk::BulkError> for CliError {
+    /// Maps each bulk error to the CLI error of the same meaning, so messages and exit codes stay those of the
+    /// single-object commands.
+    fn from(e: s3ec_bulk::BulkError) -> Self {
+        use s3ec_bulk::BulkError as B;
+        match e {
+            B::S3 { bucket, key, error } => CliError::S3 { bucket, key, error },
+            B::Client(c) => CliError::Client(c),
+            B::Format {
+                bucket,
+                key,
+                problem,
+            } => CliError::Format {
+                bucket,
+                key,
+                problem,
+            },
+            B::NotEncrypted { bucket, key } => CliError::NotEncrypted { bucket, key },
+            e @ B::NoEtag { .. } => CliError::Usage(e.to_string()),
+            B::Verify(m) => CliError::Verify(m),
+            other => CliError::Bulk(other),
+        }
+    }
 }
 
 impl CliError {
@@ -135,7 +178,11 @@ impl CliError {
             CliError::Format { .. } | CliError::NotEncrypted { .. } => exit::NOT_ENCRYPTED,
             CliError::S3 { error, .. } => service_exit_code(error),
             CliError::Io { .. } | CliError::DemoServer(_) | CliError::Verify(_) => exit::FAILURE,
-            CliError::MigrateIncomplete { code, .. } => *code,
+            CliError::MigrateIncomplete { code, .. } | CliError::Incomplete { code, .. } => *code,
+            CliError::Bulk(s3ec_bulk::BulkError::Manifest(
+                s3ec_bulk::manifest::ManifestError::S3 { error, .. },
+            )) => service_exit_code(error),
+            CliError::Bulk(_) | CliError::Interrupted => exit::FAILURE,
             CliError::LegacyFound(_) => exit::LEGACY_FOUND,
         }
     }
@@ -163,6 +210,31 @@ impl CliError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// The exit code a bulk command's failed object counts as: the code the single-object command would exit with.
+pub fn bulk_exit_code(e: &s3ec_bulk::BulkError) -> i32 {
+    use s3ec_bulk::BulkError as B;
+    match e {
+        B::S3 { error, .. } => service_exit_code(error),
+        B::Client(c) => client_exit_code(c),
+        B::Format { .. } | B::NotEncrypted { .. } => exit::NOT_ENCRYPTED,
+        B::NoEtag { .. } => exit::USAGE,
+        B::Manifest(s3ec_bulk::manifest::ManifestError::S3 { error, .. }) => {
+            service_exit_code(error)
+        }
+        _ => exit::FAILURE,
+    }
+}
+
+/// The message of a failed object, worded (and hinted) as the single-object commands word it.
+pub fn bulk_message(e: &s3ec_bulk::BulkError) -> String {
+    use s3ec_bulk::BulkError as B;
+    match e {
+        B::S3 { error, .. } => service_message(error),
+        B::Client(c) => client_message(c),
+        other => tidy(&other.to_string()),
     }
 }
 

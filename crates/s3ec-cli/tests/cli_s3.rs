@@ -54,6 +54,31 @@ fn json_out(out: &std::process::Output) -> Value {
     })
 }
 
+/// The JSON lines of a bulk command: the per-object lines, then the summary line.
+fn json_lines(out: &std::process::Output) -> (Vec<Value>, Value) {
+    let mut lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    let summary = lines.pop().expect("a summary line");
+    assert_eq!(summary["summary"], true, "{summary}");
+    (lines, summary)
+}
+
+/// The keys of a scan's legacy objects, in key order.
+fn legacy_keys(lines: &[Value]) -> Vec<String> {
+    let mut keys: Vec<String> = lines
+        .iter()
+        .filter(|l| l["migration_needed"].is_string())
+        .map(|l| {
+            let url = l["object"].as_str().unwrap();
+            url.splitn(4, '/').nth(3).unwrap().to_string()
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
 fn put_get_roundtrip(b: &Backend) {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen_aes(dir.path(), "k.key");
@@ -533,10 +558,15 @@ fn scan_counts_and_fail_on_legacy(b: &Backend) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let doc = json_out(&out);
+    let (lines, doc) = json_lines(&out);
     assert_eq!(
         doc["objects"], 4,
         "instruction files are not counted: {doc}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l["result"] == "done").count(),
+        4,
+        "{lines:?}"
     );
     assert_eq!(doc["by_format"]["V1"], 1);
     assert_eq!(doc["by_format"]["V2"], 1);
@@ -546,19 +576,15 @@ fn scan_counts_and_fail_on_legacy(b: &Backend) {
         doc["by_content_algorithm"]["ALG_AES_256_CBC_IV16_NO_KDF"],
         1
     );
-    let legacy: Vec<&str> = doc["legacy"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["key"].as_str().unwrap())
-        .collect();
-    assert_eq!(legacy, vec![b.key("a-v1"), b.key("b-v2i")]);
+    assert_eq!(legacy_keys(&lines), vec![b.key("a-v1"), b.key("b-v2i")]);
+    assert_eq!(doc["legacy"], 2);
     b.cmd()
         .args(["scan", "--fail-on-legacy"])
         .arg(b.prefix_url())
         .assert()
         .code(10)
-        .stdout(predicate::str::contains("2 object(s) to migrate"));
+        .stdout(predicate::str::contains("2 objects to migrate"))
+        .stdout(predicate::str::contains("4 objects under"));
 }
 
 fn migrate_v1_v2_v3_prefix(b: &Backend) {
@@ -916,14 +942,12 @@ fn scan_and_migrate_decide_instruction_files_by_content(b: &Backend) {
         .arg(b.prefix_url())
         .output()
         .unwrap();
-    let doc = json_out(&out);
-    let legacy: Vec<&str> = doc["legacy"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["key"].as_str().unwrap())
-        .collect();
-    assert_eq!(legacy, vec![b.key("y.instruction"), b.key("z")], "{doc}");
+    let (lines, doc) = json_lines(&out);
+    assert_eq!(
+        legacy_keys(&lines),
+        vec![b.key("y.instruction"), b.key("z")],
+        "{doc}"
+    );
     assert_eq!(doc["objects"], 3, "{doc}");
     b.cmd()
         .arg("--aes-key")

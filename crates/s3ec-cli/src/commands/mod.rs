@@ -1,4 +1,5 @@
 //! One module per command.
+pub mod bulk;
 pub mod demo;
 pub mod inspect;
 pub mod keygen;

@@ -162,6 +162,25 @@ impl Backend {
         c
     }
 
+    /// The `s3ec` binary as [`Self::cmd`] sets it up, as a plain `std::process::Command` (to spawn and kill).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("s3ec"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_ACCESS_KEY_ID", &self.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_key)
+            .env("AWS_REGION", &self.region)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent/s3ec-test-config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/s3ec-test-credentials",
+            )
+            .arg("--endpoint-url")
+            .arg(&self.endpoint);
+        c
+    }
+
     /// Runs a future on the backend's runtime (the in-process server's, or a fresh one).
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         match &self.server {
@@ -261,6 +280,20 @@ impl Backend {
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("raw put of {key}: {e:?}"));
+        });
+    }
+
+    /// Deletes an object.
+    pub fn s3_delete(&self, name: &str) {
+        let s3 = self.s3();
+        let key = self.key(name);
+        self.block_on(async {
+            s3.delete_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("delete of {key}: {e:?}"));
         });
     }
 
