@@ -226,14 +226,14 @@ impl Function {
                 ))
             }
             Operation::Rekey => {
-                let keyring = current().await?;
+                let current_keyring = current().await?;
                 let source = config.new_key.as_ref().ok_or(ConfigError::MissingKey {
                     operation: "rekey",
                     what: "the new key",
                 })?;
                 let new_keyring = keyring(source, &self.sdk).await?;
                 let client = self.client(
-                    keyring,
+                    current_keyring,
                     CommitmentPolicy::RequireEncryptAllowDecrypt,
                     Role::Rekeyer,
                 )?;
