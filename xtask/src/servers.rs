@@ -1,6 +1,7 @@
-//! The S3 servers the tests run against: moto (S3 + KMS) and a single-node Garage.
+//! The S3 servers the tests run against: moto (S3 + KMS, Secrets Manager) and a single-node Garage, and the AWS
+//! Lambda Runtime Interface Emulator that `s3ec-batch`'s tests run the function under.
 //!
-//! Both are installed once into a tools folder outside the clone (`$S3EC_TOOLS`,
+//! All are installed once into a tools folder outside the clone (`$S3EC_TOOLS`,
 //! default `/var/tmp/s3ec-tools`) and reused, started on 127.0.0.1 on free ports,
 //! and described to the tests by the `S3EC_TEST_*` variables of [`Servers::env`].
 //! A server that cannot be installed or started is an error, never a skip.
@@ -24,6 +25,10 @@ const GARAGE_VERSION: &str = "~2.5";
 pub const GARAGE_BUCKET: &str = "s3ec-test";
 const GARAGE_KEY_NAME: &str = "s3ec-test";
 const GARAGE_REGION: &str = "garage";
+/// The Lambda Runtime Interface Emulator: a Go module (no tagged releases; the module proxy serves this
+/// pseudo-version), installed with `go install` into the tools folder.
+const RIE_MODULE: &str = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie";
+const RIE_VERSION: &str = "v0.0.0-20261030222936-bef5c4ba774d";
 /// How long a server gets to answer after it is started.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -31,6 +36,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Tools {
     moto_server: PathBuf,
     garage: PathBuf,
+    rie: PathBuf,
 }
 
 /// Where tools are installed: `$S3EC_TOOLS` or `/var/tmp/s3ec-tools`.
@@ -40,19 +46,57 @@ pub fn tools_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/tmp/s3ec-tools"))
 }
 
-/// Installs whatever of moto and Garage is missing from the tools folder.
+/// Installs whatever of moto, Garage and the Lambda emulator is missing from the tools folder.
 pub fn ensure_tools() -> Result<Tools> {
     let dir = tools_dir();
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // Two runs at once would otherwise install into the same folders.
     let lock = File::create(dir.join(".install.lock")).context("cannot create the install lock")?;
     lock.lock().context("cannot take the install lock")?;
-    let moto_server = ensure_moto(&dir)?;
-    let garage = ensure_garage(&dir)?;
+    // The emulator's download and Go build wait mostly on the network; it installs beside the others.
+    let rie = std::thread::scope(|scope| {
+        let rie = scope.spawn(|| ensure_rie(&dir));
+        let servers = ensure_moto(&dir).and_then(|moto| Ok((moto, ensure_garage(&dir)?)));
+        let rie = rie
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the emulator install thread panicked")));
+        servers.map(|s| (s, rie))
+    })?;
+    let ((moto_server, garage), rie) = rie;
     Ok(Tools {
         moto_server,
         garage,
+        rie: rie?,
     })
+}
+
+fn ensure_rie(dir: &Path) -> Result<PathBuf> {
+    let bin = dir.join("bin");
+    let rie = bin.join("aws-lambda-rie");
+    if rie.exists() {
+        println!("aws-lambda-rie: reusing {}", rie.display());
+        return Ok(rie);
+    }
+    let log_path = dir.join("rie-install.log");
+    println!("aws-lambda-rie: go install {RIE_MODULE}@{RIE_VERSION} (log: {})", log_path.display());
+    let log = File::create(&log_path).context("cannot create the emulator install log")?;
+    let go = std::env::var("S3EC_GO").unwrap_or_else(|_| "go".to_string());
+    let mut cmd = Command::new(go);
+    cmd.arg("install")
+        .arg(format!("{RIE_MODULE}@{RIE_VERSION}"))
+        .env("GOBIN", &bin)
+        .env("GOFLAGS", "-mod=mod")
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    let status = Group::spawn("go install aws-lambda-rie", &mut cmd)?.wait()?;
+    if !status.success() || !rie.exists() {
+        bail!(
+            "go install of the Lambda Runtime Interface Emulator failed ({status}); last lines of {}:\n{}",
+            log_path.display(),
+            tail(&log_path, 30)
+        );
+    }
+    Ok(rie)
 }
 
 fn ensure_moto(dir: &Path) -> Result<PathBuf> {
@@ -229,6 +273,7 @@ impl Servers {
             ("S3EC_TEST_GARAGE_SECRET_ACCESS_KEY", key.1),
             ("S3EC_TEST_GARAGE_REGION", GARAGE_REGION.to_string()),
             ("S3EC_TEST_GARAGE_BUCKET", GARAGE_BUCKET.to_string()),
+            ("S3EC_TEST_RIE", tools.rie.display().to_string()),
         ];
         Ok(Servers {
             moto,

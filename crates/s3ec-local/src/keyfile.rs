@@ -126,21 +126,33 @@ fn aes_from_text(text: &str) -> Result<AesWrappingKey, CryptoError> {
 pub fn load_aes_key(path: impl AsRef<Path>) -> Result<AesWrappingKey, KeyFileError> {
     let path = path.as_ref();
     let bytes = read(path)?;
+    parse_aes_key(&bytes).map_err(invalid(path))
+}
+
+/// Reads an AES wrapping key from the bytes of a key file or a secret, in any of the forms [`load_aes_key`]
+/// takes (raw bytes, DER `OCTET STRING`, base64 or hex text, PEM).
+///
+/// ```
+/// let key = s3ec_local::parse_aes_key(b"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")?;
+/// let keyring = s3ec_local::AesKeyring::new(key);
+/// # let _ = keyring;
+/// # Ok::<(), s3ec_crypto::CryptoError>(())
+/// ```
+pub fn parse_aes_key(bytes: &[u8]) -> Result<AesWrappingKey, CryptoError> {
     let raw_length = matches!(bytes.len(), 16 | 24 | 32);
-    // No text of 16 characters decodes to an AES key, so 16 bytes are always raw.
-    if raw_length && (bytes.len() == 16 || !looks_like_text(&bytes)) {
-        return AesWrappingKey::from_raw(&bytes).map_err(invalid(path));
+    if raw_length && (bytes.len() == 16 || !looks_like_text(bytes)) {
+        return AesWrappingKey::from_raw(bytes);
     }
     let bad = CryptoError::InvalidKey("not a raw, base64, hex, DER or PEM AES key");
-    if let Some(inner) = der_octet_string(&bytes) {
-        return AesWrappingKey::from_raw(inner).map_err(invalid(path));
+    if let Some(inner) = der_octet_string(bytes) {
+        return AesWrappingKey::from_raw(inner);
     }
-    let text = std::str::from_utf8(&bytes).map_err(|_| invalid(path)(bad.clone()))?;
-    if is_pem(&bytes) {
-        let body = pem_body(text).ok_or_else(|| invalid(path)(bad.clone()))?;
-        return aes_from_bytes(&body).map_err(invalid(path));
+    let text = std::str::from_utf8(bytes).map_err(|_| bad.clone())?;
+    if is_pem(bytes) {
+        let body = pem_body(text).ok_or(bad)?;
+        return aes_from_bytes(&body);
     }
-    aes_from_text(text).map_err(invalid(path))
+    aes_from_text(text)
 }
 
 /// Loads an RSA public key from PEM (`PUBLIC KEY`, `RSA PUBLIC KEY`) or DER (SPKI or PKCS#1).

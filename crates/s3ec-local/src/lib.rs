@@ -31,7 +31,9 @@ mod keyset;
 mod rsa;
 
 pub use aes::AesKeyring;
-pub use keyfile::{load_aes_key, load_rsa_private_key, load_rsa_public_key, KeyFileError};
+pub use keyfile::{
+    load_aes_key, load_rsa_private_key, load_rsa_public_key, parse_aes_key, KeyFileError,
+};
 pub use rsa::{RsaKeyring, RSA_MIN_WRITE_BITS};
 
 use std::sync::Arc;
