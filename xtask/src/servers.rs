@@ -78,7 +78,10 @@ fn ensure_rie(dir: &Path) -> Result<PathBuf> {
         return Ok(rie);
     }
     let log_path = dir.join("rie-install.log");
-    println!("aws-lambda-rie: go install {RIE_MODULE}@{RIE_VERSION} (log: {})", log_path.display());
+    println!(
+        "aws-lambda-rie: go install {RIE_MODULE}@{RIE_VERSION} (log: {})",
+        log_path.display()
+    );
     let log = File::create(&log_path).context("cannot create the emulator install log")?;
     let go = std::env::var("S3EC_GO").unwrap_or_else(|_| "go".to_string());
     let mut cmd = Command::new(go);

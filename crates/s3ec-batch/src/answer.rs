@@ -97,7 +97,11 @@ impl TaskAnswer {
     fn new(task_id: &str, code: ResultCode, result: Value) -> Self {
         let mut result = result.to_string();
         if result.chars().count() > MAX_RESULT_CHARS {
-            result = result.chars().take(MAX_RESULT_CHARS - 3).collect::<String>() + "...";
+            result = result
+                .chars()
+                .take(MAX_RESULT_CHARS - 3)
+                .collect::<String>()
+                + "...";
         }
         Self {
             task_id: task_id.to_string(),
@@ -159,7 +163,10 @@ mod tests {
     fn outcomes_map_to_the_codes_batch_operations_acts_on() {
         let done = TaskAnswer::from_outcome("t", &Outcome::Done(Done));
         assert_eq!(done.code, ResultCode::Succeeded);
-        assert_eq!(parsed(&done), json!({"outcome": "done", "status": "migrated", "etag": "abc"}));
+        assert_eq!(
+            parsed(&done),
+            json!({"outcome": "done", "status": "migrated", "etag": "abc"})
+        );
 
         let skipped = TaskAnswer::from_outcome::<Done>(
             "t",

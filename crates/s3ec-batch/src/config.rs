@@ -151,7 +151,8 @@ impl FunctionConfig {
         if !new_context.is_empty() && !matches!(new_key, Some(KeySource::Kms { .. })) {
             return Err(ConfigError::BadEnv {
                 name: "S3EC_NEW_CONTEXT",
-                problem: "an encryption context binds to KMS keys only; set S3EC_NEW_KMS_KEY_ID".into(),
+                problem: "an encryption context binds to KMS keys only; set S3EC_NEW_KMS_KEY_ID"
+                    .into(),
             });
         }
         Ok(Self {
@@ -172,13 +173,14 @@ impl FunctionConfig {
         for (name, value) in user_arguments {
             match name.as_str() {
                 "operation" => {
-                    operation = Some(Operation::parse(value).ok_or_else(|| {
-                        ConfigError::BadArgument {
-                            name: name.clone(),
-                            value: value.clone(),
-                            expected: "scan, migrate or rekey",
-                        }
-                    })?)
+                    operation =
+                        Some(
+                            Operation::parse(value).ok_or_else(|| ConfigError::BadArgument {
+                                name: name.clone(),
+                                value: value.clone(),
+                                expected: "scan, migrate or rekey",
+                            })?,
+                        )
                 }
                 "dryRun" => {
                     dry_run = match value.as_str() {
@@ -261,18 +263,31 @@ mod tests {
             ("S3EC_NEW_KEY_SECRET_ID", "s3ec/new"),
         ]))
         .expect("config");
-        assert_eq!(config.key, Some(KeySource::Kms { key_id: "alias/old".into() }));
+        assert_eq!(
+            config.key,
+            Some(KeySource::Kms {
+                key_id: "alias/old".into()
+            })
+        );
         assert_eq!(
             config.new_key,
-            Some(KeySource::Secret { secret_id: "s3ec/new".into() })
+            Some(KeySource::Secret {
+                secret_id: "s3ec/new".into()
+            })
         );
         assert_eq!(
             config.request(&args(&[("operation", "rekey")])),
-            Ok(JobRequest { operation: Operation::Rekey, dry_run: false })
+            Ok(JobRequest {
+                operation: Operation::Rekey,
+                dry_run: false
+            })
         );
         assert_eq!(
             config.request(&args(&[("operation", "migrate"), ("dryRun", "true")])),
-            Ok(JobRequest { operation: Operation::Migrate, dry_run: true })
+            Ok(JobRequest {
+                operation: Operation::Migrate,
+                dry_run: true
+            })
         );
         // Schema 1.0 carries no arguments: the function's default decides, or nothing does.
         assert_eq!(config.request(&args(&[])), Err(ConfigError::NoOperation));
@@ -297,7 +312,10 @@ mod tests {
         assert!(config.request(&args(&[])).is_ok());
         assert!(matches!(
             config.request(&args(&[("operation", "migrate")])),
-            Err(ConfigError::MissingKey { operation: "migrate", .. })
+            Err(ConfigError::MissingKey {
+                operation: "migrate",
+                ..
+            })
         ));
         assert!(config
             .request(&args(&[("operation", "migrate"), ("dryRun", "true")]))
@@ -307,23 +325,38 @@ mod tests {
     #[test]
     fn conflicting_or_malformed_environments_are_typed() {
         assert_eq!(
-            FunctionConfig::from_env(env(&[("S3EC_KMS_KEY_ID", "a"), ("S3EC_KEY_SECRET_ID", "b")])),
-            Err(ConfigError::TwoKeys("S3EC_KMS_KEY_ID", "S3EC_KEY_SECRET_ID"))
+            FunctionConfig::from_env(env(&[
+                ("S3EC_KMS_KEY_ID", "a"),
+                ("S3EC_KEY_SECRET_ID", "b")
+            ])),
+            Err(ConfigError::TwoKeys(
+                "S3EC_KMS_KEY_ID",
+                "S3EC_KEY_SECRET_ID"
+            ))
         );
         assert!(matches!(
             FunctionConfig::from_env(env(&[("S3EC_OPERATION", "Migrate")])),
-            Err(ConfigError::BadEnv { name: "S3EC_OPERATION", .. })
+            Err(ConfigError::BadEnv {
+                name: "S3EC_OPERATION",
+                ..
+            })
         ));
         assert!(matches!(
             FunctionConfig::from_env(env(&[("S3EC_NEW_CONTEXT", "{\"a\": 1}")])),
-            Err(ConfigError::BadEnv { name: "S3EC_NEW_CONTEXT", .. })
+            Err(ConfigError::BadEnv {
+                name: "S3EC_NEW_CONTEXT",
+                ..
+            })
         ));
         assert!(matches!(
             FunctionConfig::from_env(env(&[
                 ("S3EC_NEW_KEY_SECRET_ID", "s"),
                 ("S3EC_NEW_CONTEXT", "{\"a\": \"b\"}")
             ])),
-            Err(ConfigError::BadEnv { name: "S3EC_NEW_CONTEXT", .. })
+            Err(ConfigError::BadEnv {
+                name: "S3EC_NEW_CONTEXT",
+                ..
+            })
         ));
     }
 }

@@ -161,8 +161,12 @@ fn bucket_of_arn(arn: &str) -> Option<String> {
         parts.next()?,
         parts.next()?,
     );
-    (scheme == "arn" && service == "s3" && region.is_empty() && account.is_empty() && !name.is_empty())
-        .then(|| name.to_string())
+    (scheme == "arn"
+        && service == "s3"
+        && region.is_empty()
+        && account.is_empty()
+        && !name.is_empty())
+    .then(|| name.to_string())
 }
 
 /// Batch Operations URL-encodes keys in the event as form data: `+` is a space, `%XX` a byte.
@@ -206,7 +210,10 @@ mod tests {
         );
         let t2 = inv.tasks[1].as_ref().expect("task 2");
         assert_eq!(t2.bucket, "other");
-        assert_eq!(t2.version_id.as_deref(), Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"));
+        assert_eq!(
+            t2.version_id.as_deref(),
+            Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY")
+        );
     }
 
     #[test]
@@ -219,8 +226,14 @@ mod tests {
         })))
         .expect("reads");
         assert_eq!(inv.schema, SchemaVersion::V2);
-        assert_eq!(inv.user_arguments.get("operation").map(String::as_str), Some("migrate"));
-        assert_eq!(inv.user_arguments.get("dryRun").map(String::as_str), Some("true"));
+        assert_eq!(
+            inv.user_arguments.get("operation").map(String::as_str),
+            Some("migrate")
+        );
+        assert_eq!(
+            inv.user_arguments.get("dryRun").map(String::as_str),
+            Some("true")
+        );
         let t = inv.tasks[0].as_ref().expect("task");
         assert_eq!((t.bucket.as_str(), t.key.as_str()), ("b", "x/y"));
     }
@@ -246,8 +259,12 @@ mod tests {
 
         let unknown = event(serde_json::json!({
             "invocationSchemaVersion": "3.0", "invocationId": "i", "job": {}, "tasks": []}));
-        assert_eq!(read(&unknown), Err(EventError::UnknownSchema(Some("3.0".into()))));
-        let no_id = event(serde_json::json!({"invocationSchemaVersion": "1.0", "job": {}, "tasks": []}));
+        assert_eq!(
+            read(&unknown),
+            Err(EventError::UnknownSchema(Some("3.0".into())))
+        );
+        let no_id =
+            event(serde_json::json!({"invocationSchemaVersion": "1.0", "job": {}, "tasks": []}));
         assert_eq!(read(&no_id), Err(EventError::NoInvocationId));
         let bad_args = event(serde_json::json!({
             "invocationSchemaVersion": "2.0", "invocationId": "i",

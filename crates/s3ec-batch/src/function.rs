@@ -100,7 +100,10 @@ impl Function {
     /// environment.
     pub async fn from_environment() -> Self {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(sdk, FunctionConfig::from_env(|name| std::env::var(name).ok()))
+        Self::new(
+            sdk,
+            FunctionConfig::from_env(|name| std::env::var(name).ok()),
+        )
     }
 
     /// Answers one invocation. An error is returned only when the invocation cannot be answered task by task
@@ -222,7 +225,7 @@ impl Function {
                 )?;
                 Ops::Migrate(Migrate::new(
                     s3.clone(),
-                    Some(Migrator::new(s3, reader, writer, StringMap::new())),
+                    Some(Migrator::new(reader, writer, StringMap::new())),
                 ))
             }
             Operation::Rekey => {

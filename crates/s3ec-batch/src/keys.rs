@@ -44,7 +44,13 @@ pub enum KeyError {
 impl KeyError {
     /// Whether a later try may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, KeyError::SecretsManager { retryable: true, .. })
+        matches!(
+            self,
+            KeyError::SecretsManager {
+                retryable: true,
+                ..
+            }
+        )
     }
 }
 
@@ -173,7 +179,9 @@ mod tests {
         assert!(from_secret("s", &SecretValue::Binary(Zeroizing::new(vec![7u8; 32]))).is_ok());
         assert!(from_secret(
             "s",
-            &text(&format!(r#"{{"aes": "{AES_B64}", "materialDescription": {{"k": "v"}}}}"#))
+            &text(&format!(
+                r#"{{"aes": "{AES_B64}", "materialDescription": {{"k": "v"}}}}"#
+            ))
         )
         .is_ok());
     }
@@ -182,8 +190,12 @@ mod tests {
     fn unusable_secrets_are_typed_and_never_echo_the_secret() {
         let cases = [
             text(r#"{"aes": "c2hvcnQ="}"#),
-            text(r#"{"aes": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "rsaPrivateKey": "x"}"#),
-            text(r#"{"rsaPrivateKey": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"}"#),
+            text(
+                r#"{"aes": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "rsaPrivateKey": "x"}"#,
+            ),
+            text(
+                r#"{"rsaPrivateKey": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"}"#,
+            ),
             text(r#"{"aesKey": "SECRETSECRETSECRET"}"#),
             text("SECRETSECRETSECRET not json"),
             SecretValue::Binary(Zeroizing::new(vec![1u8; 5])),
@@ -195,7 +207,10 @@ mod tests {
             };
             assert!(matches!(err, KeyError::BadSecret { .. }), "{err}");
             let shown = format!("{err} {err:?}");
-            assert!(!shown.contains("SECRET") && !shown.contains("AAECAw"), "{shown}");
+            assert!(
+                !shown.contains("SECRET") && !shown.contains("AAECAw"),
+                "{shown}"
+            );
             assert!(!err.is_retryable());
         }
     }

@@ -76,8 +76,14 @@ fn usable_cases(root: &Path) -> Vec<Usable> {
         for case in &manifest.cases {
             let plain = matches!(case.expected, Expected::Success)
                 && case.range.is_none()
-                && case.encryption_context.as_ref().is_none_or(|c| c.is_empty())
-                && case.material_description.as_ref().is_none_or(|m| m.is_empty())
+                && case
+                    .encryption_context
+                    .as_ref()
+                    .is_none_or(|c| c.is_empty())
+                && case
+                    .material_description
+                    .as_ref()
+                    .is_none_or(|m| m.is_empty())
                 && matches!(&case.keyring, KeyringSpec::Aes { key_b64 } if key_b64 == main_key);
             if plain {
                 out.push(Usable {
@@ -102,7 +108,11 @@ async fn plant(s3: &aws_sdk_s3::Client, bucket: &str, u: &Usable, key: &str) -> 
         serde_json::from_slice(&std::fs::read(u.dir.join("metadata.json")).expect("metadata"))
             .expect("metadata json");
     let body = std::fs::read(u.dir.join("ciphertext.bin")).expect("ciphertext");
-    let mut put = s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body));
+    let mut put = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body));
     for (k, v) in metadata {
         put = put.metadata(k.to_ascii_lowercase(), v);
     }
@@ -115,7 +125,9 @@ async fn plant(s3: &aws_sdk_s3::Client, bucket: &str, u: &Usable, key: &str) -> 
             .bucket(bucket)
             .key(&ikey)
             .metadata("x-amz-crypto-instr-file", "")
-            .body(ByteStream::from(std::fs::read(instruction).expect("instruction")))
+            .body(ByteStream::from(
+                std::fs::read(instruction).expect("instruction"),
+            ))
             .send()
             .await
             .expect("put instruction file");
@@ -154,7 +166,10 @@ impl Emulator {
         let child = cmd.spawn().expect("start aws-lambda-rie");
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "the emulator did not listen");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the emulator did not listen"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Self { child, port, log }
@@ -164,7 +179,8 @@ impl Emulator {
     fn invoke(&self, event: &Value) -> Value {
         let body = event.to_string();
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(90))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(90)))
+            .expect("timeout");
         write!(
             s,
             "POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n\
@@ -176,7 +192,10 @@ impl Emulator {
         s.read_to_end(&mut raw).expect("read");
         let text = String::from_utf8(raw).expect("utf-8 response");
         let (head, payload) = text.split_once("\r\n\r\n").expect("an HTTP response");
-        assert!(head.starts_with("HTTP/1.1 200"), "invoke failed: {head}\n{payload}");
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "invoke failed: {head}\n{payload}"
+        );
         serde_json::from_str(payload.trim())
             .unwrap_or_else(|e| panic!("the function's answer is not JSON ({e}): {payload}"))
     }
@@ -223,7 +242,9 @@ fn task_event_v2(bucket: &str, i: usize, key: &str, operation: &str) -> Value {
 fn form_encode(key: &str) -> String {
     key.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
             b'/' => "%2F".into(),
             b' ' => "+".into(),
             _ => format!("%{b:02X}"),
@@ -268,7 +289,10 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
     let cases = usable_cases(&root);
     let formats: std::collections::BTreeSet<_> =
         cases.iter().filter_map(|u| u.case.format.clone()).collect();
-    assert!(formats.contains("V1") && formats.contains("V2") && formats.contains("V3"), "{formats:?}");
+    assert!(
+        formats.contains("V1") && formats.contains("V2") && formats.contains("V3"),
+        "{formats:?}"
+    );
     let copies = OBJECTS.div_ceil(cases.len());
     let objects = cases.len() * copies;
 
@@ -328,7 +352,9 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
             for key in keys {
                 let e = Arc::clone(&emulator);
                 let event = task_event_v2(&bucket, n, key, "scan");
-                let answer = tokio::task::spawn_blocking(move || e.invoke(&event)).await.expect("join");
+                let answer = tokio::task::spawn_blocking(move || e.invoke(&event))
+                    .await
+                    .expect("join");
                 let (code, detail) = only_result(&answer, n);
                 assert_eq!(code, "Succeeded", "scan {key} ({}): {detail}", u.case.id);
                 if key.ends_with(".instruction") {
@@ -337,7 +363,11 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
                     assert_eq!(detail["outcome"], "done", "{key}: {detail}");
                     let shown = detail.to_string();
                     let format = u.case.format.as_deref().expect("format");
-                    assert!(shown.contains(format), "scan of {key} ({} copy {i}) does not say {format}: {shown}", u.case.id);
+                    assert!(
+                        shown.contains(format),
+                        "scan of {key} ({} copy {i}) does not say {format}: {shown}",
+                        u.case.id
+                    );
                 }
                 n += 1;
                 scanned += 1;
@@ -350,7 +380,9 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
             for key in keys {
                 let e = Arc::clone(&emulator);
                 let event = task_event_v1(&bucket, n, key);
-                let answer = tokio::task::spawn_blocking(move || e.invoke(&event)).await.expect("join");
+                let answer = tokio::task::spawn_blocking(move || e.invoke(&event))
+                    .await
+                    .expect("join");
                 let (code, detail) = only_result(&answer, n);
                 assert_eq!(code, "Succeeded", "migrate {key} ({}): {detail}", u.case.id);
                 if !key.ends_with(".instruction") {
@@ -384,15 +416,26 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
                 .key(&key)
                 .send()
                 .await
-                .unwrap_or_else(|e| panic!("{key} ({}) does not read as V3 after migrate: {e}", u.case.id));
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{key} ({}) does not read as V3 after migrate: {e}",
+                        u.case.id
+                    )
+                });
             let plaintext = got.body.collect().await.expect("body").into_bytes();
             let expected = std::fs::read(u.dir.join("plaintext.bin")).expect("plaintext");
-            assert!(plaintext.as_ref() == expected.as_slice(), "{key}: plaintext differs");
+            assert!(
+                plaintext.as_ref() == expected.as_slice(),
+                "{key}: plaintext differs"
+            );
         }
     }
     let took = run_started.elapsed();
     for requests in [&scan_requests, &migrate_requests] {
-        assert!(!requests.contains_key(counting_proxy::CHUNKED), "{requests:?}");
+        assert!(
+            !requests.contains_key(counting_proxy::CHUNKED),
+            "{requests:?}"
+        );
     }
     let per = |m: &BTreeMap<String, usize>, n: usize| {
         m.iter()
@@ -400,9 +443,19 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!("requests per scanned object: {}", per(&scan_requests, scanned));
-    println!("requests per migrate task: {}", per(&migrate_requests, durations.len() - scanned));
-    assert_eq!(durations.len(), n_invocations(scanned, &cases, copies), "one REPORT per invocation");
+    println!(
+        "requests per scanned object: {}",
+        per(&scan_requests, scanned)
+    );
+    println!(
+        "requests per migrate task: {}",
+        per(&migrate_requests, durations.len() - scanned)
+    );
+    assert_eq!(
+        durations.len(),
+        n_invocations(scanned, &cases, copies),
+        "one REPORT per invocation"
+    );
     println!(
         "s3ec-batch under aws-lambda-rie: {objects} objects ({} cases x {copies}), {scanned} scan and {} migrate \
          invocations, {migrated} migrated; mean invoke duration {:.1} ms; wall {:.1} s",

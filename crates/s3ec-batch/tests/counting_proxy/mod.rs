@@ -67,7 +67,10 @@ fn relay(client: TcpStream, server: TcpStream, counts: &Counts) -> std::io::Resu
             let lower = line.to_ascii_lowercase();
             if let Some(v) = lower.strip_prefix("content-length:") {
                 length = v.trim().parse().unwrap_or(0);
-            } else if let Some(v) = line.strip_prefix("X-Amz-Target:").or_else(|| line.strip_prefix("x-amz-target:")) {
+            } else if let Some(v) = line
+                .strip_prefix("X-Amz-Target:")
+                .or_else(|| line.strip_prefix("x-amz-target:"))
+            {
                 target = Some(v.trim().to_string());
             } else if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
                 chunked = true;

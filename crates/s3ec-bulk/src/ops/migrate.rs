@@ -5,19 +5,14 @@
 //! `If-Match: <that ETag>` (an object changed in the meantime is never overwritten), keeping its properties, then
 //! read the new object back (committing reads only) and compare SHA-256 digests of the plaintext.
 
-use std::collections::HashMap;
-
-use aws_lc_rs::digest;
-use aws_sdk_s3::primitives::ByteStream;
 use s3ec::StringMap;
-use s3ec_format::{Envelope, FormatVersion, Storage};
+use s3ec_format::Envelope;
 use serde_json::{json, Map, Value};
 
 use super::look;
 use crate::error::BulkError;
-use crate::inspect::{inspect, legacy_reason, Inspection, State};
+use crate::inspect::{legacy_reason, Inspection, State};
 use crate::object::ObjectRef;
-use crate::retry::RetryPolicy;
 use crate::runner::{DoneReport, ObjectOp, Outcome, SkipReason};
 
 /// The result of migrating one object.
@@ -31,7 +26,6 @@ pub struct Migrated {
 
 /// The two clients of a migration: a lenient reader and a committing writer/verifier.
 pub struct Migrator {
-    s3: aws_sdk_s3::Client,
     reader: s3ec::Client,
     writer: s3ec::Client,
     context: StringMap,
@@ -40,14 +34,8 @@ pub struct Migrator {
 impl Migrator {
     /// A migrator reading with `reader` (legacy reads allowed) and writing and verifying with `writer`
     /// (committing only); `context` is the `--context` given (empty: each object keeps its stored one).
-    pub fn new(
-        s3: aws_sdk_s3::Client,
-        reader: s3ec::Client,
-        writer: s3ec::Client,
-        context: StringMap,
-    ) -> Self {
+    pub fn new(reader: s3ec::Client, writer: s3ec::Client, context: StringMap) -> Self {
         Self {
-            s3,
             reader,
             writer,
             context,

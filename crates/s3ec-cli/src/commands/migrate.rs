@@ -41,7 +41,6 @@ impl Migrator {
             },
         )?;
         Ok(Self(s3ec_bulk::ops::Migrator::new(
-            env.s3.clone(),
             reader,
             writer,
             env.context(),

@@ -57,7 +57,7 @@ pub async fn run(env: &Env, args: &RekeyArgs) -> Result<(), CliError> {
     let keyring = new_keyring(env, args)?;
     let new_context: Option<StringMap> =
         (!args.new_context.is_empty()).then(|| args.new_context.iter().cloned().collect());
-    let inspection = crate::commands::inspect::inspect(env, &args.object.bucket, key, None).await?;
+    let inspection = crate::commands::inspect::inspect(env, &object.bucket, key, None).await?;
     let envelope = inspection.envelope()?;
     // The client refuses to re-encrypt an instruction file unless instruction-file writes are on.
     let client = env.client(ClientTweak {
@@ -120,12 +120,12 @@ pub async fn run(env: &Env, args: &RekeyArgs) -> Result<(), CliError> {
     } else if let Some(file) = out["instruction_file"].as_str() {
         println!(
             "re-wrapped the data key of {}; new envelope in s3://{bucket}/{file}",
-            args.object
+            object
         );
     } else {
         println!(
             "re-wrapped the data key of {} by a server-side copy ({}); no content moved",
-            args.object,
+            object,
             out["method"].as_str().unwrap_or_default()
         );
     }
