@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
+use futures_util::stream::{self, StreamExt};
 use s3ec_vectors::{Case, Expected, KeyringSpec, Manifest};
 use serde_json::{json, Value};
 
@@ -22,6 +23,10 @@ mod counting_proxy;
 
 /// At least this many objects: each usable case is copied under enough keys to reach it.
 const OBJECTS: usize = 1000;
+/// Function instances (emulators) working on a job at once.
+const LANES: usize = 3;
+/// Requests the test itself keeps in flight (planting and checking objects).
+const IN_FLIGHT: usize = 16;
 const REGION: &str = "us-west-2";
 
 fn env(name: &str) -> String {
@@ -145,14 +150,23 @@ struct Emulator {
 
 impl Emulator {
     fn start(rie: &str, vars: &[(&str, String)], log: PathBuf) -> Self {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        // Two free ports held together so they differ: the invoke API, and the runtime API the function polls
+        // (fixed at 9001 by default, which would collide between emulators).
+        let listeners: Vec<TcpListener> = (0..2)
+            .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("free port"))
+            .collect();
+        let ports: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().expect("addr").port())
+            .collect();
+        drop(listeners);
+        let (port, runtime_port) = (ports[0], ports[1]);
         let out = std::fs::File::create(&log).expect("log");
         let mut cmd = Command::new(rie);
         cmd.arg("--runtime-interface-emulator-address")
             .arg(format!("127.0.0.1:{port}"))
+            .arg("--runtime-api-address")
+            .arg(format!("127.0.0.1:{runtime_port}"))
             .arg(env!("CARGO_BIN_EXE_bootstrap"))
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -324,26 +338,37 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
             .await
             .expect("create secret");
 
-        let mut planted = Vec::new();
-        for u in &mine {
-            for i in 0..copies {
-                let keys = plant(&s3, &bucket, u, &object_key(u, i)).await;
-                planted.push((*u, i, keys));
-            }
-        }
+        let jobs: Vec<(&Usable, usize)> = mine
+            .iter()
+            .flat_map(|u| (0..copies).map(move |i| (*u, i)))
+            .collect();
+        let planted: Vec<(&Usable, usize, Vec<String>)> = stream::iter(jobs)
+            .map(|(u, i)| {
+                let (s3, bucket) = (&s3, &bucket);
+                async move { (u, i, plant(s3, bucket, u, &object_key(u, i)).await) }
+            })
+            .buffered(IN_FLIGHT)
+            .collect()
+            .await;
 
-        let emulator = Arc::new(Emulator::start(
-            &rie,
-            &[
-                ("AWS_ENDPOINT_URL", proxied.clone()),
-                ("AWS_REGION", REGION.into()),
-                ("AWS_ACCESS_KEY_ID", "test".into()),
-                ("AWS_SECRET_ACCESS_KEY", "test".into()),
-                ("S3EC_KEY_SECRET_ID", secret_id.clone()),
-                ("S3EC_OPERATION", "migrate".into()),
-            ],
-            log_dir.path().join(format!("{producer}.log")),
-        ));
+        // Batch Operations runs many function instances at once: one emulator each.
+        let lanes: Vec<Arc<Emulator>> = (0..LANES)
+            .map(|lane| {
+                Arc::new(Emulator::start(
+                    &rie,
+                    &[
+                        ("AWS_ENDPOINT_URL", proxied.clone()),
+                        ("AWS_REGION", REGION.into()),
+                        ("AWS_ACCESS_KEY_ID", "test".into()),
+                        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+                        ("S3EC_KEY_SECRET_ID", secret_id.clone()),
+                        ("S3EC_OPERATION", "migrate".into()),
+                    ],
+                    log_dir.path().join(format!("{producer}-{lane}.log")),
+                ))
+            })
+            .collect();
+        let emulator = Arc::clone(&lanes[0]);
 
         // Scan (schema 2.0, the operation from the job's user arguments): copy 0 of every case, with its
         // instruction file listed too, as an inventory would list it.
@@ -375,30 +400,49 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
         }
 
         add(&mut scan_requests, counts.take());
-        // Migrate (schema 1.0: the function's default operation), every object and instruction file.
+        // Migrate (schema 1.0: the function's default operation), every object and instruction file, spread over
+        // the lanes. An instruction file's task may run beside its object's: it is skipped either way.
+        let mut work: Vec<(usize, String, &Usable)> = Vec::new();
         for (u, _, keys) in &planted {
             for key in keys {
-                let e = Arc::clone(&emulator);
-                let event = task_event_v1(&bucket, n, key);
-                let answer = tokio::task::spawn_blocking(move || e.invoke(&event))
-                    .await
-                    .expect("join");
-                let (code, detail) = only_result(&answer, n);
-                assert_eq!(code, "Succeeded", "migrate {key} ({}): {detail}", u.case.id);
-                if !key.ends_with(".instruction") {
-                    let expected = if u.case.format.as_deref() == Some("V3") {
-                        "skipped"
-                    } else {
-                        "done"
-                    };
-                    assert_eq!(detail["outcome"], expected, "{key}: {detail}");
-                    migrated += usize::from(expected == "done");
-                }
+                work.push((n, key.clone(), *u));
                 n += 1;
             }
         }
+        let runs = lanes.iter().enumerate().map(|(lane, e)| {
+            let mine: Vec<(usize, String)> = work
+                .iter()
+                .filter(|(n, _, _)| n % LANES == lane)
+                .map(|(n, key, _)| (*n, key.clone()))
+                .collect();
+            let (e, bucket) = (Arc::clone(e), bucket.clone());
+            tokio::task::spawn_blocking(move || {
+                mine.into_iter()
+                    .map(|(n, key)| (n, e.invoke(&task_event_v1(&bucket, n, &key))))
+                    .collect::<Vec<_>>()
+            })
+        });
+        let mut answers: BTreeMap<usize, Value> = BTreeMap::new();
+        for run in futures_util::future::join_all(runs).await {
+            answers.extend(run.expect("join"));
+        }
+        for (n, key, u) in &work {
+            let (code, detail) = only_result(&answers[n], *n);
+            assert_eq!(code, "Succeeded", "migrate {key} ({}): {detail}", u.case.id);
+            if !key.ends_with(".instruction") {
+                let expected = if u.case.format.as_deref() == Some("V3") {
+                    "skipped"
+                } else {
+                    "done"
+                };
+                assert_eq!(detail["outcome"], expected, "{key}: {detail}");
+                migrated += usize::from(expected == "done");
+            }
+        }
         add(&mut migrate_requests, counts.take());
-        durations.extend(emulator.durations_ms());
+        for e in &lanes {
+            durations.extend(e.durations_ms());
+        }
 
         // Every object now reads back under a committing-only client (so it is V3) as the producer's plaintext.
         let key = s3ec_local::parse_aes_key(mine[0].key_b64.as_bytes()).expect("aes key");
@@ -408,27 +452,32 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
             .commitment_policy(s3ec::CommitmentPolicy::RequireEncryptRequireDecrypt)
             .build()
             .expect("client");
-        for (u, i, _) in &planted {
-            let key = object_key(u, *i);
-            let got = strict
-                .get_object()
-                .bucket(&bucket)
-                .key(&key)
-                .send()
-                .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "{key} ({}) does not read as V3 after migrate: {e}",
-                        u.case.id
-                    )
-                });
-            let plaintext = got.body.collect().await.expect("body").into_bytes();
-            let expected = std::fs::read(u.dir.join("plaintext.bin")).expect("plaintext");
-            assert!(
-                plaintext.as_ref() == expected.as_slice(),
-                "{key}: plaintext differs"
-            );
-        }
+        stream::iter(&planted)
+            .for_each_concurrent(IN_FLIGHT, |(u, i, _)| {
+                let (strict, bucket) = (&strict, &bucket);
+                async move {
+                    let key = object_key(u, *i);
+                    let got = strict
+                        .get_object()
+                        .bucket(bucket)
+                        .key(&key)
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| {
+                            panic!(
+                                "{key} ({}) does not read as V3 after migrate: {e}",
+                                u.case.id
+                            )
+                        });
+                    let plaintext = got.body.collect().await.expect("body").into_bytes();
+                    let expected = std::fs::read(u.dir.join("plaintext.bin")).expect("plaintext");
+                    assert!(
+                        plaintext.as_ref() == expected.as_slice(),
+                        "{key}: plaintext differs"
+                    );
+                }
+            })
+            .await;
     }
     let took = run_started.elapsed();
     for requests in [&scan_requests, &migrate_requests] {

@@ -398,7 +398,8 @@ fn md5_of(bytes: &[u8]) -> u128 {
     u128::from_be_bytes(md5::Md5::digest(bytes).into())
 }
 
-/// `rekey s3://BUCKET/PREFIX/`: instruction-file objects re-keyed, metadata objects reported and left alone.
+/// `rekey s3://BUCKET/PREFIX/`: instruction-file objects re-keyed in their instruction files, metadata objects by a
+/// server-side copy; the instruction files themselves are skipped as belonging to their objects.
 #[test]
 fn garage_rekey_a_prefix() {
     let b = Backend::garage("rekey_prefix");
@@ -443,9 +444,11 @@ fn garage_rekey_a_prefix() {
     };
     assert_eq!(result("i1")["result"], "done");
     assert_eq!(result("i2")["result"], "done");
-    assert_eq!(result("m")["skip"], "envelope_in_metadata");
+    assert_eq!(result("m")["result"], "done");
+    assert_eq!(result("m")["method"], "copy");
+    assert_eq!(result("i1")["method"], "instruction-file");
     assert_eq!(result("i1.instruction")["skip"], "instruction_file");
-    for (name, key) in [("i1", &new), ("i2", &new), ("m", &old)] {
+    for (name, key) in [("i1", &new), ("i2", &new), ("m", &new)] {
         b.cmd()
             .arg("--aes-key")
             .arg(key)

@@ -148,13 +148,41 @@ impl MigrateObject {
         let etag = props.e_tag.clone().ok_or(UsageError::Invalid(
             "the object has no ETag; it cannot be rewritten conditionally",
         ))?;
+        // A server that ignores If-Match on HEAD (s3s-fs does) would answer with a newer version; the ETags are
+        // compared here too, so a newer write is never taken for the one the caller read.
+        if let Some(expected) = &self.expected_etag {
+            if expected.trim_matches('"') != etag.trim_matches('"') {
+                return Err(Error::Service(
+                    s3ec_materials::ServiceError::refused(
+                        "S3",
+                        "HeadObject",
+                        "the object changed since it was read (its ETag differs)",
+                    )
+                    .with_status(412)
+                    .with_code("PreconditionFailed"),
+                ));
+            }
+        }
         let old = reader.locate(&bucket, &key, Some(&raw), None).await?;
         let context = if self.context.is_empty() && old.wrap.is_kms() {
             stored_context(&old)
         } else {
             self.context
         };
-        let p = plan(&props, WriteKind::Multipart);
+        // An object that fits in one part is written with one PutObject: a multipart upload would cost three
+        // write requests (create, part, complete) per object, which a migration of millions of small objects
+        // pays three times over.
+        let part_size = self.part_size.unwrap_or(crate::DEFAULT_PART_SIZE);
+        // The stored length bounds the plaintext's (ciphertext is the plaintext plus tag or padding).
+        let single = props.content_length.is_some_and(|n| n <= part_size);
+        let p = plan(
+            &props,
+            if single {
+                WriteKind::Put
+            } else {
+                WriteKind::Multipart
+            },
+        );
         if p.not_kept.contains(&NotKept::SseCustomerKey) {
             return Err(UsageError::Unsupported(
                 "SSE-C objects: the customer key cannot be read back to rewrite the object",
@@ -173,19 +201,40 @@ impl MigrateObject {
             .await?;
         let (plain, digest_before) = digesting(out.body, out.content_length);
         let user: HashMap<String, String> = props.user_metadata.clone().into_iter().collect();
-        let mut upload = writer
-            .upload()
-            .bucket(&bucket)
-            .key(&key)
-            .body(plain)
-            .set_metadata(Some(user))
-            .encryption_context(context.clone())
-            .if_match(&etag)
-            .customize_request(|b| properties::apply_create(&p, b));
-        if let Some(n) = self.part_size {
-            upload = upload.part_size(n);
-        }
-        let written = upload.send().await;
+        let written = if single {
+            let pinned = etag.clone();
+            writer
+                .put_object()
+                .bucket(&bucket)
+                .key(&key)
+                .body(plain)
+                .set_metadata(Some(user))
+                .encryption_context(context.clone())
+                .customize_request(|b| properties::apply_put(&p, b).if_match(pinned))
+                .send()
+                .await
+                .map(|o| Written {
+                    e_tag: o.e_tag().map(str::to_string),
+                    version_id: o.version_id().map(str::to_string),
+                })
+        } else {
+            let mut upload = writer
+                .upload()
+                .bucket(&bucket)
+                .key(&key)
+                .body(plain)
+                .set_metadata(Some(user))
+                .encryption_context(context.clone())
+                .if_match(&etag)
+                .customize_request(|b| properties::apply_create(&p, b));
+            if let Some(n) = self.part_size {
+                upload = upload.part_size(n);
+            }
+            upload.send().await.map(|o| Written {
+                e_tag: o.e_tag().map(str::to_string),
+                version_id: o.version_id().map(str::to_string),
+            })
+        };
         let (bytes, before) = digest_before
             .await
             .map_err(|_| Error::internal("the digest task ended early"))?;
@@ -227,21 +276,57 @@ impl MigrateObject {
         let instruction_file_deleted = old.storage == Storage::InstructionFile && in_metadata;
         if instruction_file_deleted {
             let ikey = format!("{key}{}", s3ec_format::DEFAULT_INSTRUCTION_SUFFIX);
-            s3.delete_object()
-                .bucket(&bucket)
-                .key(&ikey)
-                .send()
-                .await
-                .map_err(|e| Error::s3("DeleteObject (instruction file)", e))?;
+            // Past the write there is no going back: a caller retrying the whole object would find it V3 and
+            // leave the stale file, so a throttled or failed delete is retried here.
+            let mut attempt = 0u32;
+            loop {
+                let deleted = s3
+                    .delete_object()
+                    .bucket(&bucket)
+                    .key(&ikey)
+                    .send()
+                    .await
+                    .map_err(|e| Error::s3("DeleteObject (instruction file)", e));
+                match deleted {
+                    Ok(_) => break,
+                    Err(e) if attempt < DELETE_RETRIES && worth_retrying(&e) => {
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         }
         Ok(Migrated {
             bytes,
-            e_tag: written.e_tag().map(str::to_string),
-            version_id: written.version_id().map(str::to_string),
+            e_tag: written.e_tag,
+            version_id: written.version_id,
             not_kept: p.not_kept,
             instruction_file_deleted,
         })
     }
+}
+
+/// Retries of the stale instruction file's delete (100 ms doubling: about 6 s in all).
+const DELETE_RETRIES: u32 = 5;
+
+/// Throttling, a 5xx or no answer: worth another try.
+fn worth_retrying(e: &Error) -> bool {
+    match e {
+        Error::Service(s) => match s.fault() {
+            s3ec_materials::ServiceFault::Unreachable => true,
+            s3ec_materials::ServiceFault::InvalidResponse => false,
+            _ => matches!(s.status(), Some(429 | 500..=599)),
+        },
+        Error::Io(_) => true,
+        _ => false,
+    }
+}
+
+/// What the write answered.
+struct Written {
+    e_tag: Option<String>,
+    version_id: Option<String>,
 }
 
 /// Plaintext bytes seen and their SHA-256, or the stream's error.

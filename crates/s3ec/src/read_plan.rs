@@ -589,7 +589,10 @@ mod tests {
             assert!((MIN_GET_PART_SIZE..=eight).contains(&got));
             if let Some(StoredParts { first_len, count }) = layout {
                 if got != eight && count > 1 {
-                    assert!(first_len % got == 0 || got % first_len == 0, "aligned");
+                    assert!(
+                        first_len.is_multiple_of(got) || got.is_multiple_of(first_len),
+                        "aligned"
+                    );
                 }
             }
         }
