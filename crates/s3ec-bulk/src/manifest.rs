@@ -19,9 +19,7 @@ use md5::{Digest, Md5};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use crate::error::BulkError;
 use crate::object::{bare_etag, ObjectRef};
-use crate::source::ObjectStream;
 
 /// Why a manifest or one of its files cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -419,16 +417,19 @@ fn open_local_file(
     spool_hashed(f, &path)
 }
 
+/// The rows of a manifest's files as a stream; an `Err` ends it.
+pub type Rows = futures_util::stream::BoxStream<'static, Result<ObjectRef, ManifestError>>;
+
 /// Every current object the manifest at `location` lists, file by file; each file is verified against its
-/// MD5 before its first row is given out.
+/// MD5 before its first row is given out. ([`crate::source::manifest`] gives them as a run's source.)
 pub async fn objects(
     s3: aws_sdk_s3::Client,
     location: ManifestLocation,
-) -> Result<ObjectStream, BulkError> {
+) -> Result<Rows, ManifestError> {
     let manifest = load(&s3, &location).await?;
     let columns = manifest.columns()?;
     // A small buffer: the reader runs ahead of the run by at most this many rows.
-    let (tx, rx) = mpsc::channel::<Result<ObjectRef, BulkError>>(1024);
+    let (tx, rx) = mpsc::channel::<Result<ObjectRef, ManifestError>>(1024);
     tokio::spawn(async move {
         for file in &manifest.files {
             let spooled = match &location {
@@ -444,7 +445,7 @@ pub async fn objects(
             let spool = match spooled.and_then(|(f, md5)| verify(file, md5).map(|()| f)) {
                 Ok(f) => f,
                 Err(e) => {
-                    let _ = tx.send(Err(e.into())).await;
+                    let _ = tx.send(Err(e)).await;
                     return;
                 }
             };
@@ -452,7 +453,7 @@ pub async fn objects(
             let parsed = tokio::task::spawn_blocking(move || {
                 let mut open = true;
                 read_rows(&name, spool, columns, |row| {
-                    open = tx2.blocking_send(row.map_err(BulkError::from)).is_ok();
+                    open = tx2.blocking_send(row).is_ok();
                     open
                 });
                 open
@@ -497,7 +498,7 @@ mod tests {
                         \"src\",\"gone\",\"v2\",\"true\",\"true\",\"\",\"\"\n\
                         \"src\",\"caf%C3%A9%2B1\",\"\",\"true\",\"false\",\"7\",\"\"\"e2\"\"\"\n";
 
-    async fn collect(location: ManifestLocation) -> Vec<Result<ObjectRef, BulkError>> {
+    async fn collect(location: ManifestLocation) -> Vec<Result<ObjectRef, ManifestError>> {
         let conf = aws_sdk_s3::Config::builder()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .build();
@@ -543,7 +544,7 @@ mod tests {
         let got = collect(ManifestLocation::Local(path)).await;
         assert_eq!(got.len(), 1, "no row of an unverified file is used");
         assert!(
-            matches!(&got[0], Err(BulkError::Manifest(ManifestError::Checksum { file, .. })) if file == "one.csv"),
+            matches!(&got[0], Err(ManifestError::Checksum { file, .. }) if file == "one.csv"),
             "{got:?}"
         );
     }

@@ -9,6 +9,15 @@ use crate::retry::RetryPolicy;
 /// The objects of a run, in source order; an `Err` ends the run (a listing or a manifest file failed).
 pub type ObjectStream = BoxStream<'static, Result<ObjectRef, BulkError>>;
 
+/// Every current object an S3 Inventory manifest lists, file by file (see [`crate::manifest::objects`]).
+pub async fn manifest(
+    s3: aws_sdk_s3::Client,
+    location: crate::manifest::ManifestLocation,
+) -> Result<ObjectStream, BulkError> {
+    let rows = crate::manifest::objects(s3, location).await?;
+    Ok(rows.map(|r| r.map_err(BulkError::from)).boxed())
+}
+
 /// Every object under `prefix`, listed page by page (ListObjectsV2 with continuation tokens): one page (at
 /// most 1,000 keys) is held at a time, and the next is asked for only when the run has taken the previous one.
 /// A page that fails retryably (throttling, 5xx, no answer) is asked for again under `retry`; the run stops at

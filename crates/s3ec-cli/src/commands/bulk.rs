@@ -38,7 +38,7 @@ async fn objects(
             p.key.clone(),
         )),
         (None, Some(m)) => {
-            Ok(s3ec_bulk::manifest::objects(env.s3.clone(), ManifestLocation::parse(m)).await?)
+            Ok(s3ec_bulk::source::manifest(env.s3.clone(), ManifestLocation::parse(m)).await?)
         }
         _ => Err(CliError::Usage(
             "give either s3://BUCKET/PREFIX or --manifest".into(),
