@@ -61,6 +61,29 @@ fn large(writer: &str) -> &'static [(&'static str, &'static str, Option<u64>)] {
     }
 }
 
+/// Whether s3ec read a large object as a parallel get (some ranged GETs beside the first response) and, for
+/// an object stored in parts of `part` bytes, along those parts: every range starts on a part boundary and
+/// spans one part, but the last, which ends the object. `ranges` is the reader's `(first, last)` list.
+fn parallel_split(ranges: &serde_json::Value, part: Option<u64>) -> Result<(), String> {
+    let ranges: Vec<(u64, u64)> = serde_json::from_value(ranges.clone())
+        .map_err(|e| format!("reader gave no range list: {e}"))?;
+    let Some((_, end)) = ranges.iter().max_by_key(|r| r.1) else {
+        return Err("no ranged GET: the object was not read in parallel".into());
+    };
+    let Some(part) = part else {
+        return Ok(());
+    };
+    for &(first, last) in &ranges {
+        let len = last + 1 - first;
+        if first % part != 0 || (len != part && last != *end) || len > part {
+            return Err(format!(
+                "range {first}-{last} does not follow the stored parts of {part} bytes"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a participant can read: (format flag the object was written with, keyring, storage).
 fn reads(reader: &str, format: &str, keyring: &str, storage: &str) -> bool {
     match reader {
@@ -253,10 +276,17 @@ pub fn run(args: &[String]) -> Result<()> {
                 }
                 let mut c = match proc.call(&get) {
                     Ok(v) if v["ok"].as_bool() == Some(true) => {
-                        if fs::read(&out).ok().as_deref() == Some(&pt[..]) {
-                            cell(true, String::new())
+                        let split = if size == LARGE {
+                            parallel_split(&v["ranges"], multipart)
                         } else {
+                            Ok(())
+                        };
+                        if fs::read(&out).ok().as_deref() != Some(&pt[..]) {
                             cell(false, "plaintext differs".into())
+                        } else if let Err(why) = split {
+                            cell(false, why)
+                        } else {
+                            cell(true, String::new())
                         }
                     }
                     Ok(v) => cell(
@@ -584,6 +614,27 @@ mod tests {
         assert_eq!(ranged_read(java, "v1", "metadata", 4103, false), None);
         assert_eq!(ranged_read(java, "v2", "instruction", 4103, false), None);
         assert_eq!(ranged_read(java, "v2", "metadata", 17, false), None);
+    }
+
+    #[test]
+    fn a_parallel_read_must_follow_the_stored_parts() {
+        let mib = 1 << 20;
+        let part = 6 * mib;
+        let ranges = |r: &[(u64, u64)]| serde_json::json!(r);
+        // 17 MiB + 21 stored bytes in 6 MiB parts: the first part from the first response, then two ranges.
+        let aligned = ranges(&[(part, 2 * part - 1), (2 * part, 17 * mib + 20)]);
+        assert_eq!(parallel_split(&aligned, Some(part)), Ok(()));
+        assert_eq!(parallel_split(&aligned, None), Ok(()));
+        // The configured 8 MiB split instead of the stored parts.
+        let configured = ranges(&[(8 * mib, 16 * mib - 1), (16 * mib, 17 * mib + 20)]);
+        assert!(parallel_split(&configured, Some(part)).is_err());
+        assert_eq!(parallel_split(&configured, None), Ok(()));
+        // Aligned starts but a short range before the end.
+        let short = ranges(&[(part, part + 10), (2 * part, 17 * mib + 20)]);
+        assert!(parallel_split(&short, Some(part)).is_err());
+        // A single stream: no ranged GET at all.
+        assert!(parallel_split(&ranges(&[]), None).is_err());
+        assert!(parallel_split(&serde_json::Value::Null, None).is_err());
     }
 
     #[test]

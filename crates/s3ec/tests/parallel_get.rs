@@ -456,6 +456,50 @@ async fn ranges_follow_the_stored_parts_when_the_store_reports_them() {
     assert_eq!(sent, [want.clone(), want].concat());
 }
 
+/// moto answers the layout question with the first part's own ETag instead of the object's: the layout is
+/// still used (the ranges are pinned to the object's ETag all the same).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_etag_in_the_layout_answer_still_splits_on_the_parts() {
+    let s3 = MemS3::new();
+    let c = Client::builder()
+        .s3_client(s3.client())
+        .keyring(AesKeyring::new(
+            AesWrappingKey::from_raw(&[0x42; 32]).unwrap(),
+        ))
+        .parallel_get(ParallelGet {
+            part_size: 200 * 1024,
+            concurrency: 2,
+            threshold: 0,
+        })
+        .build()
+        .unwrap();
+    let plain = data(9 * P + 100 - 16, 6);
+    put(&c, "k", &plain).await;
+    let stored = (plain.len() + 16) as u64;
+    let parts = stored.div_ceil(PART);
+    s3.set_hook(move |req, resp| {
+        if req.method == "HEAD" && req.query.split('&').any(|p| p == "partNumber=1") {
+            return s3ec_testkit::MemResponse::new(206, Vec::new())
+                .with_header("content-length", PART.to_string())
+                .with_header("content-range", format!("bytes 0-{}/{stored}", PART - 1))
+                .with_header("etag", "\"0123456789abcdef0123456789abcdef\"")
+                .with_header("x-amz-mp-parts-count", parts.to_string());
+        }
+        resp
+    });
+    assert!(get_stream(&c, "k").await.unwrap() == plain);
+    let want: Vec<String> = (1..stored.div_ceil(3 * PART))
+        .map(|i| {
+            format!(
+                "bytes={}-{}",
+                i * 3 * PART,
+                ((i + 1) * 3 * PART).min(stored) - 1
+            )
+        })
+        .collect();
+    assert_eq!(pinned_range_headers(&s3), want);
+}
+
 /// A legacy (unauthenticated) range of a GCM object whose window is above the threshold: the window is fetched
 /// as pinned ranges read in order, and the bytes are those of the plaintext slice; below the threshold, one
 /// GET.

@@ -3,9 +3,12 @@
 
 use std::io::BufRead;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use s3ec::aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use s3ec::aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use s3ec::aws_sdk_s3::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
 use s3ec::aws_sdk_s3::primitives::ByteStream;
 use s3ec::aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use s3ec::{AlgorithmSuite, Client, CommitmentPolicy, Keyring, StringMap};
@@ -61,10 +64,52 @@ fn keyring(
     })
 }
 
+/// The `Range` of every ranged GET the client sends, as `(first, last)` byte offsets, so the harness can
+/// check how a parallel get split the object (along the stored parts when it has them).
+#[derive(Debug, Default, Clone)]
+struct RangeLog(Arc<Mutex<Vec<(u64, u64)>>>);
+
+impl RangeLog {
+    fn ranges(&self) -> Vec<(u64, u64)> {
+        let mut all = self.0.lock().map(|v| v.clone()).unwrap_or_default();
+        all.sort_unstable();
+        all
+    }
+}
+
+impl Intercept for RangeLog {
+    fn name(&self) -> &'static str {
+        "RangeLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), s3ec::aws_sdk_s3::error::BoxError> {
+        let request = context.request();
+        if request.method() != "GET" {
+            return Ok(());
+        }
+        let range = request
+            .headers()
+            .get("range")
+            .and_then(|r| r.strip_prefix("bytes="))
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+        if let (Some(range), Ok(mut log)) = (range, self.0.lock()) {
+            log.push(range);
+        }
+        Ok(())
+    }
+}
+
 async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
     let region = Region::new(a.get("region").unwrap_or("us-west-2").to_string());
     let creds = Credentials::new("testing", "testing", None, None, "s3ec-peer");
     let endpoint = a.need("endpoint")?;
+    let range_log = RangeLog::default();
     let s3 = s3ec::aws_sdk_s3::Client::from_conf(
         s3ec::aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -72,6 +117,7 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
             .credentials_provider(creds.clone())
             .endpoint_url(endpoint)
             .force_path_style(true)
+            .interceptor(range_log.clone())
             .build(),
     );
     let kms = aws_sdk_kms::Client::from_conf(
@@ -212,6 +258,7 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
                 }
             };
             out.insert("len".into(), json!(len));
+            out.insert("ranges".into(), json!(range_log.ranges()));
         }
         "reencrypt" => {
             let new = keyring(a.need("new-keyring")?, &map(&a.new_matdesc), &kms)?;
