@@ -387,8 +387,8 @@ pub(crate) fn window(
     stream
 }
 
-/// Asks the store for the layout of the object behind `request` (HEAD with `partNumber=1`, pinned to `etag`),
-/// for [`read_plan::split_size`]. `None` when the ETag is a single PUT's or the store does not say (no part
+/// Asks the store for the layout of the object behind `request` (HEAD with `partNumber=1`), when `etag` says
+/// it may have parts, for [`read_plan::split_size`]. `None` when the ETag is a single PUT's or the store does not say (no part
 /// numbers, any error): the configured split is used then, and a replaced object is still caught by the
 /// ranges' own pins.
 pub(crate) async fn stored_parts(
@@ -410,13 +410,13 @@ pub(crate) async fn stored_parts(
         .set_expected_bucket_owner(request.get_expected_bucket_owner().clone())
         .set_request_payer(request.get_request_payer().clone())
         .part_number(1)
-        .if_match(etag)
         .send()
         .await
         .ok()?;
-    // The answer's ETag is not compared with the object's: S3 repeats the object's, but moto gives the part's
-    // own. Nothing rides on the layout but where ranges are cut: every range is pinned by If-Match and the tag
-    // covers the whole object, and `split_size` ignores a layout that does not fit the stored length.
+    // Neither pinned with If-Match nor compared by ETag: S3 answers with the object's ETag, but moto with the
+    // part's own (and so fails an If-Match on the object's). Nothing rides on the layout but where ranges are
+    // cut: every range is pinned by If-Match, the tag covers the whole object, and `split_size` ignores a
+    // layout that does not fit the stored length.
     Some(StoredParts {
         first_len: u64::try_from(out.content_length?).ok()?,
         count: u64::try_from(out.parts_count?).ok()?,
