@@ -460,3 +460,95 @@ fn garage_rekey_a_prefix() {
             .stdout(name.to_string());
     }
 }
+
+/// Puts `name` under `key` with `s3ec put`, its envelope in an instruction file or in the object's metadata.
+fn put_with(b: &Backend, key: &Path, name: &str, instruction_file: bool, body: &str) {
+    let mut c = b.cmd();
+    c.arg("--aes-key").arg(key).arg("put");
+    if instruction_file {
+        c.arg("--instruction-file");
+    }
+    c.arg("-")
+        .arg(b.url(name))
+        .write_stdin(body.to_string())
+        .assert()
+        .success();
+}
+
+/// A rekey whose journal lines were lost (the process died after re-keying, before the fsync) is run again with
+/// the same checkpoint: the objects already wrapped under the new key are reported done as already re-keyed,
+/// and neither the object nor its instruction file is written again.
+fn rekey_after_a_lost_journal(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let old = common::keygen_aes(dir.path(), "old.key");
+    let new = common::keygen_aes(dir.path(), "new.key");
+    put_with(b, &old, "i", true, "instruction-file object");
+    put_with(b, &old, "m", false, "metadata object");
+    let checkpoint = dir.path().join("journal");
+    let rekey = || {
+        b.cmd()
+            .arg("--aes-key")
+            .arg(&old)
+            .args(["--json", "rekey", "--checkpoint"])
+            .arg(&checkpoint)
+            .arg(b.prefix_url())
+            .arg("--new-aes-key")
+            .arg(&new)
+            .output()
+            .unwrap()
+    };
+    let first = rekey();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    // The crash: every journal line lost.
+    std::fs::write(&checkpoint, b"").unwrap();
+    let before: Vec<_> = ["i", "i.instruction", "m"]
+        .iter()
+        .map(|n| b.get_raw(n).unwrap())
+        .collect();
+    let again = rekey();
+    assert!(
+        again.status.success(),
+        "the rerun: {}\n{}",
+        String::from_utf8_lossy(&again.stderr),
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let lines = object_lines(&again.stdout);
+    for name in ["i", "m"] {
+        let line = lines
+            .iter()
+            .find(|l| l["object"] == b.url(name))
+            .unwrap_or_else(|| panic!("{name}: {lines:?}"));
+        assert_eq!(line["result"], "done", "{name}: {line}");
+        assert_eq!(line["method"], "already-rekeyed", "{name}: {line}");
+    }
+    let after: Vec<_> = ["i", "i.instruction", "m"]
+        .iter()
+        .map(|n| b.get_raw(n).unwrap())
+        .collect();
+    assert_eq!(before, after, "nothing was written again");
+    for (name, body) in [("i", "instruction-file object"), ("m", "metadata object")] {
+        b.cmd()
+            .arg("--aes-key")
+            .arg(&new)
+            .arg("get")
+            .arg(b.url(name))
+            .arg("-")
+            .assert()
+            .success()
+            .stdout(body.to_string());
+    }
+}
+
+#[test]
+fn garage_rekey_after_a_lost_journal_line() {
+    rekey_after_a_lost_journal(&Backend::garage("rekey_lost_journal"));
+}
+
+#[test]
+fn moto_rekey_after_a_lost_journal_line() {
+    rekey_after_a_lost_journal(&Backend::moto("rekey_lost_journal"));
+}

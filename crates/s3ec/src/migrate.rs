@@ -289,7 +289,7 @@ impl MigrateObject {
                     .map_err(|e| Error::s3("DeleteObject (instruction file)", e));
                 match deleted {
                     Ok(_) => break,
-                    Err(e) if attempt < DELETE_RETRIES && worth_retrying(&e) => {
+                    Err(e) if attempt < DELETE_RETRIES && e.is_transient() => {
                         attempt += 1;
                         tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
                     }
@@ -309,19 +309,6 @@ impl MigrateObject {
 
 /// Retries of the stale instruction file's delete (100 ms doubling: about 6 s in all).
 const DELETE_RETRIES: u32 = 5;
-
-/// Throttling, a 5xx or no answer: worth another try.
-fn worth_retrying(e: &Error) -> bool {
-    match e {
-        Error::Service(s) => match s.fault() {
-            s3ec_materials::ServiceFault::Unreachable => true,
-            s3ec_materials::ServiceFault::InvalidResponse => false,
-            _ => matches!(s.status(), Some(429 | 500..=599)),
-        },
-        Error::Io(_) => true,
-        _ => false,
-    }
-}
 
 /// What the write answered.
 struct Written {
