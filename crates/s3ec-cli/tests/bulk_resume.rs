@@ -718,3 +718,131 @@ fn garage_kill_and_resume_rekey() {
 fn moto_kill_and_resume_rekey() {
     rekey_kill_and_resume(&Backend::moto("kill_resume_rekey"));
 }
+
+/// The version ids of `name`, newest first (as S3 lists them), and whether a delete marker is the latest.
+fn versions_of(b: &Backend, name: &str) -> (Vec<String>, bool) {
+    let out = b
+        .block_on(
+            b.s3()
+                .list_object_versions()
+                .bucket(&b.bucket)
+                .prefix(b.key(name))
+                .send(),
+        )
+        .unwrap();
+    let key = b.key(name);
+    let versions = out
+        .versions()
+        .iter()
+        .filter(|v| v.key() == Some(&key))
+        .map(|v| v.version_id().unwrap().to_string())
+        .collect();
+    let marker = out
+        .delete_markers()
+        .iter()
+        .any(|m| m.key() == Some(&key) && m.is_latest() == Some(true));
+    (versions, marker)
+}
+
+fn current_version(b: &Backend, name: &str) -> String {
+    b.block_on(
+        b.s3()
+            .head_object()
+            .bucket(&b.bucket)
+            .key(b.key(name))
+            .send(),
+    )
+    .unwrap()
+    .version_id()
+    .unwrap()
+    .to_string()
+}
+
+/// `migrate --delete-old-versions` on a version-enabled bucket (moto; Garage has no versioning) deletes exactly
+/// the version it read once the new one verified: an older version of the same key stays, and without the flag
+/// the version read stays too.
+#[test]
+fn moto_migrate_deletes_exactly_the_version_read() {
+    let b = Backend::moto_versioned("delete_versions");
+    let dir = tempfile::tempdir().unwrap();
+    let key = ruby_aes_key(dir.path());
+    let mut read = HashMap::new();
+    let mut older = HashMap::new();
+    let mut plain = HashMap::new();
+    for (name, case) in [
+        ("del/meta", "v2-aes-meta-17"),
+        ("del/instr", "v2-aes-instr-17"),
+        ("keep/meta", "v1-aes-meta-17"),
+    ] {
+        b.put_vector(RUBY, "v1-aes-meta-4103", name);
+        older.insert(name, current_version(&b, name));
+        plain.insert(name, b.put_vector(RUBY, case, name));
+        read.insert(name, current_version(&b, name));
+    }
+    let migrate = |sub: &str, delete: bool| {
+        let mut c = b.cmd();
+        c.arg("--aes-key")
+            .arg(&key)
+            .args(["--json", "migrate"])
+            .arg(b.url(sub));
+        if delete {
+            c.arg("--delete-old-versions");
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        object_lines(&out.stdout)
+    };
+    let deleted = migrate("del/", true);
+    let kept = migrate("keep/", false);
+    let line = |lines: &[Value], name: &str| {
+        lines
+            .iter()
+            .find(|l| l["object"] == b.url(name))
+            .unwrap_or_else(|| panic!("{name}: {lines:?}"))
+            .clone()
+    };
+    let client = strict_client(&b, &key);
+    for name in ["del/meta", "del/instr", "keep/meta"] {
+        let lines = if name.starts_with("del/") {
+            &deleted
+        } else {
+            &kept
+        };
+        let l = line(lines, name);
+        assert_eq!(l["status"], "migrated", "{l}");
+        let (versions, marker) = versions_of(&b, name);
+        assert!(!marker);
+        let new = current_version(&b, name);
+        assert_eq!(versions[0], new, "{name}: the migrated object is current");
+        if name.starts_with("del/") {
+            assert_eq!(l["deleted_version"], read[name].as_str(), "{l}");
+            assert_eq!(
+                versions,
+                vec![new, older[name].clone()],
+                "{name}: only the version read is gone"
+            );
+        } else {
+            assert!(l.get("deleted_version").is_none(), "{l}");
+            assert_eq!(versions, vec![new, read[name].clone(), older[name].clone()]);
+        }
+        let got = b
+            .block_on(async {
+                client
+                    .get_object()
+                    .bucket(&b.bucket)
+                    .key(b.key(name))
+                    .send()
+                    .await
+                    .unwrap()
+                    .body
+                    .collect()
+                    .await
+            })
+            .unwrap();
+        assert_eq!(&got.into_bytes()[..], &plain[name][..], "{name}");
+    }
+}

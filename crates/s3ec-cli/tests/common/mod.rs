@@ -58,6 +58,28 @@ fn unique(test: &str) -> String {
 impl Backend {
     /// moto (S3 + KMS) at `S3EC_TEST_MOTO_ENDPOINT`, credentials test/test, us-west-2.
     pub fn moto(test: &str) -> Self {
+        Self::moto_bucket(test, "s3ec-cli-tests")
+    }
+
+    /// moto with a version-enabled bucket (Garage has no versioning).
+    pub fn moto_versioned(test: &str) -> Self {
+        let b = Self::moto_bucket(test, "s3ec-cli-versioned");
+        b.block_on(
+            b.s3()
+                .put_bucket_versioning()
+                .bucket(&b.bucket)
+                .versioning_configuration(
+                    aws_sdk_s3::types::VersioningConfiguration::builder()
+                        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send(),
+        )
+        .expect("versioning on moto");
+        b
+    }
+
+    fn moto_bucket(test: &str, bucket: &str) -> Self {
         let endpoint = required("S3EC_TEST_MOTO_ENDPOINT", "a moto server (S3 + KMS)");
         let b = Backend {
             name: "moto",
@@ -65,7 +87,7 @@ impl Backend {
             access_key: "test".into(),
             secret_key: "test".into(),
             region: "us-west-2".into(),
-            bucket: "s3ec-cli-tests".into(),
+            bucket: bucket.into(),
             prefix: unique(test),
             has_kms: true,
             server: None,
