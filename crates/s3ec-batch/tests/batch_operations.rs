@@ -651,7 +651,10 @@ async fn batch_operations_kms_requests_per_object_for_migrate_and_rekey() {
     // instruction-file objects (the instruction file rewritten).
     let rekeyer = Emulator::start(
         &rie,
-        &base(&[("S3EC_NEW_KMS_KEY_ID", new.clone())]),
+        &base(&[
+            ("S3EC_NEW_KMS_KEY_ID", new.clone()),
+            ("S3EC_NEW_CONTEXT", r#"{"purpose": "rekey test"}"#.into()),
+        ]),
         log_dir.path().join("rekey.log"),
     );
     let rekeyed: Vec<&String> = legacy.iter().chain(&v3_instr).collect();
@@ -666,13 +669,17 @@ async fn batch_operations_kms_requests_per_object_for_migrate_and_rekey() {
     }
     let rekey_kms = kms_only(counts.take());
     drop(rekeyer);
-    // Every object reads under the new key alone, as V3, with its plaintext.
+    // Every object reads under the new key alone, as V3, with its plaintext, bound to the new context.
     let reader = kms_client(&s3, &sdk, new, false, false);
+    let context: s3ec::StringMap = [("purpose".to_string(), "rekey test".to_string())]
+        .into_iter()
+        .collect();
     for key in &rekeyed {
         let got = reader
             .get_object()
             .bucket(&bucket)
             .key(key.as_str())
+            .encryption_context(context.clone())
             .send()
             .await
             .unwrap_or_else(|e| panic!("{key} does not read under the new key: {e}"));
