@@ -20,6 +20,9 @@ use s3ec_vectors::{Case, Expected, KeyringSpec, Manifest};
 use serde_json::{json, Value};
 
 mod counting_proxy;
+mod moto;
+
+use moto::{create_bucket, s3, sdk, REGION};
 
 /// At least this many objects: each usable case is copied under enough keys to reach it.
 const OBJECTS: usize = 1000;
@@ -27,31 +30,11 @@ const OBJECTS: usize = 1000;
 const LANES: usize = 3;
 /// Requests the test itself keeps in flight (planting and checking objects).
 const IN_FLIGHT: usize = 16;
-const REGION: &str = "us-west-2";
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run this test through `cargo xtask test` or with `cargo xtask servers`")
     })
-}
-
-fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new(REGION))
-        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-            aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .build()
-}
-
-fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
 }
 
 /// A case this test can run under one AES key per producer: a pass case without a range, a context or a material
@@ -286,19 +269,10 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
     let endpoint = env("S3EC_TEST_MOTO_ENDPOINT");
     let rie = env("S3EC_TEST_RIE");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let sdk = sdk(&endpoint);
+    let sdk = sdk();
     let s3 = s3(&sdk);
     let bucket = format!("s3ec-batch-{}", std::process::id());
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create bucket");
+    create_bucket(&s3, &bucket).await;
 
     let cases = usable_cases(&root);
     let formats: std::collections::BTreeSet<_> =
@@ -565,19 +539,10 @@ async fn batch_operations_kms_requests_per_object_for_migrate_and_rekey() {
     const EACH: usize = 5;
     let endpoint = env("S3EC_TEST_MOTO_ENDPOINT");
     let rie = env("S3EC_TEST_RIE");
-    let sdk = sdk(&endpoint);
+    let sdk = sdk();
     let s3 = s3(&sdk);
     let bucket = format!("s3ec-batch-kms-{}", std::process::id());
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create bucket");
+    create_bucket(&s3, &bucket).await;
     let kms = aws_sdk_kms::Client::new(&sdk);
     let mut keys = Vec::new();
     for _ in 0..2 {

@@ -10,22 +10,11 @@ use s3ec_batch::config::{FunctionConfig, KeySource};
 use s3ec_batch::keys::{keyring, KeyError};
 use serde_json::json;
 
-const REGION: &str = "us-west-2";
-const AES_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+mod moto;
 
-fn sdk() -> aws_config::SdkConfig {
-    let endpoint = std::env::var("S3EC_TEST_MOTO_ENDPOINT").unwrap_or_else(|_| {
-        panic!("S3EC_TEST_MOTO_ENDPOINT is not set: run this test through `cargo xtask test` or with `cargo xtask servers`")
-    });
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new(REGION))
-        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-            aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .build()
-}
+use moto::{create_bucket, s3, sdk};
+
+const AES_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 async fn put_parameter(sdk: &aws_config::SdkConfig, name: &str, value: &str, kind: ParameterType) {
     aws_sdk_ssm::Client::new(sdk)
@@ -52,22 +41,9 @@ async fn a_secure_string_parameter_keys_a_migrate_and_plain_or_missing_ones_are_
     )
     .await;
     // A V2 object under that key.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3(&sdk);
     let bucket = format!("s3ec-batch-ssm-{}", std::process::id());
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("bucket");
+    create_bucket(&s3, &bucket).await;
     let aes =
         || s3ec_local::AesKeyring::new(s3ec_local::parse_aes_key(AES_B64.as_bytes()).expect("key"));
     let client = |policy| {

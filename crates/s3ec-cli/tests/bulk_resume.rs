@@ -32,19 +32,48 @@ const LEGACY: &[&str] = &[
 /// A client with the Ruby key under the strictest policy (committing reads only), for writing V3 objects and
 /// for checking migrated ones.
 fn strict_client(b: &Backend, key: &Path) -> s3ec::Client {
-    let cli = Cli::try_parse_from([
-        "s3ec".as_ref(),
-        "--endpoint-url".as_ref(),
-        b.endpoint.as_ref(),
-        "--aes-key".as_ref(),
-        key.as_os_str(),
-        "scan".as_ref(),
-        "s3://x/".as_ref(),
-    ])
-    .unwrap();
-    Env::from_sdk(&cli.global, b.sdk_config())
-        .client(ClientTweak::default())
-        .unwrap()
+    aes_client(b, key, false)
+}
+
+/// `name`'s plaintext through `client`.
+fn read_plain(b: &Backend, client: &s3ec::Client, name: &str) -> Result<Vec<u8>, s3ec::Error> {
+    b.block_on(async {
+        let got = client
+            .get_object()
+            .bucket(&b.bucket)
+            .key(b.key(name))
+            .send()
+            .await?;
+        let body = got
+            .body
+            .collect()
+            .await
+            .map_err(|e| s3ec::Error::Io(std::sync::Arc::new(e)))?;
+        Ok(body.into_bytes().to_vec())
+    })
+}
+
+/// Runs `rounds` commands from `spawn`, each killed with SIGKILL after a random `min_ms..min_ms + spread_ms`
+/// unless it finished first; `between(round)` runs after each. Returns how many were killed.
+fn kill_at_random(
+    rounds: usize,
+    min_ms: u64,
+    spread_ms: u64,
+    mut spawn: impl FnMut() -> std::process::Command,
+    mut between: impl FnMut(usize),
+) -> usize {
+    let mut killed = 0;
+    for round in 0..rounds {
+        let mut child = spawn().spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(min_ms + below(spread_ms)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+        between(round);
+    }
+    killed
 }
 
 /// A pseudo-random number below `n` (test timing only).
@@ -105,22 +134,21 @@ fn kill_and_resume(b: &Backend) {
         c
     };
     // Three runs killed with SIGKILL at random points; a writer replaces objects after the second.
-    let mut killed = 0;
-    for round in 0..3 {
-        let mut child = migrate(false).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(100 + below(700)));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            killed += 1;
-        }
-        child.wait().unwrap();
-        if round == 1 {
-            for (i, name) in ["o03", "o10", "o21", "o50"].iter().enumerate() {
-                let plain = b.put_vector(RUBY, ["v2-aes-meta-17", "v1-aes-meta-1"][i % 2], name);
-                expected.insert(name.to_string(), plain);
+    let killed = kill_at_random(
+        3,
+        100,
+        700,
+        || migrate(false),
+        |round| {
+            if round == 1 {
+                for (i, name) in ["o03", "o10", "o21", "o50"].iter().enumerate() {
+                    let plain =
+                        b.put_vector(RUBY, ["v2-aes-meta-17", "v1-aes-meta-1"][i % 2], name);
+                    expected.insert(name.to_string(), plain);
+                }
             }
-        }
-    }
+        },
+    );
     let out = migrate(true).output().unwrap();
     assert!(
         out.status.success(),
@@ -133,21 +161,9 @@ fn kill_and_resume(b: &Backend) {
     // Every object is V3 (it decrypts under the committing-only policy) with its latest plaintext: the writer's
     // objects are migrated as the writer left them, none lost to an older migration.
     for (name, plain) in &expected {
-        let got = b
-            .block_on(async {
-                client
-                    .get_object()
-                    .bucket(&b.bucket)
-                    .key(b.key(name))
-                    .send()
-                    .await?
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| s3ec::Error::Io(std::sync::Arc::new(e)))
-            })
+        let got = read_plain(b, &client, name)
             .unwrap_or_else(|e| panic!("{name} does not read under the strict policy: {e}"));
-        assert_eq!(&got.into_bytes()[..], &plain[..], "{name}");
+        assert_eq!(&got[..], &plain[..], "{name}");
     }
     let migrated_now = lines.iter().filter(|l| l["status"] == "migrated").count();
     let checkpointed = lines.iter().filter(|l| l["skip"] == "checkpointed").count();
@@ -239,21 +255,8 @@ fn malformed_beside_legacy(b: &Backend) {
     assert_eq!(by_key("lost-v2")["skip"], "not_encrypted");
     let client = strict_client(b, &key);
     for (name, plain) in [("real", real), ("plain.instruction", named)] {
-        let got = b
-            .block_on(async {
-                client
-                    .get_object()
-                    .bucket(&b.bucket)
-                    .key(b.key(name))
-                    .send()
-                    .await
-                    .unwrap()
-                    .body
-                    .collect()
-                    .await
-            })
-            .unwrap();
-        assert_eq!(&got.into_bytes()[..], &plain[..], "{name}");
+        let got = read_plain(b, &client, name).unwrap();
+        assert_eq!(&got[..], &plain[..], "{name}");
     }
 }
 
@@ -622,30 +625,28 @@ fn rekey_kill_and_resume(b: &Backend) {
             .stderr(std::process::Stdio::piped());
         c
     };
-    let mut killed = 0;
-    for round in 0..4 {
-        let mut child = rekey(false).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(60 + below(400)));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            killed += 1;
-        }
-        child.wait().unwrap();
-        if round == 1 {
-            // Metadata and instruction-file objects replaced under the old key; one under the new key.
-            let new_instr = aes_client(b, &new, true);
-            for (name, client) in [
-                ("r04", &old_meta),
-                ("r07", &old_instr),
-                ("r30", &old_meta),
-                ("r55", &new_instr),
-            ] {
-                let plain = format!("the writer's {name}").into_bytes();
-                put_bytes(b, client, name, &plain);
-                expected.insert(name.to_string(), plain);
+    let killed = kill_at_random(
+        4,
+        60,
+        400,
+        || rekey(false),
+        |round| {
+            if round == 1 {
+                // Metadata and instruction-file objects replaced under the old key; one under the new key.
+                let new_instr = aes_client(b, &new, true);
+                for (name, client) in [
+                    ("r04", &old_meta),
+                    ("r07", &old_instr),
+                    ("r30", &old_meta),
+                    ("r55", &new_instr),
+                ] {
+                    let plain = format!("the writer's {name}").into_bytes();
+                    put_bytes(b, client, name, &plain);
+                    expected.insert(name.to_string(), plain);
+                }
             }
-        }
-    }
+        },
+    );
     let out = rekey(true).output().unwrap();
     assert!(
         out.status.success(),
@@ -658,25 +659,11 @@ fn rekey_kill_and_resume(b: &Backend) {
     let reader = aes_client(b, &new, false);
     let old_reader = aes_client(b, &old, false);
     for (name, plain) in &expected {
-        let read = |client: &s3ec::Client| {
-            b.block_on(async {
-                client
-                    .get_object()
-                    .bucket(&b.bucket)
-                    .key(b.key(name))
-                    .send()
-                    .await?
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| s3ec::Error::Io(std::sync::Arc::new(e)))
-            })
-        };
-        let got =
-            read(&reader).unwrap_or_else(|e| panic!("{name} does not read under the new key: {e}"));
-        assert_eq!(&got.into_bytes()[..], &plain[..], "{name}");
+        let got = read_plain(b, &reader, name)
+            .unwrap_or_else(|e| panic!("{name} does not read under the new key: {e}"));
+        assert_eq!(&got[..], &plain[..], "{name}");
         assert!(
-            read(&old_reader).is_err(),
+            read_plain(b, &old_reader, name).is_err(),
             "{name} still opens with the old key"
         );
     }
@@ -829,20 +816,7 @@ fn moto_migrate_deletes_exactly_the_version_read() {
             assert!(l.get("deleted_version").is_none(), "{l}");
             assert_eq!(versions, vec![new, read[name].clone(), older[name].clone()]);
         }
-        let got = b
-            .block_on(async {
-                client
-                    .get_object()
-                    .bucket(&b.bucket)
-                    .key(b.key(name))
-                    .send()
-                    .await
-                    .unwrap()
-                    .body
-                    .collect()
-                    .await
-            })
-            .unwrap();
-        assert_eq!(&got.into_bytes()[..], &plain[name][..], "{name}");
+        let got = read_plain(&b, &client, name).unwrap();
+        assert_eq!(&got[..], &plain[name][..], "{name}");
     }
 }
