@@ -99,7 +99,6 @@ pub enum SecretValue {
 }
 
 async fn fetch(secret_id: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError> {
-    use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client
         .get_secret_value()
@@ -107,16 +106,11 @@ async fn fetch(secret_id: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError
         .send()
         .await
         .map_err(|e| {
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            let retryable = match &e {
-                aws_sdk_secretsmanager::error::SdkError::DispatchFailure(_)
-                | aws_sdk_secretsmanager::error::SdkError::TimeoutError(_) => true,
-                _ => matches!(status, Some(429 | 500..=599)),
-            };
+            let (code, message, retryable) = failure(&e);
             KeyError::SecretsManager {
                 secret_id: secret_id.to_string(),
-                code: e.code().unwrap_or("dispatch").to_string(),
-                message: e.message().unwrap_or("no response").to_string(),
+                code,
+                message,
                 retryable,
             }
         })?;
@@ -132,9 +126,29 @@ async fn fetch(secret_id: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError
     }
 }
 
+/// The code, message and retry decision of a failed key-store call (Secrets Manager and Parameter Store answer
+/// through the same SDK error type): no answer, a timeout, throttling or a 5xx may work later.
+fn failure<E: aws_sdk_ssm::error::ProvideErrorMetadata>(
+    e: &aws_sdk_ssm::error::SdkError<E, aws_sdk_ssm::config::http::HttpResponse>,
+) -> (String, String, bool) {
+    use aws_sdk_ssm::error::{ProvideErrorMetadata as _, SdkError};
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let retryable = match e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        _ => {
+            matches!(status, Some(429 | 500..=599))
+                || matches!(e.code(), Some("ThrottlingException" | "ThrottledException"))
+        }
+    };
+    (
+        e.code().unwrap_or("dispatch").to_string(),
+        e.message().unwrap_or("no response").to_string(),
+        retryable,
+    )
+}
+
 /// A `SecureString` parameter's value, decrypted by Parameter Store.
 async fn fetch_parameter(name: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError> {
-    use aws_sdk_ssm::error::ProvideErrorMetadata as _;
     let client = aws_sdk_ssm::Client::new(sdk);
     let out = client
         .get_parameter()
@@ -143,19 +157,11 @@ async fn fetch_parameter(name: &str, sdk: &SdkConfig) -> Result<SecretValue, Key
         .send()
         .await
         .map_err(|e| {
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            let retryable = match &e {
-                aws_sdk_ssm::error::SdkError::DispatchFailure(_)
-                | aws_sdk_ssm::error::SdkError::TimeoutError(_) => true,
-                _ => {
-                    matches!(status, Some(429 | 500..=599))
-                        || e.code() == Some("ThrottlingException")
-                }
-            };
+            let (code, message, retryable) = failure(&e);
             KeyError::Ssm {
                 name: name.to_string(),
-                code: e.code().unwrap_or("dispatch").to_string(),
-                message: e.message().unwrap_or("no response").to_string(),
+                code,
+                message,
                 retryable,
             }
         })?;

@@ -8,11 +8,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clap::Parser;
-use common::{ruby_aes_key, Backend};
+use common::{aes_client, ruby_aes_key, Backend};
 use s3ec::aws_sdk_s3::primitives::ByteStream;
-use s3ec_cli::cli::Cli;
-use s3ec_cli::setup::{ClientTweak, Env};
 use serde_json::Value;
 
 const RUBY: &str = "ruby-aws-sdk-s3-1.117.2";
@@ -554,26 +551,6 @@ fn garage_rekey_after_a_lost_journal_line() {
 #[test]
 fn moto_rekey_after_a_lost_journal_line() {
     rekey_after_a_lost_journal(&Backend::moto("rekey_lost_journal"));
-}
-
-/// A client with the AES key at `key`, writing envelopes to instruction files or to object metadata.
-fn aes_client(b: &Backend, key: &Path, instruction_file: bool) -> s3ec::Client {
-    let cli = Cli::try_parse_from([
-        "s3ec".as_ref(),
-        "--endpoint-url".as_ref(),
-        b.endpoint.as_ref(),
-        "--aes-key".as_ref(),
-        key.as_os_str(),
-        "scan".as_ref(),
-        "s3://x/".as_ref(),
-    ])
-    .unwrap();
-    Env::from_sdk(&cli.global, b.sdk_config())
-        .client(ClientTweak {
-            instruction_file,
-            ..ClientTweak::default()
-        })
-        .unwrap()
 }
 
 fn put_bytes(b: &Backend, client: &s3ec::Client, name: &str, plain: &[u8]) {

@@ -398,3 +398,30 @@ pub fn keygen_aes(dir: &Path, name: &str) -> PathBuf {
         .success();
     path
 }
+
+/// A client with the AES key at `key` (the default, strictest policy), writing envelopes to instruction files or
+/// to object metadata, built from the global options as the command builds it.
+pub fn aes_client(b: &Backend, key: &Path, instruction_file: bool) -> s3ec::Client {
+    s3ec_cli::setup::Env::from_sdk(&global_options(b, key), b.sdk_config())
+        .client(s3ec_cli::setup::ClientTweak {
+            instruction_file,
+            ..s3ec_cli::setup::ClientTweak::default()
+        })
+        .unwrap()
+}
+
+/// The global options of `s3ec --endpoint-url <b> --aes-key <key>`.
+pub fn global_options(b: &Backend, key: &Path) -> s3ec_cli::cli::GlobalOpts {
+    use clap::Parser as _;
+    let cli = s3ec_cli::cli::Cli::try_parse_from([
+        "s3ec".as_ref(),
+        "--endpoint-url".as_ref(),
+        b.endpoint.as_ref(),
+        "--aes-key".as_ref(),
+        key.as_os_str(),
+        "scan".as_ref(),
+        "s3://x/".as_ref(),
+    ])
+    .unwrap();
+    cli.global
+}
