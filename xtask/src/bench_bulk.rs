@@ -1,4 +1,4 @@
-//! `cargo xtask bench bulk [--objects N] [--concurrency N] [--binary PATH]`: the bulk engine (`s3ec scan`/`migrate`, crate
+//! `cargo xtask bench bulk [--objects N] [--c1-objects M] [--concurrency N] [--binary PATH]`: the bulk engine (`s3ec scan`/`migrate`, crate
 //! `s3ec-bulk`) on loopback Garage.
 //!
 //! Writes N small objects (1 KiB to 1 MiB, most of them small: 90% up to 16 KiB; formats mixed: V1 from the Ruby
@@ -6,6 +6,9 @@
 //! the release `s3ec` binary: `scan` (objects/s), `migrate --concurrency 1` on one copy and `migrate
 //! --concurrency N` (default 32) on the other (objects/s; the goal is at least 10x), and measures the peak RSS
 //! of the s3ec process (`/usr/bin/time -f %M`) for a scan of N/10 objects and of N objects (the goal: flat).
+//! `--c1-objects M` makes the concurrency-1 copy M objects (default N) so that a large N stays affordable; every
+//! run prints its CPU time (user + system) beside the wall time, and the load average, as the machine may be
+//! shared.
 //! Needs the Garage variables `cargo xtask servers` prints.
 
 use std::path::{Path, PathBuf};
@@ -50,8 +53,9 @@ fn flag(args: &[String], name: &str, default: usize) -> Result<usize> {
 pub fn run(args: &[String]) -> Result<()> {
     let objects = flag(args, "--objects", 10_000)?;
     let concurrency = flag(args, "--concurrency", 32)?;
-    if objects < 10 || concurrency == 0 {
-        bail!("--objects must be at least 10 and --concurrency at least 1");
+    let c1_objects = flag(args, "--c1-objects", objects)?;
+    if objects < 10 || c1_objects < 10 || concurrency == 0 {
+        bail!("--objects and --c1-objects must be at least 10 and --concurrency at least 1");
     }
     let g = Garage {
         endpoint: env("S3EC_TEST_GARAGE_ENDPOINT")?,
@@ -79,71 +83,59 @@ pub fn run(args: &[String]) -> Result<()> {
         .enable_all()
         .build()?;
     let started = Instant::now();
-    for copy in ["c1", "cn"] {
+    for (copy, n) in [("c1", c1_objects), ("cn", objects)] {
         rt.block_on(populate(
             &g,
             &root,
             &key_file,
             &format!("{run_id}/{copy}/"),
-            objects,
+            n,
         ))?;
     }
     println!(
-        "bench bulk: Garage at {}; {objects} objects per copy written in {:.1}s; {} cores, load average {}",
+        "bench bulk: Garage at {}; {objects} objects (concurrency-1 copy: {c1_objects}) written in {:.1}s; {} cores, load average {}",
         g.endpoint,
         started.elapsed().as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        load_average()
     );
     let url = |p: &str| format!("s3://{}/{run_id}/{p}", g.bucket);
-    let tenth = url("cn/part0/");
-    let (t, rss_small) = timed(
-        &g,
-        &s3ec,
-        &key_file,
-        &["scan", &tenth, "--concurrency", &concurrency.to_string()],
-    )?;
+    let c = concurrency.to_string();
     let small = objects / 10;
-    println!("scan of {small:>6} objects, concurrency {concurrency:>3}: {:>7.1}s {:>8.0} objects/s  peak RSS {rss_small} KiB", t, small as f64 / t);
-    let (t, rss_full) = timed(
+    let rss_small = timed(
         &g,
         &s3ec,
         &key_file,
-        &[
-            "scan",
-            &url("cn/"),
-            "--concurrency",
-            &concurrency.to_string(),
-        ],
+        &["scan", &url("cn/part0/"), "--concurrency", &c],
     )?;
-    println!("scan of {objects:>6} objects, concurrency {concurrency:>3}: {:>7.1}s {:>8.0} objects/s  peak RSS {rss_full} KiB", t, objects as f64 / t);
-    let (t1, rss1) = timed(
+    rss_small.print("scan", small, concurrency);
+    let rss_full = timed(
+        &g,
+        &s3ec,
+        &key_file,
+        &["scan", &url("cn/"), "--concurrency", &c],
+    )?;
+    rss_full.print("scan", objects, concurrency);
+    let t1 = timed(
         &g,
         &s3ec,
         &key_file,
         &["migrate", &url("c1/"), "--concurrency", "1"],
     )?;
-    println!("migrate of {objects:>6} objects, concurrency   1: {:>7.1}s {:>8.1} objects/s  peak RSS {rss1} KiB", t1, objects as f64 / t1);
-    let (tn, rssn) = timed(
+    t1.print("migrate", c1_objects, 1);
+    let tn = timed(
         &g,
         &s3ec,
         &key_file,
-        &[
-            "migrate",
-            &url("cn/"),
-            "--concurrency",
-            &concurrency.to_string(),
-        ],
+        &["migrate", &url("cn/"), "--concurrency", &c],
     )?;
-    println!("migrate of {objects:>6} objects, concurrency {concurrency:>3}: {:>7.1}s {:>8.1} objects/s  peak RSS {rssn} KiB", tn, objects as f64 / tn);
+    tn.print("migrate", objects, concurrency);
     println!(
-        "migrate speed-up at concurrency {concurrency}: {:.1}x (goal >= 10x); scan peak RSS {small} -> {objects} objects: {rss_small} -> {rss_full} KiB (goal: flat)",
-        t1 / tn
+        "migrate speed-up at concurrency {concurrency}: {:.1}x in objects/s (goal >= 10x); scan peak RSS {small} -> {objects} objects: {} -> {} KiB (goal: flat); load average now {}",
+        (objects as f64 / tn.wall) / (c1_objects as f64 / t1.wall),
+        rss_small.rss,
+        rss_full.rss,
+        load_average()
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -174,12 +166,42 @@ fn build_release(root: &Path) -> Result<PathBuf> {
     Ok(target.join("release/s3ec"))
 }
 
-/// Runs `s3ec ARGS` against Garage under `/usr/bin/time`; returns the wall time in seconds and the peak RSS
-/// in KiB.
-fn timed(g: &Garage, s3ec: &Path, key: &Path, args: &[&str]) -> Result<(f64, u64)> {
+/// What one timed run of `s3ec` took.
+struct Timed {
+    /// Wall seconds.
+    wall: f64,
+    /// CPU seconds of the s3ec process (user + system).
+    cpu: f64,
+    /// Peak RSS in KiB.
+    rss: u64,
+}
+
+impl Timed {
+    fn print(&self, what: &str, objects: usize, concurrency: usize) {
+        println!(
+            "{what:<7} of {objects:>6} objects, concurrency {concurrency:>3}: {:>7.1}s wall {:>7.1}s CPU {:>8.1} objects/s  peak RSS {} KiB",
+            self.wall,
+            self.cpu,
+            objects as f64 / self.wall,
+            self.rss
+        );
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs `s3ec ARGS` against Garage under `/usr/bin/time`: wall and CPU time, peak RSS.
+fn timed(g: &Garage, s3ec: &Path, key: &Path, args: &[&str]) -> Result<Timed> {
     let started = Instant::now();
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "maxrss=%M"])
+        .args(["-f", "maxrss=%M cpu=%U+%S"])
         .arg(s3ec)
         .args(["--endpoint-url", &g.endpoint, "--no-progress", "--aes-key"])
         .arg(key)
@@ -190,7 +212,7 @@ fn timed(g: &Garage, s3ec: &Path, key: &Path, args: &[&str]) -> Result<(f64, u64
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .context("running s3ec under /usr/bin/time")?;
-    let secs = started.elapsed().as_secs_f64();
+    let wall = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
         bail!(
@@ -198,13 +220,21 @@ fn timed(g: &Garage, s3ec: &Path, key: &Path, args: &[&str]) -> Result<(f64, u64
             stderr.lines().rev().take(5).collect::<Vec<_>>().join("\n")
         );
     }
-    let rss = stderr
+    let line = stderr
         .lines()
         .rev()
         .find_map(|l| l.strip_prefix("maxrss="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    Ok((secs, rss))
+        .unwrap_or_default();
+    let (rss, cpu) = line.split_once(" cpu=").unwrap_or((line, "0+0"));
+    let cpu = cpu
+        .split('+')
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .sum();
+    Ok(Timed {
+        wall,
+        cpu,
+        rss: rss.trim().parse().unwrap_or(0),
+    })
 }
 
 /// The Ruby vectors' AES key as a key file in `dir` (V1 objects come from those vectors).

@@ -50,6 +50,12 @@ pub enum KeySource {
         /// The secret's name or ARN.
         secret_id: String,
     },
+    /// An AES or RSA key held in an AWS Systems Manager Parameter Store `SecureString` parameter, in the same
+    /// format as a secret's `SecretString`.
+    Parameter {
+        /// The parameter's name or ARN.
+        name: String,
+    },
 }
 
 impl std::fmt::Debug for KeySource {
@@ -58,6 +64,7 @@ impl std::fmt::Debug for KeySource {
         match self {
             KeySource::Kms { key_id } => write!(f, "Kms({key_id})"),
             KeySource::Secret { secret_id } => write!(f, "Secret({secret_id})"),
+            KeySource::Parameter { name } => write!(f, "Parameter({name})"),
         }
     }
 }
@@ -67,9 +74,9 @@ impl std::fmt::Debug for KeySource {
 pub struct FunctionConfig {
     /// The operation when the job passes none (`S3EC_OPERATION`).
     pub default_operation: Option<Operation>,
-    /// The key objects are encrypted under now (`S3EC_KMS_KEY_ID` or `S3EC_KEY_SECRET_ID`).
+    /// The key objects are encrypted under now (`S3EC_KMS_KEY_ID`, `S3EC_KEY_SECRET_ID` or `S3EC_KEY_PARAMETER`).
     pub key: Option<KeySource>,
-    /// The key `rekey` wraps with (`S3EC_NEW_KMS_KEY_ID` or `S3EC_NEW_KEY_SECRET_ID`).
+    /// The key `rekey` wraps with (`S3EC_NEW_KMS_KEY_ID`, `S3EC_NEW_KEY_SECRET_ID` or `S3EC_NEW_KEY_PARAMETER`).
     pub new_key: Option<KeySource>,
     /// The encryption context of the new KMS key (`S3EC_NEW_CONTEXT`, a JSON object of strings).
     pub new_context: StringMap,
@@ -88,7 +95,7 @@ pub struct JobRequest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// Both a KMS key and a secret were set for the same role.
+    /// Two key sources (of a KMS key, a secret and a parameter) were set for the same role.
     #[error("set only one of {0} and {1}")]
     TwoKeys(&'static str, &'static str),
     /// An environment variable has a value that cannot be used.
@@ -136,8 +143,22 @@ impl FunctionConfig {
                 problem: format!("{v:?} is not scan, migrate or rekey"),
             })?),
         };
-        let key = source(&get, "S3EC_KMS_KEY_ID", "S3EC_KEY_SECRET_ID")?;
-        let new_key = source(&get, "S3EC_NEW_KMS_KEY_ID", "S3EC_NEW_KEY_SECRET_ID")?;
+        let key = source(
+            &get,
+            [
+                "S3EC_KMS_KEY_ID",
+                "S3EC_KEY_SECRET_ID",
+                "S3EC_KEY_PARAMETER",
+            ],
+        )?;
+        let new_key = source(
+            &get,
+            [
+                "S3EC_NEW_KMS_KEY_ID",
+                "S3EC_NEW_KEY_SECRET_ID",
+                "S3EC_NEW_KEY_PARAMETER",
+            ],
+        )?;
         let new_context = match get("S3EC_NEW_CONTEXT") {
             None => StringMap::new(),
             Some(json) => serde_json::from_str::<BTreeMap<String, String>>(&json)
@@ -199,41 +220,75 @@ impl FunctionConfig {
             }
         }
         let operation = operation.ok_or(ConfigError::NoOperation)?;
-        let needs_key = match operation {
-            Operation::Scan => false,
-            Operation::Migrate => !dry_run,
-            Operation::Rekey => true,
+        let request = JobRequest { operation, dry_run };
+        self.plan(request)?;
+        Ok(request)
+    }
+
+    /// What `request` runs with: the decision the function executes, or the key it lacks.
+    pub fn plan(&self, request: JobRequest) -> Result<Plan<'_>, ConfigError> {
+        let current = || {
+            self.key.as_ref().ok_or(ConfigError::MissingKey {
+                operation: request.operation.as_str(),
+                what: "the current key (S3EC_KMS_KEY_ID, S3EC_KEY_SECRET_ID or S3EC_KEY_PARAMETER)",
+            })
         };
-        if needs_key && self.key.is_none() {
-            return Err(ConfigError::MissingKey {
-                operation: operation.as_str(),
-                what: "the current key (S3EC_KMS_KEY_ID or S3EC_KEY_SECRET_ID)",
-            });
-        }
-        if operation == Operation::Rekey && self.new_key.is_none() {
-            return Err(ConfigError::MissingKey {
-                operation: "rekey",
-                what: "the new key (S3EC_NEW_KMS_KEY_ID or S3EC_NEW_KEY_SECRET_ID)",
-            });
-        }
-        Ok(JobRequest { operation, dry_run })
+        Ok(match request.operation {
+            Operation::Scan => Plan::Scan,
+            Operation::Migrate if request.dry_run => Plan::MigrateDryRun,
+            Operation::Migrate => Plan::Migrate { key: current()? },
+            Operation::Rekey => Plan::Rekey {
+                key: current()?,
+                new_key: self.new_key.as_ref().ok_or(ConfigError::MissingKey {
+                    operation: "rekey",
+                    what: "the new key (S3EC_NEW_KMS_KEY_ID, S3EC_NEW_KEY_SECRET_ID or S3EC_NEW_KEY_PARAMETER)",
+                })?,
+            },
+        })
     }
 }
 
+/// What a job runs with, decided by [`FunctionConfig::plan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan<'a> {
+    /// Scan: no key.
+    Scan,
+    /// A dry-run migrate: no key.
+    MigrateDryRun,
+    /// Migrate objects under `key`.
+    Migrate {
+        /// The key objects are under.
+        key: &'a KeySource,
+    },
+    /// Re-wrap data keys from `key` to `new_key`.
+    Rekey {
+        /// The key objects are under.
+        key: &'a KeySource,
+        /// The key they are wrapped with afterwards.
+        new_key: &'a KeySource,
+    },
+}
+
+/// The key source set among `[kms, secret, parameter]` (variable names), at most one.
 fn source(
     get: &impl Fn(&str) -> Option<String>,
-    kms: &'static str,
-    secret: &'static str,
+    names: [&'static str; 3],
 ) -> Result<Option<KeySource>, ConfigError> {
-    match (get(kms), get(secret)) {
-        (Some(_), Some(_)) => Err(ConfigError::TwoKeys(kms, secret)),
-        (Some(key_id), None) => Ok(Some(KeySource::Kms {
-            key_id: key_id.trim().to_string(),
+    let set: Vec<(usize, String)> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| get(name).map(|v| (i, v.trim().to_string())))
+        .collect();
+    match set.as_slice() {
+        [] => Ok(None),
+        [(0, key_id)] => Ok(Some(KeySource::Kms {
+            key_id: key_id.clone(),
         })),
-        (None, Some(secret_id)) => Ok(Some(KeySource::Secret {
-            secret_id: secret_id.trim().to_string(),
+        [(1, secret_id)] => Ok(Some(KeySource::Secret {
+            secret_id: secret_id.clone(),
         })),
-        (None, None) => Ok(None),
+        [(_, name)] => Ok(Some(KeySource::Parameter { name: name.clone() })),
+        [(a, _), (b, _), ..] => Err(ConfigError::TwoKeys(names[*a], names[*b])),
     }
 }
 
@@ -320,6 +375,48 @@ mod tests {
         assert!(config
             .request(&args(&[("operation", "migrate"), ("dryRun", "true")]))
             .is_ok());
+    }
+
+    #[test]
+    fn keys_from_parameter_store_beside_secrets_and_kms() {
+        let config = FunctionConfig::from_env(env(&[
+            ("S3EC_KEY_PARAMETER", " /s3ec/old "),
+            ("S3EC_NEW_KEY_PARAMETER", "/s3ec/new"),
+        ]))
+        .expect("config");
+        assert_eq!(
+            config.key,
+            Some(KeySource::Parameter {
+                name: "/s3ec/old".into()
+            })
+        );
+        assert_eq!(
+            config.new_key,
+            Some(KeySource::Parameter {
+                name: "/s3ec/new".into()
+            })
+        );
+        assert_eq!(
+            FunctionConfig::from_env(env(&[
+                ("S3EC_NEW_KEY_SECRET_ID", "s"),
+                ("S3EC_NEW_KEY_PARAMETER", "p")
+            ])),
+            Err(ConfigError::TwoKeys(
+                "S3EC_NEW_KEY_SECRET_ID",
+                "S3EC_NEW_KEY_PARAMETER"
+            ))
+        );
+        assert_eq!(
+            FunctionConfig::from_env(env(&[
+                ("S3EC_KMS_KEY_ID", "k"),
+                ("S3EC_KEY_SECRET_ID", "s"),
+                ("S3EC_KEY_PARAMETER", "p")
+            ])),
+            Err(ConfigError::TwoKeys(
+                "S3EC_KMS_KEY_ID",
+                "S3EC_KEY_SECRET_ID"
+            ))
+        );
     }
 
     #[test]

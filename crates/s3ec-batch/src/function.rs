@@ -14,7 +14,7 @@ use s3ec_materials::Keyring;
 use tokio::sync::Mutex;
 
 use crate::answer::{response, TaskAnswer};
-use crate::config::{ConfigError, FunctionConfig, JobRequest, Operation};
+use crate::config::{ConfigError, FunctionConfig, JobRequest, Plan};
 use crate::event::{read, EventError, Task};
 use crate::keys::{keyring, KeyError};
 
@@ -201,18 +201,11 @@ impl Function {
 
     async fn build(&self, config: &FunctionConfig, request: JobRequest) -> Result<Ops, SetupError> {
         let s3 = self.s3.clone();
-        let current = || async {
-            let source = config.key.as_ref().ok_or(ConfigError::MissingKey {
-                operation: request.operation.as_str(),
-                what: "the current key",
-            })?;
-            Ok::<_, SetupError>(keyring(source, &self.sdk).await?)
-        };
-        Ok(match request.operation {
-            Operation::Scan => Ops::Scan(Scan::new(s3)),
-            Operation::Migrate if request.dry_run => Ops::Migrate(Migrate::new(s3, None)),
-            Operation::Migrate => {
-                let keyring = current().await?;
+        Ok(match config.plan(request)? {
+            Plan::Scan => Ops::Scan(Scan::new(s3)),
+            Plan::MigrateDryRun => Ops::Migrate(Migrate::new(s3, None)),
+            Plan::Migrate { key } => {
+                let keyring = keyring(key, &self.sdk).await?;
                 let reader = self.client(
                     Arc::clone(&keyring),
                     CommitmentPolicy::RequireEncryptAllowDecrypt,
@@ -228,19 +221,17 @@ impl Function {
                     Some(Migrator::new(reader, writer, StringMap::new())),
                 ))
             }
-            Operation::Rekey => {
-                let current_keyring = current().await?;
-                let source = config.new_key.as_ref().ok_or(ConfigError::MissingKey {
-                    operation: "rekey",
-                    what: "the new key",
-                })?;
-                let new_keyring = keyring(source, &self.sdk).await?;
+            Plan::Rekey { key, new_key } => {
+                let current_keyring = keyring(key, &self.sdk).await?;
+                let new_keyring = keyring(new_key, &self.sdk).await?;
                 let client = self.client(
                     current_keyring,
                     CommitmentPolicy::RequireEncryptAllowDecrypt,
                     Role::Rekeyer,
                 )?;
-                Ops::Rekey(Rekey::new(s3, client, new_keyring))
+                Ops::Rekey(Rekey::new(s3, client, new_keyring).new_encryption_context(
+                    (!config.new_context.is_empty()).then(|| config.new_context.clone()),
+                ))
             }
         })
     }

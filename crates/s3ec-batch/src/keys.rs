@@ -1,8 +1,11 @@
-//! Keyrings from the function's key sources: a KMS key, or an AES or RSA key held in AWS Secrets Manager.
+//! Keyrings from the function's key sources: a KMS key, or an AES or RSA key held in AWS Secrets Manager or in
+//! an AWS Systems Manager Parameter Store `SecureString` parameter.
 //!
 //! A secret holds either the raw AES key as binary (16, 24 or 32 bytes), or a JSON string:
 //! `{"aes": "<base64 or hex>"}` or `{"rsaPrivateKey": "<PEM>", "rsaPublicKey": "<PEM>"}`, with an optional
-//! `"materialDescription": {..}` (strings) stored in what the key wraps.
+//! `"materialDescription": {..}` (strings) stored in what the key wraps. A parameter holds the same JSON string
+//! (Parameter Store has no binary values); a parameter of type `String` or `StringList` is refused, since a key
+//! there is stored unencrypted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +34,18 @@ pub enum KeyError {
         /// Whether trying later may work (throttling, 5xx, no connection).
         retryable: bool,
     },
+    /// Parameter Store refused or failed the read.
+    #[error("SSM GetParameter {name}: {code}: {message}")]
+    Ssm {
+        /// The parameter.
+        name: String,
+        /// The service's error code (or "dispatch" when it was not reached).
+        code: String,
+        /// Its message.
+        message: String,
+        /// Whether trying later may work (throttling, 5xx, no connection).
+        retryable: bool,
+    },
     /// The secret holds no usable key.
     #[error("secret {secret_id} holds no usable key: {problem}")]
     BadSecret {
@@ -49,6 +64,9 @@ impl KeyError {
             KeyError::SecretsManager {
                 retryable: true,
                 ..
+            } | KeyError::Ssm {
+                retryable: true,
+                ..
             }
         )
     }
@@ -65,6 +83,10 @@ pub async fn keyring(source: &KeySource, sdk: &SdkConfig) -> Result<Arc<dyn Keyr
             let secret = fetch(secret_id, sdk).await?;
             from_secret(secret_id, &secret)
         }
+        KeySource::Parameter { name } => {
+            let value = fetch_parameter(name, sdk).await?;
+            from_secret(name, &value)
+        }
     }
 }
 
@@ -77,7 +99,6 @@ pub enum SecretValue {
 }
 
 async fn fetch(secret_id: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError> {
-    use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client
         .get_secret_value()
@@ -85,16 +106,11 @@ async fn fetch(secret_id: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError
         .send()
         .await
         .map_err(|e| {
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            let retryable = match &e {
-                aws_sdk_secretsmanager::error::SdkError::DispatchFailure(_)
-                | aws_sdk_secretsmanager::error::SdkError::TimeoutError(_) => true,
-                _ => matches!(status, Some(429 | 500..=599)),
-            };
+            let (code, message, retryable) = failure(&e);
             KeyError::SecretsManager {
                 secret_id: secret_id.to_string(),
-                code: e.code().unwrap_or("dispatch").to_string(),
-                message: e.message().unwrap_or("no response").to_string(),
+                code,
+                message,
                 retryable,
             }
         })?;
@@ -107,6 +123,63 @@ async fn fetch(secret_id: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError
             secret_id: secret_id.to_string(),
             problem: "it has neither SecretBinary nor SecretString".into(),
         }),
+    }
+}
+
+/// The code, message and retry decision of a failed key-store call (Secrets Manager and Parameter Store answer
+/// through the same SDK error type): no answer, a timeout, throttling or a 5xx may work later.
+fn failure<E: aws_sdk_ssm::error::ProvideErrorMetadata>(
+    e: &aws_sdk_ssm::error::SdkError<E, aws_sdk_ssm::config::http::HttpResponse>,
+) -> (String, String, bool) {
+    use aws_sdk_ssm::error::{ProvideErrorMetadata as _, SdkError};
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let retryable = match e {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => true,
+        _ => {
+            matches!(status, Some(429 | 500..=599))
+                || matches!(e.code(), Some("ThrottlingException" | "ThrottledException"))
+        }
+    };
+    (
+        e.code().unwrap_or("dispatch").to_string(),
+        e.message().unwrap_or("no response").to_string(),
+        retryable,
+    )
+}
+
+/// A `SecureString` parameter's value, decrypted by Parameter Store.
+async fn fetch_parameter(name: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError> {
+    let client = aws_sdk_ssm::Client::new(sdk);
+    let out = client
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| {
+            let (code, message, retryable) = failure(&e);
+            KeyError::Ssm {
+                name: name.to_string(),
+                code,
+                message,
+                retryable,
+            }
+        })?;
+    let bad = |problem: &str| KeyError::BadSecret {
+        secret_id: name.to_string(),
+        problem: problem.to_string(),
+    };
+    let parameter = out
+        .parameter()
+        .ok_or_else(|| bad("GetParameter returned no parameter"))?;
+    if parameter.r#type() != Some(&aws_sdk_ssm::types::ParameterType::SecureString) {
+        return Err(bad(
+            "it is not a SecureString parameter (a key must not be stored unencrypted)",
+        ));
+    }
+    match parameter.value() {
+        Some(text) => Ok(SecretValue::Text(Zeroizing::new(text.to_string()))),
+        None => Err(bad("it has no value")),
     }
 }
 

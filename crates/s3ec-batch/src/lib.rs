@@ -4,7 +4,7 @@
 //!
 //! - [`event`]: the invocation (schema 1.0 and 2.0, in `aws_lambda_events`' types) as tasks.
 //! - [`config`]: the operation from the job's user arguments; keys from the function's environment only.
-//! - [`keys`]: keyrings from KMS or from AWS Secrets Manager.
+//! - [`keys`]: keyrings from KMS, AWS Secrets Manager or Parameter Store `SecureString` parameters.
 //! - [`answer`]: each outcome as `Succeeded`, `TemporaryFailure` (Batch Operations retries it) or
 //!   `PermanentFailure`, with a JSON `resultString` for the completion report.
 //! - [`Function`]: the handler.

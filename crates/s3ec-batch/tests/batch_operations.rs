@@ -20,6 +20,9 @@ use s3ec_vectors::{Case, Expected, KeyringSpec, Manifest};
 use serde_json::{json, Value};
 
 mod counting_proxy;
+mod moto;
+
+use moto::{create_bucket, s3, sdk, REGION};
 
 /// At least this many objects: each usable case is copied under enough keys to reach it.
 const OBJECTS: usize = 1000;
@@ -27,31 +30,11 @@ const OBJECTS: usize = 1000;
 const LANES: usize = 3;
 /// Requests the test itself keeps in flight (planting and checking objects).
 const IN_FLIGHT: usize = 16;
-const REGION: &str = "us-west-2";
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run this test through `cargo xtask test` or with `cargo xtask servers`")
     })
-}
-
-fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new(REGION))
-        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-            aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"),
-        ))
-        .build()
-}
-
-fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
 }
 
 /// A case this test can run under one AES key per producer: a pass case without a range, a context or a material
@@ -286,19 +269,10 @@ async fn batch_operations_scan_then_migrate_over_a_thousand_mixed_objects_under_
     let endpoint = env("S3EC_TEST_MOTO_ENDPOINT");
     let rie = env("S3EC_TEST_RIE");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let sdk = sdk(&endpoint);
+    let sdk = sdk();
     let s3 = s3(&sdk);
     let bucket = format!("s3ec-batch-{}", std::process::id());
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create bucket");
+    create_bucket(&s3, &bucket).await;
 
     let cases = usable_cases(&root);
     let formats: std::collections::BTreeSet<_> =
@@ -522,4 +496,188 @@ fn n_invocations(scanned: usize, cases: &[Usable], copies: usize) -> usize {
         .map(|u| 1 + usize::from(u.dir.join("instruction.json").is_file()))
         .sum();
     scanned + per_copy * copies
+}
+
+/// A KMS-keyed client on moto: writing V2 (`legacy`) or V3, to object metadata or to instruction files.
+fn kms_client(
+    s3: &aws_sdk_s3::Client,
+    sdk: &aws_config::SdkConfig,
+    key_id: &str,
+    legacy: bool,
+    instruction_file: bool,
+) -> s3ec::Client {
+    s3ec::Client::builder()
+        .s3_client(s3.clone())
+        .keyring(s3ec_kms::KmsKeyring::new(
+            s3ec_kms::AwsKms::new(aws_sdk_kms::Client::new(sdk)),
+            key_id,
+        ))
+        .commitment_policy(if legacy {
+            s3ec::CommitmentPolicy::ForbidEncryptAllowDecrypt
+        } else {
+            s3ec::CommitmentPolicy::RequireEncryptRequireDecrypt
+        })
+        .enable_instruction_file_put(instruction_file)
+        .build()
+        .expect("client")
+}
+
+/// KMS requests (by `X-Amz-Target`) among the proxy's counts.
+fn kms_only(counts: BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+    counts
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("TrentService."))
+        .collect()
+}
+
+/// The KMS cost of migrate and rekey, measured: KMS-keyed objects (V2 in metadata and in instruction files, V3 in
+/// instruction files) migrated and then re-keyed to a second KMS key by the function under the emulator, with
+/// the counting proxy between the function and moto's KMS. The counts per object are what the crate README
+/// prices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_operations_kms_requests_per_object_for_migrate_and_rekey() {
+    const EACH: usize = 5;
+    let endpoint = env("S3EC_TEST_MOTO_ENDPOINT");
+    let rie = env("S3EC_TEST_RIE");
+    let sdk = sdk();
+    let s3 = s3(&sdk);
+    let bucket = format!("s3ec-batch-kms-{}", std::process::id());
+    create_bucket(&s3, &bucket).await;
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let made = kms.create_key().send().await.expect("create KMS key");
+        keys.push(
+            made.key_metadata()
+                .expect("metadata")
+                .arn()
+                .expect("arn")
+                .to_string(),
+        );
+    }
+    let (old, new) = (&keys[0], &keys[1]);
+    let plain = |key: &str| format!("the plaintext of {key}").repeat(50).into_bytes();
+    let mut legacy = Vec::new();
+    let mut v3_instr = Vec::new();
+    for i in 0..EACH {
+        for (set, legacy_suite, instruction_file) in [
+            ("v2-meta", true, false),
+            ("v2-instr", true, true),
+            ("v3-instr", false, true),
+        ] {
+            let key = format!("kms/{set}/{i}");
+            kms_client(&s3, &sdk, old, legacy_suite, instruction_file)
+                .put_object()
+                .bucket(&bucket)
+                .key(&key)
+                .body(ByteStream::from(plain(&key)))
+                .send()
+                .await
+                .expect("put");
+            if legacy_suite {
+                legacy.push(key);
+            } else {
+                v3_instr.push(key);
+            }
+        }
+    }
+    let (proxied, counts) = counting_proxy::start(&endpoint);
+    let log_dir = tempfile::tempdir().expect("tempdir");
+    let base = |more: &[(&'static str, String)]| {
+        let mut vars = vec![
+            ("AWS_ENDPOINT_URL", proxied.clone()),
+            ("AWS_REGION", REGION.to_string()),
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("S3EC_KMS_KEY_ID", old.clone()),
+        ];
+        vars.extend(more.iter().cloned());
+        vars
+    };
+    // Migrate: every V2 object, one schema 1.0 task each.
+    let migrator = Emulator::start(
+        &rie,
+        &base(&[("S3EC_OPERATION", "migrate".into())]),
+        log_dir.path().join("migrate.log"),
+    );
+    counts.take();
+    for (n, key) in legacy.iter().enumerate() {
+        let answer = migrator.invoke(&task_event_v1(&bucket, n, key));
+        let (code, detail) = only_result(&answer, n);
+        assert_eq!(
+            (code, &detail["outcome"]),
+            ("Succeeded", &json!("done")),
+            "{key}: {detail}"
+        );
+    }
+    let migrate_kms = kms_only(counts.take());
+    drop(migrator);
+    // Rekey to the second key: the migrated objects (envelope in metadata: server-side copy) and the V3
+    // instruction-file objects (the instruction file rewritten).
+    let rekeyer = Emulator::start(
+        &rie,
+        &base(&[
+            ("S3EC_NEW_KMS_KEY_ID", new.clone()),
+            ("S3EC_NEW_CONTEXT", r#"{"purpose": "rekey test"}"#.into()),
+        ]),
+        log_dir.path().join("rekey.log"),
+    );
+    let rekeyed: Vec<&String> = legacy.iter().chain(&v3_instr).collect();
+    for (n, key) in rekeyed.iter().enumerate() {
+        let answer = rekeyer.invoke(&task_event_v2(&bucket, n, key, "rekey"));
+        let (code, detail) = only_result(&answer, n);
+        assert_eq!(
+            (code, &detail["outcome"]),
+            ("Succeeded", &json!("done")),
+            "{key}: {detail}"
+        );
+    }
+    let rekey_kms = kms_only(counts.take());
+    drop(rekeyer);
+    // Every object reads under the new key alone, as V3, with its plaintext, bound to the new context.
+    let reader = kms_client(&s3, &sdk, new, false, false);
+    let context: s3ec::StringMap = [("purpose".to_string(), "rekey test".to_string())]
+        .into_iter()
+        .collect();
+    for key in &rekeyed {
+        let got = reader
+            .get_object()
+            .bucket(&bucket)
+            .key(key.as_str())
+            .encryption_context(context.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key} does not read under the new key: {e}"));
+        assert_eq!(
+            got.body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .as_ref(),
+            plain(key).as_slice(),
+            "{key}"
+        );
+    }
+    let per = |m: &BTreeMap<String, usize>, n: usize| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {:.2}", *v as f64 / n as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "KMS requests per migrated object ({} objects): {}",
+        legacy.len(),
+        per(&migrate_kms, legacy.len())
+    );
+    println!(
+        "KMS requests per re-keyed object ({} objects): {}",
+        rekeyed.len(),
+        per(&rekey_kms, rekeyed.len())
+    );
+    let total = |m: &BTreeMap<String, usize>| m.values().sum::<usize>();
+    // What the README prices: 3 per migrated object (Decrypt to read, GenerateDataKey to write, Decrypt to
+    // verify), 2 per re-keyed one (Decrypt under the old key, Encrypt under the new).
+    assert_eq!(total(&migrate_kms), 3 * legacy.len(), "{migrate_kms:?}");
+    assert_eq!(total(&rekey_kms), 2 * rekeyed.len(), "{rekey_kms:?}");
 }

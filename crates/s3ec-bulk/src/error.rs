@@ -1,6 +1,6 @@
 //! What can go wrong with one object or with a whole run, and which of it is worth retrying.
 
-use s3ec::{ServiceError, ServiceFault};
+use s3ec::ServiceError;
 
 /// Why an object (or the run) failed. No variant holds key bytes or plaintext.
 #[derive(Debug, thiserror::Error)]
@@ -79,36 +79,9 @@ impl BulkError {
     /// fail the same way every time.
     pub fn is_retryable(&self) -> bool {
         match self {
-            BulkError::S3 { error, .. } => service_retryable(error),
-            BulkError::Client(s3ec::Error::Service(error)) => service_retryable(error),
-            BulkError::Client(s3ec::Error::Io(_)) => true,
+            BulkError::S3 { error, .. } => s3ec::is_transient(error),
+            BulkError::Client(e) => e.is_transient(),
             _ => false,
-        }
-    }
-}
-
-/// The S3 error codes that mean "slow down" or "try again" whatever the status says.
-const RETRYABLE_CODES: &[&str] = &[
-    "SlowDown",
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottled",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "InternalError",
-    "ServiceUnavailable",
-    "TooManyRequestsException",
-];
-
-/// The retry decision for one failed service call (see [`BulkError::is_retryable`]).
-pub fn service_retryable(e: &ServiceError) -> bool {
-    match e.fault() {
-        ServiceFault::Unreachable => true,
-        ServiceFault::InvalidResponse => false,
-        _ => {
-            matches!(e.status(), Some(429 | 500 | 502 | 503 | 504))
-                || e.code().is_some_and(|c| RETRYABLE_CODES.contains(&c))
         }
     }
 }

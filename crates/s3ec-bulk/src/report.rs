@@ -98,25 +98,20 @@ impl Progress {
         }
     }
 
+    /// Sets the number of objects the run will see (an inventory manifest's rows, once counted): the line then
+    /// shows an ETA. Safe from another task: give it a clone of the bar.
+    pub fn set_total(bar: &ProgressBar, total: u64) {
+        bar.set_length(total);
+    }
+
     /// The progress text.
     pub fn line(&self) -> String {
-        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        let eta = match self.bar.length() {
-            Some(len) if self.objects > 0 && len > self.objects => {
-                let left = (len - self.objects) as f64 / (self.objects as f64 / secs);
-                format!(
-                    ", ETA {}",
-                    indicatif::HumanDuration(Duration::from_secs_f64(left))
-                )
-            }
-            _ => String::new(),
-        };
-        format!(
-            "{}, {:.0} objects/s, {}/s, {} failed{eta}",
-            objects(self.objects),
-            self.objects as f64 / secs,
-            indicatif::HumanBytes((self.bytes as f64 / secs) as u64),
-            self.failed
+        progress_line(
+            self.objects,
+            self.bytes,
+            self.failed,
+            self.started.elapsed(),
+            self.bar.length(),
         )
     }
 
@@ -134,6 +129,40 @@ impl Progress {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// The progress text after `objects` finished objects (`bytes` handled, `failed` of them failed) in `elapsed`:
+/// objects/s, bytes/s, failures, and an ETA at the rate so far only when `total` is known and not yet reached.
+///
+/// ```
+/// use std::time::Duration;
+/// let line = s3ec_bulk::report::progress_line(50, 5 << 20, 1, Duration::from_secs(10), Some(150));
+/// assert_eq!(line, "50 objects, 5 objects/s, 512.00 KiB/s, 1 failed, ETA 20 seconds");
+/// ```
+pub fn progress_line(
+    objects_done: u64,
+    bytes: u64,
+    failed: u64,
+    elapsed: Duration,
+    total: Option<u64>,
+) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-3);
+    let rate = objects_done as f64 / secs;
+    let eta = match total {
+        Some(total) if objects_done > 0 && total > objects_done => {
+            let left = (total - objects_done) as f64 / rate;
+            format!(
+                ", ETA {}",
+                indicatif::HumanDuration(Duration::from_secs_f64(left))
+            )
+        }
+        _ => String::new(),
+    };
+    format!(
+        "{}, {rate:.0} objects/s, {}/s, {failed} failed{eta}",
+        objects(objects_done),
+        indicatif::HumanBytes((bytes as f64 / secs) as u64),
+    )
 }
 
 /// The summary line of a run: `N objects: D done, S skipped, F failed (..s, ../s)`.
@@ -158,6 +187,31 @@ pub fn summary(totals: &Totals, done_word: &str, elapsed: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_shows_rates_and_an_eta_only_with_a_known_total() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(
+            progress_line(100, 10 << 20, 0, ten, None),
+            "100 objects, 10 objects/s, 1.00 MiB/s, 0 failed"
+        );
+        assert_eq!(
+            progress_line(100, 0, 2, ten, Some(400)),
+            "100 objects, 10 objects/s, 0 B/s, 2 failed, ETA 30 seconds"
+        );
+        // No ETA before the first object (no rate yet) nor once the total is reached or passed (a manifest
+        // recounted short).
+        assert!(!progress_line(0, 0, 0, ten, Some(400)).contains("ETA"));
+        assert!(!progress_line(400, 0, 0, ten, Some(400)).contains("ETA"));
+        assert!(!progress_line(401, 0, 0, ten, Some(400)).contains("ETA"));
+        assert_eq!(
+            progress_line(1, 0, 0, Duration::ZERO, Some(2)),
+            "1 object, 1000 objects/s, 0 B/s, 0 failed, ETA 0 seconds"
+        );
+        assert!(
+            progress_line(6, 0, 0, Duration::from_secs(60), Some(3606)).ends_with("ETA 10 hours")
+        );
+    }
 
     #[test]
     fn one_object_is_singular() {

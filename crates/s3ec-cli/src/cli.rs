@@ -261,6 +261,10 @@ pub struct MigrateArgs {
     /// List what would be migrated; change nothing.
     #[arg(long, conflicts_with = "checkpoint")]
     pub dry_run: bool,
+    /// On a version-enabled bucket, delete each object's old version (exactly the version read) once the new
+    /// one is written and verified. Off by default: the old version stays, noncurrent.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub delete_old_versions: bool,
     /// Sources, concurrency, shards, checkpoints.
     #[command(flatten)]
     pub bulk: BulkArgs,

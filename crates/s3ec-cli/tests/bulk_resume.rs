@@ -8,11 +8,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clap::Parser;
-use common::{ruby_aes_key, Backend};
+use common::{aes_client, ruby_aes_key, Backend};
 use s3ec::aws_sdk_s3::primitives::ByteStream;
-use s3ec_cli::cli::Cli;
-use s3ec_cli::setup::{ClientTweak, Env};
 use serde_json::Value;
 
 const RUBY: &str = "ruby-aws-sdk-s3-1.117.2";
@@ -32,19 +29,48 @@ const LEGACY: &[&str] = &[
 /// A client with the Ruby key under the strictest policy (committing reads only), for writing V3 objects and
 /// for checking migrated ones.
 fn strict_client(b: &Backend, key: &Path) -> s3ec::Client {
-    let cli = Cli::try_parse_from([
-        "s3ec".as_ref(),
-        "--endpoint-url".as_ref(),
-        b.endpoint.as_ref(),
-        "--aes-key".as_ref(),
-        key.as_os_str(),
-        "scan".as_ref(),
-        "s3://x/".as_ref(),
-    ])
-    .unwrap();
-    Env::from_sdk(&cli.global, b.sdk_config())
-        .client(ClientTweak::default())
-        .unwrap()
+    aes_client(b, key, false)
+}
+
+/// `name`'s plaintext through `client`.
+fn read_plain(b: &Backend, client: &s3ec::Client, name: &str) -> Result<Vec<u8>, s3ec::Error> {
+    b.block_on(async {
+        let got = client
+            .get_object()
+            .bucket(&b.bucket)
+            .key(b.key(name))
+            .send()
+            .await?;
+        let body = got
+            .body
+            .collect()
+            .await
+            .map_err(|e| s3ec::Error::Io(std::sync::Arc::new(e)))?;
+        Ok(body.into_bytes().to_vec())
+    })
+}
+
+/// Runs `rounds` commands from `spawn`, each killed with SIGKILL after a random `min_ms..min_ms + spread_ms`
+/// unless it finished first; `between(round)` runs after each. Returns how many were killed.
+fn kill_at_random(
+    rounds: usize,
+    min_ms: u64,
+    spread_ms: u64,
+    mut spawn: impl FnMut() -> std::process::Command,
+    mut between: impl FnMut(usize),
+) -> usize {
+    let mut killed = 0;
+    for round in 0..rounds {
+        let mut child = spawn().spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(min_ms + below(spread_ms)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        child.wait().unwrap();
+        between(round);
+    }
+    killed
 }
 
 /// A pseudo-random number below `n` (test timing only).
@@ -105,22 +131,21 @@ fn kill_and_resume(b: &Backend) {
         c
     };
     // Three runs killed with SIGKILL at random points; a writer replaces objects after the second.
-    let mut killed = 0;
-    for round in 0..3 {
-        let mut child = migrate(false).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(100 + below(700)));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            killed += 1;
-        }
-        child.wait().unwrap();
-        if round == 1 {
-            for (i, name) in ["o03", "o10", "o21", "o50"].iter().enumerate() {
-                let plain = b.put_vector(RUBY, ["v2-aes-meta-17", "v1-aes-meta-1"][i % 2], name);
-                expected.insert(name.to_string(), plain);
+    let killed = kill_at_random(
+        3,
+        100,
+        700,
+        || migrate(false),
+        |round| {
+            if round == 1 {
+                for (i, name) in ["o03", "o10", "o21", "o50"].iter().enumerate() {
+                    let plain =
+                        b.put_vector(RUBY, ["v2-aes-meta-17", "v1-aes-meta-1"][i % 2], name);
+                    expected.insert(name.to_string(), plain);
+                }
             }
-        }
-    }
+        },
+    );
     let out = migrate(true).output().unwrap();
     assert!(
         out.status.success(),
@@ -133,21 +158,9 @@ fn kill_and_resume(b: &Backend) {
     // Every object is V3 (it decrypts under the committing-only policy) with its latest plaintext: the writer's
     // objects are migrated as the writer left them, none lost to an older migration.
     for (name, plain) in &expected {
-        let got = b
-            .block_on(async {
-                client
-                    .get_object()
-                    .bucket(&b.bucket)
-                    .key(b.key(name))
-                    .send()
-                    .await?
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| s3ec::Error::Io(std::sync::Arc::new(e)))
-            })
+        let got = read_plain(b, &client, name)
             .unwrap_or_else(|e| panic!("{name} does not read under the strict policy: {e}"));
-        assert_eq!(&got.into_bytes()[..], &plain[..], "{name}");
+        assert_eq!(&got[..], &plain[..], "{name}");
     }
     let migrated_now = lines.iter().filter(|l| l["status"] == "migrated").count();
     let checkpointed = lines.iter().filter(|l| l["skip"] == "checkpointed").count();
@@ -239,21 +252,8 @@ fn malformed_beside_legacy(b: &Backend) {
     assert_eq!(by_key("lost-v2")["skip"], "not_encrypted");
     let client = strict_client(b, &key);
     for (name, plain) in [("real", real), ("plain.instruction", named)] {
-        let got = b
-            .block_on(async {
-                client
-                    .get_object()
-                    .bucket(&b.bucket)
-                    .key(b.key(name))
-                    .send()
-                    .await
-                    .unwrap()
-                    .body
-                    .collect()
-                    .await
-            })
-            .unwrap();
-        assert_eq!(&got.into_bytes()[..], &plain[..], "{name}");
+        let got = read_plain(b, &client, name).unwrap();
+        assert_eq!(&got[..], &plain[..], "{name}");
     }
 }
 
@@ -458,5 +458,342 @@ fn garage_rekey_a_prefix() {
             .assert()
             .success()
             .stdout(name.to_string());
+    }
+}
+
+/// Puts `name` under `key` with `s3ec put`, its envelope in an instruction file or in the object's metadata.
+fn put_with(b: &Backend, key: &Path, name: &str, instruction_file: bool, body: &str) {
+    let mut c = b.cmd();
+    c.arg("--aes-key").arg(key).arg("put");
+    if instruction_file {
+        c.arg("--instruction-file");
+    }
+    c.arg("-")
+        .arg(b.url(name))
+        .write_stdin(body.to_string())
+        .assert()
+        .success();
+}
+
+/// A rekey whose journal lines were lost (the process died after re-keying, before the fsync) is run again with
+/// the same checkpoint: the objects already wrapped under the new key are reported done as already re-keyed,
+/// and neither the object nor its instruction file is written again.
+fn rekey_after_a_lost_journal(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let old = common::keygen_aes(dir.path(), "old.key");
+    let new = common::keygen_aes(dir.path(), "new.key");
+    put_with(b, &old, "i", true, "instruction-file object");
+    put_with(b, &old, "m", false, "metadata object");
+    let checkpoint = dir.path().join("journal");
+    let rekey = || {
+        b.cmd()
+            .arg("--aes-key")
+            .arg(&old)
+            .args(["--json", "rekey", "--checkpoint"])
+            .arg(&checkpoint)
+            .arg(b.prefix_url())
+            .arg("--new-aes-key")
+            .arg(&new)
+            .output()
+            .unwrap()
+    };
+    let first = rekey();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    // The crash: every journal line lost.
+    std::fs::write(&checkpoint, b"").unwrap();
+    let before: Vec<_> = ["i", "i.instruction", "m"]
+        .iter()
+        .map(|n| b.get_raw(n).unwrap())
+        .collect();
+    let again = rekey();
+    assert!(
+        again.status.success(),
+        "the rerun: {}\n{}",
+        String::from_utf8_lossy(&again.stderr),
+        String::from_utf8_lossy(&again.stdout)
+    );
+    let lines = object_lines(&again.stdout);
+    for name in ["i", "m"] {
+        let line = lines
+            .iter()
+            .find(|l| l["object"] == b.url(name))
+            .unwrap_or_else(|| panic!("{name}: {lines:?}"));
+        assert_eq!(line["result"], "done", "{name}: {line}");
+        assert_eq!(line["method"], "already-rekeyed", "{name}: {line}");
+    }
+    let after: Vec<_> = ["i", "i.instruction", "m"]
+        .iter()
+        .map(|n| b.get_raw(n).unwrap())
+        .collect();
+    assert_eq!(before, after, "nothing was written again");
+    for (name, body) in [("i", "instruction-file object"), ("m", "metadata object")] {
+        b.cmd()
+            .arg("--aes-key")
+            .arg(&new)
+            .arg("get")
+            .arg(b.url(name))
+            .arg("-")
+            .assert()
+            .success()
+            .stdout(body.to_string());
+    }
+}
+
+#[test]
+fn garage_rekey_after_a_lost_journal_line() {
+    rekey_after_a_lost_journal(&Backend::garage("rekey_lost_journal"));
+}
+
+#[test]
+fn moto_rekey_after_a_lost_journal_line() {
+    rekey_after_a_lost_journal(&Backend::moto("rekey_lost_journal"));
+}
+
+fn put_bytes(b: &Backend, client: &s3ec::Client, name: &str, plain: &[u8]) {
+    b.block_on(
+        client
+            .put_object()
+            .bucket(&b.bucket)
+            .key(b.key(name))
+            .body(ByteStream::from(plain.to_vec()))
+            .send(),
+    )
+    .unwrap_or_else(|e| panic!("put {name}: {e}"));
+}
+
+/// `s3ec rekey --checkpoint` killed with SIGKILL at random points, then run again to the end: every object
+/// reads under the new key with its latest content, whether its envelope is in an instruction file (rewritten in
+/// place) or in its metadata (server-side copy). A writer replaces objects between the runs (under the old
+/// key, and one under the new key); its writes are kept. The writer writes while no run is in flight: moto
+/// ignores CopyObject's conditions and Garage PutObject's `If-Match`, so a write racing a rewrap in flight is
+/// only safe on a server that checks them (S3), which `rewrap_never_overwrites` covers where they hold.
+fn rekey_kill_and_resume(b: &Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let old = common::keygen_aes(dir.path(), "old.key");
+    let new = common::keygen_aes(dir.path(), "new.key");
+    let old_meta = aes_client(b, &old, false);
+    let old_instr = aes_client(b, &old, true);
+    let mut expected: HashMap<String, Vec<u8>> = HashMap::new();
+    const N: usize = 60;
+    for i in 0..N {
+        let name = format!("r{i:02}");
+        let plain = format!("object {i} ").repeat(1 + i * 7).into_bytes();
+        let client = if i % 2 == 0 { &old_meta } else { &old_instr };
+        put_bytes(b, client, &name, &plain);
+        expected.insert(name, plain);
+    }
+    let checkpoint = dir.path().join("journal");
+    let rekey = |json: bool| {
+        let mut c = b.std_cmd();
+        c.arg("--aes-key").arg(&old);
+        if json {
+            c.arg("--json");
+        }
+        c.args(["rekey", "--concurrency", "4", "--checkpoint"])
+            .arg(&checkpoint)
+            .arg(b.prefix_url())
+            .arg("--new-aes-key")
+            .arg(&new)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let killed = kill_at_random(
+        4,
+        60,
+        400,
+        || rekey(false),
+        |round| {
+            if round == 1 {
+                // Metadata and instruction-file objects replaced under the old key; one under the new key.
+                let new_instr = aes_client(b, &new, true);
+                for (name, client) in [
+                    ("r04", &old_meta),
+                    ("r07", &old_instr),
+                    ("r30", &old_meta),
+                    ("r55", &new_instr),
+                ] {
+                    let plain = format!("the writer's {name}").into_bytes();
+                    put_bytes(b, client, name, &plain);
+                    expected.insert(name.to_string(), plain);
+                }
+            }
+        },
+    );
+    let out = rekey(true).output().unwrap();
+    assert!(
+        out.status.success(),
+        "the resumed run: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines = object_lines(&out.stdout);
+    assert!(lines.iter().all(|l| l["result"] != "failed"), "{lines:?}");
+    let reader = aes_client(b, &new, false);
+    let old_reader = aes_client(b, &old, false);
+    for (name, plain) in &expected {
+        let got = read_plain(b, &reader, name)
+            .unwrap_or_else(|e| panic!("{name} does not read under the new key: {e}"));
+        assert_eq!(&got[..], &plain[..], "{name}");
+        assert!(
+            read_plain(b, &old_reader, name).is_err(),
+            "{name} still opens with the old key"
+        );
+    }
+    // None lost, none added: the objects and the instruction files of the odd ones, nothing else.
+    let listed = b.block_on(async {
+        let mut n = 0;
+        let mut pages = b
+            .s3()
+            .list_objects_v2()
+            .bucket(&b.bucket)
+            .prefix(b.key(""))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            n += page.unwrap().contents().len();
+        }
+        n
+    });
+    assert_eq!(listed, N + N / 2);
+    let rekeyed_now = lines.iter().filter(|l| l["result"] == "done").count();
+    let already = lines
+        .iter()
+        .filter(|l| l["method"] == "already-rekeyed")
+        .count();
+    let checkpointed = lines.iter().filter(|l| l["skip"] == "checkpointed").count();
+    let by_copy = lines.iter().filter(|l| l["method"] == "copy").count();
+    eprintln!(
+        "{}: {killed} kills; final run: {rekeyed_now} done ({by_copy} by copy, {already} found already re-keyed), {checkpointed} skipped by the checkpoint",
+        b.name
+    );
+}
+
+#[test]
+fn garage_kill_and_resume_rekey() {
+    rekey_kill_and_resume(&Backend::garage("kill_resume_rekey"));
+}
+
+#[test]
+fn moto_kill_and_resume_rekey() {
+    rekey_kill_and_resume(&Backend::moto("kill_resume_rekey"));
+}
+
+/// The version ids of `name`, newest first (as S3 lists them), and whether a delete marker is the latest.
+fn versions_of(b: &Backend, name: &str) -> (Vec<String>, bool) {
+    let out = b
+        .block_on(
+            b.s3()
+                .list_object_versions()
+                .bucket(&b.bucket)
+                .prefix(b.key(name))
+                .send(),
+        )
+        .unwrap();
+    let key = b.key(name);
+    let versions = out
+        .versions()
+        .iter()
+        .filter(|v| v.key() == Some(&key))
+        .map(|v| v.version_id().unwrap().to_string())
+        .collect();
+    let marker = out
+        .delete_markers()
+        .iter()
+        .any(|m| m.key() == Some(&key) && m.is_latest() == Some(true));
+    (versions, marker)
+}
+
+fn current_version(b: &Backend, name: &str) -> String {
+    b.block_on(
+        b.s3()
+            .head_object()
+            .bucket(&b.bucket)
+            .key(b.key(name))
+            .send(),
+    )
+    .unwrap()
+    .version_id()
+    .unwrap()
+    .to_string()
+}
+
+/// `migrate --delete-old-versions` on a version-enabled bucket (moto; Garage has no versioning) deletes exactly
+/// the version it read once the new one verified: an older version of the same key stays, and without the flag
+/// the version read stays too.
+#[test]
+fn moto_migrate_deletes_exactly_the_version_read() {
+    let b = Backend::moto_versioned("delete_versions");
+    let dir = tempfile::tempdir().unwrap();
+    let key = ruby_aes_key(dir.path());
+    let mut read = HashMap::new();
+    let mut older = HashMap::new();
+    let mut plain = HashMap::new();
+    for (name, case) in [
+        ("del/meta", "v2-aes-meta-17"),
+        ("del/instr", "v2-aes-instr-17"),
+        ("keep/meta", "v1-aes-meta-17"),
+    ] {
+        b.put_vector(RUBY, "v1-aes-meta-4103", name);
+        older.insert(name, current_version(&b, name));
+        plain.insert(name, b.put_vector(RUBY, case, name));
+        read.insert(name, current_version(&b, name));
+    }
+    let migrate = |sub: &str, delete: bool| {
+        let mut c = b.cmd();
+        c.arg("--aes-key")
+            .arg(&key)
+            .args(["--json", "migrate"])
+            .arg(b.url(sub));
+        if delete {
+            c.arg("--delete-old-versions");
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        object_lines(&out.stdout)
+    };
+    let deleted = migrate("del/", true);
+    let kept = migrate("keep/", false);
+    let line = |lines: &[Value], name: &str| {
+        lines
+            .iter()
+            .find(|l| l["object"] == b.url(name))
+            .unwrap_or_else(|| panic!("{name}: {lines:?}"))
+            .clone()
+    };
+    let client = strict_client(&b, &key);
+    for name in ["del/meta", "del/instr", "keep/meta"] {
+        let lines = if name.starts_with("del/") {
+            &deleted
+        } else {
+            &kept
+        };
+        let l = line(lines, name);
+        assert_eq!(l["status"], "migrated", "{l}");
+        let (versions, marker) = versions_of(&b, name);
+        assert!(!marker);
+        let new = current_version(&b, name);
+        assert_eq!(versions[0], new, "{name}: the migrated object is current");
+        if name.starts_with("del/") {
+            assert_eq!(l["deleted_version"], read[name].as_str(), "{l}");
+            assert_eq!(
+                versions,
+                vec![new, older[name].clone()],
+                "{name}: only the version read is gone"
+            );
+        } else {
+            assert!(l.get("deleted_version").is_none(), "{l}");
+            assert_eq!(versions, vec![new, read[name].clone(), older[name].clone()]);
+        }
+        let got = read_plain(&b, &client, name).unwrap();
+        assert_eq!(&got[..], &plain[name][..], "{name}");
     }
 }

@@ -3,9 +3,7 @@
 
 mod common;
 
-use clap::Parser;
 use common::{ruby_aes_key, Backend};
-use s3ec_cli::cli::Cli;
 use s3ec_cli::commands::inspect::inspect;
 use s3ec_cli::commands::migrate::Migrator;
 use s3ec_cli::error::exit;
@@ -15,18 +13,7 @@ fn stale_etag_is_a_conflict(b: &Backend) {
     let dir = tempfile::tempdir().unwrap();
     let key = ruby_aes_key(dir.path());
     b.put_vector("ruby-aws-sdk-s3-1.117.2", "v2-aes-meta-17", "obj");
-    let cli = Cli::try_parse_from([
-        "s3ec".as_ref(),
-        "--endpoint-url".as_ref(),
-        b.endpoint.as_ref(),
-        "--aes-key".as_ref(),
-        key.as_os_str(),
-        "scan".as_ref(),
-        "s3://x/".as_ref(),
-    ])
-    .unwrap();
-    let sdk = b.sdk_config();
-    let env = Env::from_sdk(&cli.global, sdk);
+    let env = Env::from_sdk(&common::global_options(b, &key), b.sdk_config());
     let migrator = Migrator::new(&env).unwrap();
     let (before, _) = b.get_raw("obj").unwrap();
     let inspection = b

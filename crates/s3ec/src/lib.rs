@@ -74,8 +74,8 @@ pub use delete::{DeleteObject, DeleteObjects};
 /// client reports its own S3 calls.
 pub use error::s3_error as s3_service_error;
 pub use error::{
-    BoxError, ConfigError, DecryptFailure, Error, Internal, MultipartError, ObjectError,
-    ReEncryptError, UsageError, S3,
+    is_transient, BoxError, ConfigError, DecryptFailure, Error, Internal, MultipartError,
+    ObjectError, ReEncryptError, UsageError, S3,
 };
 pub use get::GetObject;
 pub use migrate::{MigrateObject, Migrated};

@@ -44,6 +44,7 @@ pub struct MigrateObject {
     expected_etag: Option<String>,
     context: StringMap,
     part_size: Option<u64>,
+    delete_old_version: bool,
 }
 
 /// The outcome of [`MigrateObject::send`].
@@ -60,6 +61,9 @@ pub struct Migrated {
     pub not_kept: Vec<NotKept>,
     /// The old instruction file was deleted (its envelope now lives in the object metadata).
     pub instruction_file_deleted: bool,
+    /// The version read and deleted after the new one was verified
+    /// ([`MigrateObject::delete_old_version`]); `None` when nothing was deleted.
+    pub deleted_version_id: Option<String>,
 }
 
 impl Client {
@@ -74,6 +78,7 @@ impl Client {
             expected_etag: None,
             context: StringMap::new(),
             part_size: None,
+            delete_old_version: false,
         }
     }
 }
@@ -110,6 +115,16 @@ impl MigrateObject {
     /// Part size of the new object's upload (default: this client's).
     pub fn part_size(mut self, bytes: u64) -> Self {
         self.part_size = Some(bytes);
+        self
+    }
+
+    /// On a version-enabled bucket, delete the version read once the new object is written and verified
+    /// (default off: the old version stays as a noncurrent version). Exactly that version id is deleted, never
+    /// another: the read is pinned to it, and nothing is deleted when the object read has no version id or the
+    /// `null` version (versioning off or suspended: the write replaced it), or when the write failed or did not
+    /// verify. Old versions of an instruction file are left as they are.
+    pub fn delete_old_version(mut self, on: bool) -> Self {
+        self.delete_old_version = on;
         self
     }
 
@@ -190,15 +205,23 @@ impl MigrateObject {
             .into());
         }
 
+        let old_version = self
+            .delete_old_version
+            .then(|| props.version_id.clone())
+            .flatten()
+            .filter(|v| v != "null");
         let pinned = etag.clone();
-        let out = reader
+        let mut get = reader
             .get_object()
             .bucket(&bucket)
             .key(&key)
             .encryption_context(context.clone())
-            .customize_request(move |b| b.if_match(pinned))
-            .send()
-            .await?;
+            .customize_request(move |b| b.if_match(pinned));
+        // The version that may be deleted is the one read, whatever was written since the HeadObject.
+        if let Some(v) = &old_version {
+            get = get.version_id(v);
+        }
+        let out = get.send().await?;
         let (plain, digest_before) = digesting(out.body, out.content_length);
         let user: HashMap<String, String> = props.user_metadata.clone().into_iter().collect();
         let written = if single {
@@ -276,50 +299,67 @@ impl MigrateObject {
         let instruction_file_deleted = old.storage == Storage::InstructionFile && in_metadata;
         if instruction_file_deleted {
             let ikey = format!("{key}{}", s3ec_format::DEFAULT_INSTRUCTION_SUFFIX);
-            // Past the write there is no going back: a caller retrying the whole object would find it V3 and
-            // leave the stale file, so a throttled or failed delete is retried here.
-            let mut attempt = 0u32;
-            loop {
-                let deleted = s3
-                    .delete_object()
-                    .bucket(&bucket)
-                    .key(&ikey)
-                    .send()
-                    .await
-                    .map_err(|e| Error::s3("DeleteObject (instruction file)", e));
-                match deleted {
-                    Ok(_) => break,
-                    Err(e) if attempt < DELETE_RETRIES && worth_retrying(&e) => {
-                        attempt += 1;
-                        tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+            delete_retried(&s3, &bucket, &ikey, None).await?;
         }
+        // A write that reused the version id (a server without versioning answering one anyway) is not
+        // deleted: it is the new object.
+        let deleted_version_id = match old_version {
+            Some(v) if written.version_id.as_deref() != Some(v.as_str()) => {
+                delete_retried(&s3, &bucket, &key, Some(&v)).await?;
+                Some(v)
+            }
+            _ => None,
+        };
         Ok(Migrated {
             bytes,
             e_tag: written.e_tag,
             version_id: written.version_id,
             not_kept: p.not_kept,
             instruction_file_deleted,
+            deleted_version_id,
         })
     }
 }
 
-/// Retries of the stale instruction file's delete (100 ms doubling: about 6 s in all).
+/// Retries of a delete after the write (100 ms doubling: about 6 s in all).
 const DELETE_RETRIES: u32 = 5;
 
-/// Throttling, a 5xx or no answer: worth another try.
-fn worth_retrying(e: &Error) -> bool {
-    match e {
-        Error::Service(s) => match s.fault() {
-            s3ec_materials::ServiceFault::Unreachable => true,
-            s3ec_materials::ServiceFault::InvalidResponse => false,
-            _ => matches!(s.status(), Some(429 | 500..=599)),
-        },
-        Error::Io(_) => true,
-        _ => false,
+/// Deletes `key` (the stale instruction file, or the version read), retrying transient failures in place:
+/// past the write there is no going back, and a caller retrying the whole object would find it V3 and leave
+/// what should have been deleted.
+async fn delete_retried(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<(), Error> {
+    let mut attempt = 0u32;
+    loop {
+        let deleted = s3
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| {
+                Error::s3(
+                    if version.is_some() {
+                        "DeleteObject (old version)"
+                    } else {
+                        "DeleteObject (instruction file)"
+                    },
+                    e,
+                )
+            });
+        match deleted {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt < DELETE_RETRIES && e.is_transient() => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

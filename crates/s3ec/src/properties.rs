@@ -52,6 +52,9 @@ use crate::error::{is_not_found, s3_error, Error};
 pub struct ObjectProperties {
     /// The ETag read (what a conditional rewrite is pinned to).
     pub e_tag: Option<String>,
+    /// The version read (version-enabled buckets; `"null"` for an object written while versioning was off or
+    /// suspended). Not a property a rewrite keeps: S3 gives the new object a new one.
+    pub version_id: Option<String>,
     /// The stored (ciphertext) length.
     pub content_length: Option<u64>,
     /// Content-Type.
@@ -100,6 +103,7 @@ macro_rules! from_response {
         let out = $out;
         ObjectProperties {
             e_tag: out.e_tag().map(str::to_string),
+            version_id: out.version_id().map(str::to_string),
             content_length: out.content_length().and_then(|n| u64::try_from(n).ok()),
             content_type: out.content_type().map(str::to_string),
             content_encoding: out.content_encoding().map(str::to_string),

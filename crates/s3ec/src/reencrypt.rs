@@ -7,7 +7,7 @@ use s3ec_format::{
     decode_object, encode, Envelope, Located, Metadata, Storage, StringMap, WrapAlgorithm,
     DEFAULT_INSTRUCTION_SUFFIX,
 };
-use s3ec_materials::{DecryptRequest, EncryptRequest, Keyring};
+use s3ec_materials::{DecryptRequest, DecryptionMaterials, EncryptRequest, Keyring};
 
 use crate::client::Client;
 use crate::error::{required, Error, ReEncryptError};
@@ -184,6 +184,18 @@ pub(crate) async fn rewrap_envelope(
     storage: Storage,
 ) -> Result<Envelope, Error> {
     let opened = client.open(old, read_context).await?;
+    rewrap_opened(client, &opened, old, keyring, new_context, storage).await
+}
+
+/// The same with the data key of `old` already unwrapped (`opened`).
+pub(crate) async fn rewrap_opened(
+    client: &Client,
+    opened: &DecryptionMaterials,
+    old: &Envelope,
+    keyring: &dyn Keyring,
+    new_context: StringMap,
+    storage: Storage,
+) -> Result<Envelope, Error> {
     let data_key = DataKey::from_slice(opened.data_key().expose_secret())?;
     let policy = client.options().commitment_policy;
     let request = EncryptRequest::rewrap(policy, old.suite, new_context, data_key)?;

@@ -15,14 +15,14 @@ use s3ec_format::{
     check_metadata_size, decode_object, encode, Envelope, FormatError, Located, Metadata, Storage,
     StringMap, CEK_ALG_CONTEXT_KEY, DEFAULT_INSTRUCTION_SUFFIX, KMS_CMK_ID_CONTEXT_KEY,
 };
-use s3ec_materials::Keyring;
+use s3ec_materials::{DecryptRequest, Keyring};
 use std::sync::Arc;
 
 use crate::client::Client;
 use crate::error::{required, Error, UsageError};
 use crate::instruction;
 use crate::properties::{self, plan, NotKept, WriteKind};
-use crate::reencrypt::{check_rotated, rewrap_envelope};
+use crate::reencrypt::{check_rotated, rewrap_opened};
 use crate::upload::still_matches;
 
 /// S3's largest CopyObject source: larger objects are copied in parts.
@@ -76,6 +76,9 @@ pub enum RewrapMethod {
         /// Parts copied.
         parts: usize,
     },
+    /// Nothing was written: the client's keyring cannot unwrap the data key and the new keyring can, so the
+    /// object was re-keyed before (by a run that stopped before it could record it).
+    AlreadyRewrapped,
 }
 
 /// The outcome of [`RewrapObject::send`].
@@ -210,15 +213,27 @@ impl RewrapObject {
             self.context.clone()
         };
         let new_context = self.new_context.unwrap_or_else(|| read_context.clone());
-        let new = rewrap_envelope(
-            &client,
-            &old,
-            &read_context,
-            &*keyring,
-            new_context,
-            old.storage,
-        )
-        .await?;
+        let opened = match client.open(&old, &read_context).await {
+            Ok(opened) => opened,
+            // A run that died after this object's rewrap and before recording it comes back here: the
+            // envelope is the new keyring's already. It is reported, not rewritten (nor failed).
+            Err(e)
+                if !e.is_transient()
+                    && wrapped_by(&client, &*keyring, &old, &new_context).await =>
+            {
+                return Ok(Rewrapped {
+                    method: RewrapMethod::AlreadyRewrapped,
+                    e_tag: Some(etag),
+                    version_id: None,
+                    not_kept: Vec::new(),
+                    envelope_bytes: 0,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let new =
+            rewrap_opened(&client, &opened, &old, &*keyring, new_context, old.storage).await?;
+        drop(opened);
         if self.enforce_rotation {
             check_rotated(&client, &new, &read_context).await?;
         }
@@ -283,6 +298,20 @@ impl RewrapObject {
         done.not_kept.dedup();
         Ok(done)
     }
+}
+
+/// Whether `keyring` (the new one) unwraps `envelope` under `context`: the rewrap was done before. The data
+/// key it yields is dropped (wiped) unused.
+async fn wrapped_by(
+    client: &Client,
+    keyring: &dyn Keyring,
+    envelope: &Envelope,
+    context: &StringMap,
+) -> bool {
+    let Ok(request) = DecryptRequest::new(&client.policy(), envelope, context) else {
+        return false;
+    };
+    matches!(keyring.on_decrypt(&request).await, Ok(Some(_)))
 }
 
 /// Whether the object metadata holds a whole envelope (no instruction file needed).

@@ -22,6 +22,8 @@ pub struct Migrated {
     pub bytes: u64,
     /// ETag of the new object.
     pub etag: Option<String>,
+    /// The old version deleted after the new one verified (`--delete-old-versions`), if any.
+    pub deleted_version_id: Option<String>,
 }
 
 /// The two clients of a migration: a lenient reader and a committing writer/verifier.
@@ -29,6 +31,7 @@ pub struct Migrator {
     reader: s3ec::Client,
     writer: s3ec::Client,
     context: StringMap,
+    delete_old_versions: bool,
 }
 
 impl Migrator {
@@ -39,7 +42,15 @@ impl Migrator {
             reader,
             writer,
             context,
+            delete_old_versions: false,
         }
+    }
+
+    /// On a version-enabled bucket, delete each object's version read once its new version is written and
+    /// verified (see [`s3ec::MigrateObject::delete_old_version`]); off by default.
+    pub fn delete_old_versions(mut self, on: bool) -> Self {
+        self.delete_old_versions = on;
+        self
     }
 
     /// Migrates one object if its current ETag is still `expected_etag`.
@@ -61,11 +72,13 @@ impl Migrator {
             .key(key)
             .expected_etag(expected_etag)
             .encryption_context(context)
+            .delete_old_version(self.delete_old_versions)
             .send()
             .await?;
         Ok(Migrated {
             bytes: done.bytes,
             etag: done.e_tag,
+            deleted_version_id: done.deleted_version_id,
         })
     }
 }
@@ -127,6 +140,13 @@ impl DoneReport for Planned {
                 "planned"
             }),
         );
+        if let Some(v) = self
+            .migrated
+            .as_ref()
+            .and_then(|m| m.deleted_version_id.as_ref())
+        {
+            m.insert("deleted_version".into(), json!(v));
+        }
         m
     }
     fn is_final(&self) -> bool {

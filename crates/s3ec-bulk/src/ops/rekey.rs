@@ -54,7 +54,8 @@ impl Rekey {
 /// A re-keyed object.
 #[derive(Debug)]
 pub struct Rekeyed {
-    /// How the new envelope was written: `instruction-file`, `copy` or `multipart-copy`.
+    /// How the new envelope was written: `instruction-file`, `copy` or `multipart-copy`; `already-rekeyed` when
+    /// the new key wraps it already (a run that stopped before journalling it) and nothing was written.
     pub method: &'static str,
     /// The instruction file rewritten, for an instruction-file object.
     pub instruction_file: Option<String>,
@@ -116,6 +117,7 @@ impl ObjectOp for Rekey {
                 let (method, instruction_file) = match done.method {
                     RewrapMethod::InstructionFile { key } => ("instruction-file", Some(key)),
                     RewrapMethod::MultipartCopy { .. } => ("multipart-copy", None),
+                    RewrapMethod::AlreadyRewrapped => ("already-rekeyed", None),
                     _ => ("copy", None),
                 };
                 Outcome::Done(Rekeyed {

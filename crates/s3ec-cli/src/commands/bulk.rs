@@ -82,7 +82,19 @@ pub async fn drive<O: ObjectOp>(
         ..RunOptions::default()
     };
     let json = env.global.json;
-    let mut progress = Progress::new(env.progress(None, false, what), what);
+    let bar = env.progress(None, false, what);
+    let counting = match &args.manifest {
+        // A manifest's rows are counted beside the run (a second read of its files), so the progress line
+        // gets an ETA once they are; a listing has no total to count.
+        Some(m) if !bar.is_hidden() => Some(tokio::spawn(count_rows(
+            env.s3.clone(),
+            ManifestLocation::parse(m),
+            args.shard,
+            bar.clone(),
+        ))),
+        _ => None,
+    };
+    let mut progress = Progress::new(bar, what);
     let result = runner::run(source, op, &options, checkpoint.as_mut(), |obj, outcome| {
         if json {
             println!("{}", json_line(obj, outcome));
@@ -93,5 +105,32 @@ pub async fn drive<O: ObjectOp>(
     .await;
     progress.finish();
     on_signal.abort();
+    if let Some(c) = counting {
+        c.abort();
+    }
     Ok(result?)
+}
+
+/// Counts the rows of a manifest in `shard` and sets them as the bar's total; a manifest that cannot be read
+/// leaves the total unknown (the run itself reports why).
+async fn count_rows(
+    s3: s3ec::aws_sdk_s3::Client,
+    location: ManifestLocation,
+    shard: Option<s3ec_bulk::Shard>,
+    bar: indicatif::ProgressBar,
+) {
+    use futures_util::StreamExt as _;
+    let Ok(rows) = s3ec_bulk::source::manifest(s3, location).await else {
+        return;
+    };
+    let mut rows = std::pin::pin!(rows);
+    let mut n = 0u64;
+    while let Some(row) = rows.next().await {
+        match row {
+            Ok(obj) if shard.is_none_or(|s| s.takes(&obj.key)) => n += 1,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    }
+    Progress::set_total(&bar, n);
 }

@@ -69,7 +69,11 @@ pub async fn run(env: &Env, args: &MigrateArgs) -> Result<(), CliError> {
     let migrator = if args.dry_run {
         None
     } else {
-        Some(Migrator::new(env)?.into_inner())
+        Some(
+            Migrator::new(env)?
+                .into_inner()
+                .delete_old_versions(args.delete_old_versions),
+        )
     };
     let op = Migrate::new(env.s3.clone(), migrator);
     let mut first_code = exit::OK;
@@ -88,7 +92,13 @@ pub async fn run(env: &Env, args: &MigrateArgs) -> Result<(), CliError> {
                 } else {
                     "would migrate"
                 };
-                p.println(format!("{verb} {} ({})", obj.url(), done.reason));
+                let deleted = done
+                    .migrated
+                    .as_ref()
+                    .and_then(|m| m.deleted_version_id.as_deref())
+                    .map(|v| format!("; old version {v} deleted"))
+                    .unwrap_or_default();
+                p.println(format!("{verb} {} ({}){deleted}", obj.url(), done.reason));
             }
             Outcome::Failed { error, .. } => {
                 let code = bulk_exit_code(error);

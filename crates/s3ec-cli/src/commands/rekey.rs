@@ -109,6 +109,7 @@ pub async fn run(env: &Env, args: &RekeyArgs) -> Result<(), CliError> {
         let method = match done.method {
             RewrapMethod::MultipartCopy { .. } => "multipart-copy",
             RewrapMethod::InstructionFile { .. } => "instruction-file",
+            RewrapMethod::AlreadyRewrapped => "already-rekeyed",
             _ => "copy",
         };
         let not_kept: Vec<String> = done.not_kept.iter().map(ToString::to_string).collect();
@@ -122,6 +123,8 @@ pub async fn run(env: &Env, args: &RekeyArgs) -> Result<(), CliError> {
             "re-wrapped the data key of {}; new envelope in s3://{bucket}/{file}",
             object
         );
+    } else if out["method"] == "already-rekeyed" {
+        println!("{object}: the new key wraps its data key already; nothing written");
     } else {
         println!(
             "re-wrapped the data key of {} by a server-side copy ({}); no content moved",

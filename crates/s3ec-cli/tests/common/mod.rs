@@ -58,6 +58,28 @@ fn unique(test: &str) -> String {
 impl Backend {
     /// moto (S3 + KMS) at `S3EC_TEST_MOTO_ENDPOINT`, credentials test/test, us-west-2.
     pub fn moto(test: &str) -> Self {
+        Self::moto_bucket(test, "s3ec-cli-tests")
+    }
+
+    /// moto with a version-enabled bucket (Garage has no versioning).
+    pub fn moto_versioned(test: &str) -> Self {
+        let b = Self::moto_bucket(test, "s3ec-cli-versioned");
+        b.block_on(
+            b.s3()
+                .put_bucket_versioning()
+                .bucket(&b.bucket)
+                .versioning_configuration(
+                    aws_sdk_s3::types::VersioningConfiguration::builder()
+                        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send(),
+        )
+        .expect("versioning on moto");
+        b
+    }
+
+    fn moto_bucket(test: &str, bucket: &str) -> Self {
         let endpoint = required("S3EC_TEST_MOTO_ENDPOINT", "a moto server (S3 + KMS)");
         let b = Backend {
             name: "moto",
@@ -65,7 +87,7 @@ impl Backend {
             access_key: "test".into(),
             secret_key: "test".into(),
             region: "us-west-2".into(),
-            bucket: "s3ec-cli-tests".into(),
+            bucket: bucket.into(),
             prefix: unique(test),
             has_kms: true,
             server: None,
@@ -375,4 +397,31 @@ pub fn keygen_aes(dir: &Path, name: &str) -> PathBuf {
         .assert()
         .success();
     path
+}
+
+/// A client with the AES key at `key` (the default, strictest policy), writing envelopes to instruction files or
+/// to object metadata, built from the global options as the command builds it.
+pub fn aes_client(b: &Backend, key: &Path, instruction_file: bool) -> s3ec::Client {
+    s3ec_cli::setup::Env::from_sdk(&global_options(b, key), b.sdk_config())
+        .client(s3ec_cli::setup::ClientTweak {
+            instruction_file,
+            ..s3ec_cli::setup::ClientTweak::default()
+        })
+        .unwrap()
+}
+
+/// The global options of `s3ec --endpoint-url <b> --aes-key <key>`.
+pub fn global_options(b: &Backend, key: &Path) -> s3ec_cli::cli::GlobalOpts {
+    use clap::Parser as _;
+    let cli = s3ec_cli::cli::Cli::try_parse_from([
+        "s3ec".as_ref(),
+        "--endpoint-url".as_ref(),
+        b.endpoint.as_ref(),
+        "--aes-key".as_ref(),
+        key.as_os_str(),
+        "scan".as_ref(),
+        "s3://x/".as_ref(),
+    ])
+    .unwrap();
+    cli.global
 }

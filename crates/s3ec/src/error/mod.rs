@@ -4,6 +4,7 @@
 //! a feature module.
 
 mod object;
+mod transient;
 mod usage;
 
 use std::error::Error as StdError;
@@ -19,6 +20,7 @@ use s3ec_format::FormatError;
 use s3ec_materials::{PolicyError, ServiceError, ServiceFault};
 
 pub use object::{DecryptFailure, Internal, ObjectError};
+pub use transient::is_transient;
 pub use usage::{ConfigError, MultipartError, ReEncryptError, UsageError};
 
 use crate::range::RangeError;
