@@ -460,7 +460,7 @@ async fn buffered(
     Ok(ByteStream::from(buf.freeze()))
 }
 
-/// Pieces of a network chunk are decrypted into a freshly zeroed tail of the buffer while it is still in cache.
+/// Pieces of a network chunk are decrypted onto the buffer one at a time, cache-sized.
 const PIECE: usize = 256 * 1024;
 
 /// Appends the content of a `stored_len`-byte object (ciphertext then tag) to the empty `buf`, decrypting piece
@@ -484,7 +484,7 @@ async fn read_authenticated<B: Grow>(
         let content = split.split(&chunk)?;
         let out = guard.buf();
         for piece in chunk[..content].chunks(PIECE) {
-            dec.decrypt_unverified_to(piece, out.grow(piece.len()))?;
+            out.decrypt_onto(&mut dec, piece)?;
         }
     }
     let tag = split.tag()?;
