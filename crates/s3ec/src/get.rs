@@ -358,13 +358,8 @@ impl GetObject {
                         Plain::Written
                     }
                     (ParallelSink::Memory, Dest::Buffer(buf)) => {
-                        let ranges = parallel_get::to_memory(job).await?;
-                        buf.try_reserve_exact(body_len as usize)
-                            .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
-                        for mut r in ranges {
-                            buf.extend_from_slice(&r);
-                            r.zeroize();
-                        }
+                        let taken = std::mem::take(&mut **buf);
+                        **buf = parallel_get::into_buffer(job, taken, opts.buffer_size).await?;
                         Plain::Filled
                     }
                     (ParallelSink::Memory, _) => {

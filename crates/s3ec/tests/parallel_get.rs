@@ -311,6 +311,64 @@ async fn a_tampered_byte_in_the_last_part_releases_nothing_and_writes_no_file() 
     }
 }
 
+/// `send_into` of object "k".
+async fn get_into(c: &Client, buf: &mut Vec<u8>) -> Result<(), Error> {
+    c.get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .send_into(buf)
+        .await
+        .map(drop)
+}
+
+/// A parallel get into a buffer with room decrypts every range in the buffer's own memory and hands it back
+/// without a copy; without the room, within the buffer size or beyond it, the plaintext is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_get_into_a_buffer_with_room_decrypts_in_its_memory() {
+    let s3 = MemS3::new();
+    let in_memory = client(&s3, 64 << 20);
+    let small_buffer = client(&s3, 1024);
+    let len = 5 * P + 7;
+    let plain = data(len, 5);
+    put(&in_memory, "k", &plain).await;
+    for c in [&in_memory, &small_buffer] {
+        let mut buf = Vec::with_capacity(len + 100);
+        buf.extend_from_slice(b"old contents");
+        let at = buf.as_ptr();
+        get_into(c, &mut buf).await.unwrap();
+        assert!(buf == plain);
+        assert_eq!(buf.as_ptr(), at, "decrypted in the buffer's own memory");
+        // Again into the same buffer, as a reused one is.
+        get_into(c, &mut buf).await.unwrap();
+        assert!(buf == plain);
+        assert_eq!(buf.as_ptr(), at);
+    }
+    for c in [&in_memory, &small_buffer] {
+        let mut buf = Vec::new();
+        get_into(c, &mut buf).await.unwrap();
+        assert!(buf == plain, "a buffer without room");
+    }
+    let good = s3.object(BUCKET, "k").unwrap();
+    let mut body = good.body.to_vec();
+    body[2 * P + 9] ^= 0x40;
+    s3.insert(
+        BUCKET,
+        "k",
+        MemObject {
+            body: body.into(),
+            metadata: good.metadata.clone(),
+        },
+    );
+    for c in [&in_memory, &small_buffer] {
+        let mut buf = Vec::with_capacity(len);
+        let e = get_into(c, &mut buf).await.unwrap_err();
+        assert!(
+            matches!(e, Error::Decrypt(DecryptFailure::Authentication)) && buf.is_empty(),
+            "{e:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_download_leaves_no_file() {
     let s3 = MemS3::new();
