@@ -267,6 +267,114 @@ fn keyring() -> Result<s3ec_local::AesKeyring> {
     ))
 }
 
+/// The engine the pipeline is held against: s3ec-crypto's streaming GCM (suite 0x0073, as the client uses) over
+/// the same bytes, in place in 1 MiB chunks, as `cargo xtask bench crypto` measures it. One round is an
+/// encryption then a decryption that checks the tag, each timed (wall and CPU); the buffer ends as it began.
+/// Beside them ([`Engine::out_of_place`]), the same cipher with the pipeline's own memory traffic.
+struct Engine {
+    key: s3ec_crypto::DataKey,
+    nonce: s3ec_format::ContentNonce,
+    buf: Vec<u8>,
+    seal: (Vec<Duration>, Vec<Duration>),
+    open: (Vec<Duration>, Vec<Duration>),
+    seal_framed: (Vec<Duration>, Vec<Duration>),
+    open_onto: (Vec<Duration>, Vec<Duration>),
+}
+
+impl Engine {
+    fn new(plain: &[u8]) -> Result<Self> {
+        let key = s3ec_crypto::DataKey::generate()?;
+        let message_id = [0x3Cu8; 28];
+        let nonce = s3ec_format::ContentNonce::Committed {
+            message_id,
+            commitment: s3ec_crypto::commitment::derive_commitment(&key, &message_id)?,
+        };
+        Ok(Self {
+            key,
+            nonce,
+            buf: plain.to_vec(),
+            seal: (Vec::new(), Vec::new()),
+            open: (Vec::new(), Vec::new()),
+            seal_framed: (Vec::new(), Vec::new()),
+            open_onto: (Vec::new(), Vec::new()),
+        })
+    }
+
+    fn round(&mut self) -> Result<()> {
+        let suite = s3ec_format::AlgorithmSuite::AesGcmCommitKey;
+        let t = Timer::start();
+        let mut enc = s3ec_crypto::testing::encryptor_with_nonce(suite, &self.key, &self.nonce)?;
+        for c in self.buf.chunks_mut(MIB) {
+            enc.encrypt_in_place(c)?;
+        }
+        let tag = enc.finish()?;
+        t.stop(&mut self.seal.0, &mut self.seal.1);
+        let t = Timer::start();
+        let mut dec = s3ec_crypto::ContentDecryptor::new(suite, &self.key, &self.nonce)?;
+        for c in self.buf.chunks_mut(MIB) {
+            dec.decrypt_in_place_unverified(c)?;
+        }
+        dec.finish(&tag)?;
+        t.stop(&mut self.open.0, &mut self.open.1);
+        Ok(())
+    }
+
+    /// `rounds` of the cipher with the pipeline's memory traffic: encryption out of place into one recycled
+    /// 256 KiB frame (as a put does), decryption onto a second, reused buffer (as a get into a `Vec` does):
+    /// what the pipeline would cost with no overhead of its own. Run after the pipeline's rounds, so that
+    /// the second object-sized buffer weighs on neither their caches nor their peak RSS.
+    fn out_of_place(&mut self, rounds: usize) -> Result<()> {
+        let suite = s3ec_format::AlgorithmSuite::AesGcmCommitKey;
+        let mut frame = vec![0u8; 256 * 1024];
+        let mut out = vec![0u8; self.buf.len()];
+        for _ in 0..rounds {
+            let t = Timer::start();
+            let mut enc =
+                s3ec_crypto::testing::encryptor_with_nonce(suite, &self.key, &self.nonce)?;
+            for c in self.buf.chunks(frame.len()) {
+                enc.encrypt_to(c, &mut frame[..c.len()])?;
+            }
+            std::hint::black_box(enc.finish()?);
+            t.stop(&mut self.seal_framed.0, &mut self.seal_framed.1);
+        }
+        // The decryptions read a ciphertext of the buffer (made in place, undone at the end).
+        let mut enc = s3ec_crypto::testing::encryptor_with_nonce(suite, &self.key, &self.nonce)?;
+        enc.encrypt_in_place(&mut self.buf)?;
+        let tag = enc.finish()?;
+        for _ in 0..rounds {
+            let t = Timer::start();
+            let mut dec = s3ec_crypto::ContentDecryptor::new(suite, &self.key, &self.nonce)?;
+            out.clear();
+            for c in self.buf.chunks(frame.len()) {
+                dec.decrypt_unverified_append(c, &mut out)?;
+            }
+            dec.finish(&tag)?;
+            t.stop(&mut self.open_onto.0, &mut self.open_onto.1);
+        }
+        let mut dec = s3ec_crypto::ContentDecryptor::new(suite, &self.key, &self.nonce)?;
+        dec.decrypt_in_place_unverified(&mut self.buf)?;
+        dec.finish(&tag)?;
+        Ok(())
+    }
+}
+
+/// `figure` and its ratio to the engine's, by CPU time (best and median): the figure the loaded machine blurs
+/// least.
+fn against(
+    size: usize,
+    t: &(Vec<Duration>, Vec<Duration>),
+    engine: &(Vec<Duration>, Vec<Duration>),
+) -> String {
+    let (cbest, cmedian) = best_median(t.1.clone());
+    let (ebest, emedian) = best_median(engine.1.clone());
+    format!(
+        "{}\n       vs the engine, CPU time: best {:.2}x, median {:.2}x",
+        figure(size, t),
+        ebest.as_secs_f64() / cbest.as_secs_f64(),
+        emedian.as_secs_f64() / cmedian.as_secs_f64()
+    )
+}
+
 /// A client over the same S3 as `client` whose 32 MiB buffer makes the 64 MiB gets spool.
 fn spooling_client(client: &s3ec::Client) -> Result<s3ec::Client> {
     Ok(s3ec::Client::builder()
@@ -346,10 +454,13 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
         }
         return Ok(());
     }
+    let mut engine = Engine::new(&plain)?;
     let base = kib("VmRSS:");
     reset_peak();
     let mut puts = (Vec::new(), Vec::new());
     for _ in 0..rounds {
+        // Interleaved with the pipeline's rounds, so that a drift in the machine's load falls on both.
+        engine.round()?;
         let t = Timer::start();
         client
             .put_object()
@@ -374,6 +485,7 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
     reset_peak();
     let mut gets_into = (Vec::new(), Vec::new());
     for _ in 0..rounds {
+        engine.round()?;
         let t = Timer::start();
         let out = client
             .get_object()
@@ -391,6 +503,7 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
     reset_peak();
     let mut gets_fresh = (Vec::new(), Vec::new());
     for _ in 0..rounds {
+        engine.round()?;
         let t = Timer::start();
         let out = client
             .get_object()
@@ -421,6 +534,7 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
         anyhow::ensure!(n == size);
     }
     let spooled_peak = kib("VmHWM:");
+    engine.out_of_place(rounds)?;
     // The same calls through plain aws-sdk-s3 and the same in-memory S3.
     let s3 = client.inner();
     s3.put_object()
@@ -465,8 +579,22 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
         anyhow::ensure!(got.len() == size);
     }
     println!(
-        "  put (default: UNSIGNED-PAYLOAD, CRC32 trailer over HTTPS): {}",
-        figure(size, &puts)
+        "  engine (s3ec-crypto streaming GCM, suite 0x0073, in place, 1 MiB chunks; {} rounds interleaved with the pipeline's):",
+        engine.seal.0.len()
+    );
+    println!("    encrypt: {}", figure(size, &engine.seal));
+    println!("    decrypt: {}", figure(size, &engine.open));
+    println!(
+        "    encrypt into a recycled 256 KiB frame (a put's memory traffic; after the pipeline's rounds): {}",
+        figure(size, &engine.seal_framed)
+    );
+    println!(
+        "    decrypt onto a second, reused buffer (a get's memory traffic; after the pipeline's rounds): {}",
+        figure(size, &engine.open_onto)
+    );
+    println!(
+        "  put (default: UNSIGNED-PAYLOAD, no optional checksum): {}",
+        against(size, &puts, &engine.seal)
     );
     println!(
         "       peak RSS {:.0} MiB above a baseline of {:.0} MiB (which holds the plaintext)",
@@ -475,7 +603,7 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
     );
     println!(
         "  get into a reused buffer (GetObject::send_into, authenticated): {}",
-        figure(size, &gets_into)
+        against(size, &gets_into, &engine.open)
     );
     println!(
         "       peak RSS {:.0} MiB above a baseline of {:.0} MiB (plaintext, stored ciphertext, the reused buffer)",
@@ -484,7 +612,7 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
     );
     println!(
         "  get into fresh memory (send + collect, authenticated): {}",
-        figure(size, &gets_fresh)
+        against(size, &gets_fresh, &engine.open)
     );
     println!(
         "       peak RSS {:.0} MiB above a baseline of {:.0} MiB (target: object + 32 MiB = {} MiB)",
@@ -494,7 +622,7 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
     );
     println!(
         "  get spooled (buffer 32 MiB: ciphertext to a temporary file while authenticated, then released; drained): {}",
-        figure(size, &gets_spooled)
+        against(size, &gets_spooled, &engine.open)
     );
     println!(
         "       peak RSS {:.0} MiB above a baseline of {:.0} MiB (target: buffer + 32 MiB = 64 MiB)",

@@ -303,6 +303,47 @@ impl ContentDecryptor {
             .map_err(|_| CryptoError::Backend("GCM decryption failed"))
     }
 
+    /// Decrypts the next chunk of ciphertext (without the tag) from `src` and appends it to `dst`, in
+    /// one pass, writing into `dst`'s spare capacity without zero-filling it first (with the aws-lc
+    /// backend). The output is unauthenticated until [`ContentDecryptor::finish`] succeeds.
+    ///
+    /// `dst` must already have room for `src.len()` more bytes ([`Vec::try_reserve`] first): this never
+    /// reallocates, since a reallocation would leave a copy of the plaintext behind in freed memory.
+    /// Without the room, [`CryptoError::Misuse`] and nothing is processed. On any error `dst` keeps its
+    /// length. Chunks may freely mix this call with the other decryption calls.
+    ///
+    /// ```
+    /// use s3ec_crypto::{ContentDecryptor, DataKey};
+    /// use s3ec_format::{AlgorithmSuite, ContentNonce};
+    ///
+    /// let key = DataKey::from_slice(&[7u8; 32])?;
+    /// let nonce = ContentNonce::Iv(vec![1u8; 12]);
+    /// let ciphertext = [0x42u8; 40];
+    /// let mut plain = Vec::with_capacity(ciphertext.len());
+    /// let mut dec = ContentDecryptor::new(AlgorithmSuite::AesGcm, &key, &nonce)?;
+    /// dec.decrypt_unverified_append(&ciphertext[..25], &mut plain)?;
+    /// dec.decrypt_unverified_append(&ciphertext[25..], &mut plain)?;
+    /// assert_eq!(plain.len(), 40);
+    /// // Not a real object: the tag does not verify, and the caller must discard `plain`.
+    /// assert!(dec.finish(&[0u8; 16]).is_err());
+    /// # Ok::<(), s3ec_crypto::CryptoError>(())
+    /// ```
+    pub fn decrypt_unverified_append(
+        &mut self,
+        src: &[u8],
+        dst: &mut Vec<u8>,
+    ) -> Result<(), CryptoError> {
+        if dst.capacity() - dst.len() < src.len() {
+            return Err(CryptoError::Misuse(
+                "the destination has no room for the chunk (reserve first)",
+            ));
+        }
+        count(&mut self.processed, src.len())?;
+        self.gcm
+            .update_append(src, dst)
+            .map_err(|_| CryptoError::Backend("GCM decryption failed"))
+    }
+
     /// Checks the 16-byte tag over everything decrypted. On `Err` the caller must discard all
     /// plaintext it received.
     pub fn finish(self, tag: &[u8]) -> Result<(), CryptoError> {

@@ -358,13 +358,8 @@ impl GetObject {
                         Plain::Written
                     }
                     (ParallelSink::Memory, Dest::Buffer(buf)) => {
-                        let ranges = parallel_get::to_memory(job).await?;
-                        buf.try_reserve_exact(body_len as usize)
-                            .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
-                        for mut r in ranges {
-                            buf.extend_from_slice(&r);
-                            r.zeroize();
-                        }
+                        let taken = std::mem::take(&mut **buf);
+                        **buf = parallel_get::into_buffer(job, taken, opts.buffer_size).await?;
                         Plain::Filled
                     }
                     (ParallelSink::Memory, _) => {
@@ -460,7 +455,7 @@ async fn buffered(
     Ok(ByteStream::from(buf.freeze()))
 }
 
-/// Pieces of a network chunk are decrypted into a freshly zeroed tail of the buffer while it is still in cache.
+/// Pieces of a network chunk are decrypted onto the buffer one at a time, cache-sized.
 const PIECE: usize = 256 * 1024;
 
 /// Appends the content of a `stored_len`-byte object (ciphertext then tag) to the empty `buf`, decrypting piece
@@ -484,7 +479,7 @@ async fn read_authenticated<B: Grow>(
         let content = split.split(&chunk)?;
         let out = guard.buf();
         for piece in chunk[..content].chunks(PIECE) {
-            dec.decrypt_unverified_to(piece, out.grow(piece.len()))?;
+            out.decrypt_onto(&mut dec, piece)?;
         }
     }
     let tag = split.tag()?;

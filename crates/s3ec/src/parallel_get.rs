@@ -8,7 +8,9 @@
 //! replaced mid-download is [`ObjectError::Changed`], never a mix of two objects.
 //!
 //! Where plaintext waits for the tag (`read_plan::ParallelSink`):
-//! - memory: each range decrypted in its own buffer, handed out in order once verified;
+//! - memory: each range decrypted in its own buffer, handed out in order once verified; for a get into the
+//!   caller's `Vec` ([`into_buffer`]), those buffers are disjoint pieces of that `Vec`'s own memory, joined
+//!   back without a copy once verified;
 //! - file: each range decrypted and written at its offset into a temporary file beside the destination
 //!   (0600), renamed into place once verified; on any failure, or if the future is dropped, the
 //!   file is truncated and removed;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 
 use aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use s3ec_crypto::segment::{GcmObject, SegmentDecryptor, SegmentGhash, Verified};
 use s3ec_crypto::{ContentDecryptor, TAG_LEN};
@@ -83,13 +85,13 @@ fn parts(stored_len: u64, part_size: u64) -> Vec<Part> {
 /// A range's bytes: content (unverified plaintext once decrypted, wiped on drop) and any tag bytes.
 struct Fetched {
     part: Part,
-    content: Vec<u8>,
+    content: BytesMut,
     tag: Vec<u8>,
 }
 
 impl Drop for Fetched {
     fn drop(&mut self) {
-        self.content.zeroize();
+        self.content.as_mut().zeroize();
     }
 }
 
@@ -153,11 +155,17 @@ impl Cursor {
     }
 }
 
-/// Reads the bytes of `part` from `body` into a [`Fetched`] (the memory target).
-async fn read_part(body: &mut ByteStream, part: Part, exact: bool) -> Result<Fetched, Error> {
+/// Reads the bytes of `part` from `body` into a [`Fetched`] (the memory target) whose content goes to `dest`,
+/// empty with room for the part's content (which never makes it grow: the cursor stops at the part's end).
+async fn read_part(
+    body: &mut ByteStream,
+    part: Part,
+    exact: bool,
+    dest: BytesMut,
+) -> Result<Fetched, Error> {
     let mut f = Fetched {
         part,
-        content: Vec::with_capacity(part.content_len()),
+        content: dest,
         tag: Vec::new(),
     };
     let mut cursor = Cursor::new(part, exact);
@@ -439,7 +447,7 @@ async fn process(object: Arc<GcmObject>, mut f: Fetched) -> Result<Processed, Er
     tokio::task::spawn_blocking(move || -> Result<Processed, Error> {
         let tag = std::mem::take(&mut f.tag);
         let mut seg = object.segment_decryptor(f.part.start)?;
-        seg.decrypt_in_place_unverified(&mut f.content)?;
+        seg.decrypt_in_place_unverified(&mut f.content[..])?;
         Ok((seg.finish()?, tag, Some(f)))
     })
     .await
@@ -468,8 +476,13 @@ fn write_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()>
 
 /// Fetches every range (`concurrency` at a time, the first from the first response), processes each on a
 /// blocking thread, and verifies the combined tag. On success returns the proof and, for memory, the
-/// decrypted ranges in order.
-async fn run(job: Job, target: Target) -> Result<(Verified, Vec<Fetched>), Error> {
+/// decrypted ranges in order. A memory target's ranges take their buffers off the front of `whole` (sized to
+/// the content) when given, otherwise fresh ones.
+async fn run(
+    job: Job,
+    target: Target,
+    mut whole: Option<BytesMut>,
+) -> Result<(Verified, Vec<Fetched>), Error> {
     let Job {
         request,
         first,
@@ -486,6 +499,15 @@ async fn run(job: Job, target: Target) -> Result<(Verified, Vec<Fetched>), Error
     let results: Vec<Processed> = stream::iter(parts(stored_len, part_size))
         .map(|part| {
             let head = first.take();
+            let dest = match (&target, whole.as_mut()) {
+                (Target::Memory, Some(w)) => {
+                    let mut d = w.split_to(part.content_len().min(w.len()));
+                    d.clear();
+                    d
+                }
+                (Target::Memory, None) => BytesMut::with_capacity(part.content_len()),
+                _ => BytesMut::new(),
+            };
             let (object, target, request, etag) = (
                 object.clone(),
                 target.clone(),
@@ -500,7 +522,7 @@ async fn run(job: Job, target: Target) -> Result<(Verified, Vec<Fetched>), Error
                 };
                 match target {
                     Target::Memory => {
-                        let f = read_part(&mut body, part, exact).await?;
+                        let f = read_part(&mut body, part, exact, dest).await?;
                         process(object, f).await
                     }
                     _ => stream_part(&mut body, part, exact, &object, &target).await,
@@ -529,12 +551,52 @@ async fn run(job: Job, target: Target) -> Result<(Verified, Vec<Fetched>), Error
 
 /// Runs `job` into memory: the plaintext ranges in order, released only once the tag verified.
 pub(crate) async fn to_memory(job: Job) -> Result<Vec<Vec<u8>>, Error> {
-    let (_verified, mut ranges) = run(job, Target::Memory).await?;
+    let (_verified, mut ranges) = run(job, Target::Memory, None).await?;
     Ok(ranges
         .iter_mut()
-        .map(|f| std::mem::take(&mut f.content))
+        .map(|f| Vec::from(std::mem::take(&mut f.content)))
         .filter(|c| !c.is_empty())
         .collect())
+}
+
+/// Runs `job` into `buf` (the caller's `Vec` of `send_into`, taken empty) and returns it holding the
+/// plaintext, released only once the tag verified; on an error it is zeroed and dropped.
+///
+/// Each range is decrypted in a piece of `buf`'s own memory, and the pieces are joined back without a copy:
+/// for a reused buffer no fresh memory is touched, and the plaintext is written once (the ranges were
+/// separate buffers before, copied into `buf` and wiped: two more passes over the object and a page fault
+/// per fresh page). That sizes `buf` to the length the server declared before the bytes arrive, so only when
+/// `buf` already has the room or it is within `limit` (the client's buffer size, as the single-stream get
+/// reserves); beyond both, the ranges go to fresh buffers and are copied in as they were.
+pub(crate) async fn into_buffer(job: Job, mut buf: Vec<u8>, limit: u64) -> Result<Vec<u8>, Error> {
+    let content_len = job.stored_len.saturating_sub(TAG_LEN as u64);
+    buf.clear();
+    if content_len > (buf.capacity() as u64).max(limit) {
+        let ranges = to_memory(job).await?;
+        buf.try_reserve_exact(content_len as usize)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+        for mut r in ranges {
+            buf.extend_from_slice(&r);
+            r.zeroize();
+        }
+        return Ok(buf);
+    }
+    let content_len = content_len as usize;
+    if buf.capacity() < content_len {
+        buf.try_reserve_exact(content_len)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::OutOfMemory))?;
+    }
+    // A `Vec` becomes a `BytesMut` over the same memory (through `Bytes`, the only way `bytes` offers).
+    let mut whole = BytesMut::from(Bytes::from(buf));
+    whole.resize(content_len, 0);
+    let (_verified, mut ranges) = run(job, Target::Memory, Some(whole)).await?;
+    let mut joined = BytesMut::new();
+    for f in &mut ranges {
+        // Contiguous pieces of one allocation: `unsplit` joins them in place.
+        joined.unsplit(std::mem::take(&mut f.content));
+    }
+    // The pieces were the only other owners of the memory, so this hands the `Vec` back without a copy.
+    Ok(Vec::from(joined))
 }
 
 /// Runs `job` into `file` (a [`PartialFile`] beside the destination); returns the plaintext length. The
@@ -543,7 +605,7 @@ pub(crate) async fn to_file(job: Job, file: &PartialFile) -> Result<u64, Error> 
     // Not preallocated to the declared length: a server can declare any length, and only bytes that arrive
     // may cost disk (the positional writes extend the file as ranges land).
     let len = job.stored_len - TAG_LEN.min(job.stored_len as usize) as u64;
-    let (_verified, _) = run(job, Target::File(file.shared()?)).await?;
+    let (_verified, _) = run(job, Target::File(file.shared()?), None).await?;
     Ok(len)
 }
 
@@ -556,7 +618,7 @@ pub(crate) async fn to_spool(job: Job, keystream: ContentDecryptor) -> Result<By
         .await
         .map_err(Error::io)??;
     let file = Arc::new(file);
-    let (_verified, _) = run(job, Target::Spool(file.clone())).await?;
+    let (_verified, _) = run(job, Target::Spool(file.clone()), None).await?;
     let file = Arc::try_unwrap(file).map_err(|_| Error::internal("spool still shared"))?;
     let (sink, stream) = channel(Some(len));
     tokio::task::spawn_blocking(move || {

@@ -261,6 +261,20 @@ async fn a_range_that_ignores_if_match_with_another_etag_fails() {
     );
 }
 
+/// Stores `good` as object "k" with the byte at `at` flipped by `mask`.
+fn store_flipped(s3: &MemS3, good: &MemObject, at: usize, mask: u8) {
+    let mut body = good.body.to_vec();
+    body[at] ^= mask;
+    s3.insert(
+        BUCKET,
+        "k",
+        MemObject {
+            body: body.into(),
+            metadata: good.metadata.clone(),
+        },
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_byte_in_the_last_part_releases_nothing_and_writes_no_file() {
     let s3 = MemS3::new();
@@ -274,16 +288,7 @@ async fn a_tampered_byte_in_the_last_part_releases_nothing_and_writes_no_file() 
     std::fs::write(&path, b"previous").unwrap();
     // In the last part: a content byte, the first and the last tag byte.
     for at in [3 * P + 5, len, len + 15] {
-        let mut body = good.body.to_vec();
-        body[at] ^= 0x01;
-        s3.insert(
-            BUCKET,
-            "k",
-            MemObject {
-                body: body.into(),
-                metadata: good.metadata.clone(),
-            },
-        );
+        store_flipped(&s3, &good, at, 0x01);
         let auth = |e: &Error| matches!(e, Error::Decrypt(DecryptFailure::Authentication));
         let e = get_stream(&in_memory, "k").await.unwrap_err();
         assert!(auth(&e), "memory, byte {at}: {e:?}");
@@ -308,6 +313,54 @@ async fn a_tampered_byte_in_the_last_part_releases_nothing_and_writes_no_file() 
         assert!(auth(&e), "file, byte {at}: {e:?}");
         assert_eq!(std::fs::read(&path).unwrap(), b"previous");
         assert_eq!(entries(dir.path()), vec!["out".to_string()]);
+    }
+}
+
+/// `send_into` of object "k".
+async fn get_into(c: &Client, buf: &mut Vec<u8>) -> Result<(), Error> {
+    c.get_object()
+        .bucket(BUCKET)
+        .key("k")
+        .send_into(buf)
+        .await
+        .map(drop)
+}
+
+/// A parallel get into a buffer with room decrypts every range in the buffer's own memory and hands it back
+/// without a copy; without the room, within the buffer size or beyond it, the plaintext is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_get_into_a_buffer_with_room_decrypts_in_its_memory() {
+    let s3 = MemS3::new();
+    let in_memory = client(&s3, 64 << 20);
+    let small_buffer = client(&s3, 1024);
+    let len = 5 * P + 7;
+    let plain = data(len, 5);
+    put(&in_memory, "k", &plain).await;
+    for c in [&in_memory, &small_buffer] {
+        let mut buf = Vec::with_capacity(len + 100);
+        buf.extend_from_slice(b"old contents");
+        let at = buf.as_ptr();
+        get_into(c, &mut buf).await.unwrap();
+        assert!(buf == plain);
+        assert_eq!(buf.as_ptr(), at, "decrypted in the buffer's own memory");
+        // Again into the same buffer, as a reused one is.
+        get_into(c, &mut buf).await.unwrap();
+        assert!(buf == plain);
+        assert_eq!(buf.as_ptr(), at);
+    }
+    for c in [&in_memory, &small_buffer] {
+        let mut buf = Vec::new();
+        get_into(c, &mut buf).await.unwrap();
+        assert!(buf == plain, "a buffer without room");
+    }
+    store_flipped(&s3, &s3.object(BUCKET, "k").unwrap(), 2 * P + 9, 0x40);
+    for c in [&in_memory, &small_buffer] {
+        let mut buf = Vec::with_capacity(len);
+        let e = get_into(c, &mut buf).await.unwrap_err();
+        assert!(
+            matches!(e, Error::Decrypt(DecryptFailure::Authentication)) && buf.is_empty(),
+            "{e:?}"
+        );
     }
 }
 

@@ -57,6 +57,19 @@ pub(crate) trait GcmStream: Sized + Send {
     /// Like [`GcmStream::update`], but reads `src` and writes the result to `dst` (disjoint, and of the
     /// same length: anything else is `Failed` before any byte is processed).
     fn update_to(&mut self, src: &[u8], dst: &mut [u8]) -> Result<(), Failed>;
+    /// Like [`GcmStream::update_to`], appending the result to `dst`, whose spare capacity the caller checked
+    /// holds `src.len()` bytes. This version zero-fills the tail first; a backend that can write into
+    /// uninitialised memory skips that pass. On `Failed`, `dst` keeps its length and no output is left in it.
+    fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed> {
+        let start = dst.len();
+        dst.resize(start + src.len(), 0);
+        let done = self.update_to(src, &mut dst[start..]);
+        if done.is_err() {
+            zeroize::Zeroize::zeroize(&mut dst[start..]);
+            dst.truncate(start);
+        }
+        done
+    }
     /// Ends an encryption stream and returns the tag.
     fn finish_encrypt(self) -> Result<[u8; 16], Failed>;
     /// Ends a decryption stream; `Ok` only when `tag` is the tag of everything seen.
