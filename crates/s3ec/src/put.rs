@@ -54,9 +54,10 @@ const CHUNK: usize = 1 << 20;
 ///
 /// Streamed bodies go with `UNSIGNED-PAYLOAD`: the payload hash of SigV4 would cost a SHA-256 of the whole
 /// ciphertext and adds nothing the GCM tag (integrity of the content) and TLS (of the transport) do not give.
-/// The SDK's optional checksum of the ciphertext goes along only when asked for (an algorithm set on the put,
-/// Object Lock parameters, or the S3 client's own `request_checksum_calculation`); why the content stays
-/// protected without it is argued at `optional_checksum` in `put.rs`. The metadata headers stay signed.
+/// Over HTTPS the SDK's optional checksum of the ciphertext (CRC32 by default) goes along unless the S3 client
+/// is configured with `request_checksum_calculation(WhenRequired)`; an algorithm set on the put or Object Lock
+/// parameters always send one (`optional_checksum` in `put.rs` says what turning it off costs and keeps).
+/// The metadata headers stay signed.
 #[must_use]
 pub struct PutObject {
     client: Client,
@@ -350,39 +351,33 @@ async fn send_streamed(
 }
 
 /// Whether the SDK adds its optional checksum (a CRC of the ciphertext) to an encrypted put: the value to put
-/// in the request's config, or `None` to leave the client's configured choice as it is.
+/// in the request's config, or `None` to leave the S3 client's choice as it is.
 ///
-/// A checksum is sent when someone asks for it: the put names an algorithm (`checksum_algorithm`, set through
-/// [`PutObject::customize_request`]), or carries Object Lock parameters (S3 refuses those puts without one), or
-/// the S3 client's config sets `request_checksum_calculation` itself (then its choice stands). Otherwise none
-/// is sent, which saves a CRC pass over the ciphertext and the copy of every frame the SDK's aws-chunked
-/// encoding makes (together about a third of the CPU time of an in-memory put; `cargo xtask bench client`).
-/// The data stays protected end to end without it:
-/// - S3 does not require a checksum on PutObject (the operation's model marks none required; Object Lock puts
-///   are the exception, kept above); S3 computes its own checksum of what it receives when none is sent;
-/// - the transport is TLS, whose records are authenticated;
-/// - the content is authenticated as a whole by the GCM tag (with key commitment for the committing suites):
-///   a byte corrupted anywhere after encryption — in this process, in transit, at rest — fails the tag on
-///   every read, and no plaintext is released. What a write-time checksum adds is the detection of such a
-///   corruption at the put instead of at the first get; whoever wants that asks for it as above.
+/// By default the client's choice stands, and the SDK's default sends a CRC32 of the ciphertext, which S3
+/// verifies on arrival. A user may turn it off with `request_checksum_calculation(WhenRequired)` on the S3
+/// client's config: that saves a CRC pass over the ciphertext and the copy of every frame the SDK's aws-chunked
+/// encoding makes (about a third of the CPU time of an in-memory put; `cargo xtask bench client pipeline`),
+/// and the content stays protected end to end: TLS authenticates the transport, and the GCM tag (with key
+/// commitment for the committing suites) fails on any corrupted byte at every read, releasing nothing. What the
+/// checksum adds is catching such a corruption at the put rather than at the first get, and it is what S3 asks
+/// of puts into Object Lock buckets (default retention included), which is why it is not off by default.
 ///
-/// Over plain HTTP no optional checksum is sent at all: the SDK would then sign every chunk of a streamed body
-/// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`), a SHA-256 of the whole body, which Garage 2.5 rejects as
-/// "Invalid payload signature"; the body goes plainly with its Content-Length.
+/// Whatever the client says, a checksum is sent when the put names an algorithm (`checksum_algorithm`, set
+/// through [`PutObject::customize_request`]) or carries Object Lock parameters. Over plain HTTP none is sent:
+/// the SDK would then sign every chunk of a streamed body (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`), a
+/// SHA-256 of the whole body, which Garage 2.5 rejects as "Invalid payload signature"; the body goes plainly
+/// with its Content-Length.
 fn optional_checksum(
     plain_http: bool,
     asked: bool,
     object_lock: bool,
-    configured: Option<&RequestChecksumCalculation>,
 ) -> Option<RequestChecksumCalculation> {
     if plain_http {
         Some(RequestChecksumCalculation::WhenRequired)
     } else if asked || object_lock {
         Some(RequestChecksumCalculation::WhenSupported)
-    } else if configured.is_some() {
-        None
     } else {
-        Some(RequestChecksumCalculation::WhenRequired)
+        None
     }
 }
 
@@ -413,8 +408,7 @@ impl Intercept for OptionalChecksum {
                 || i.object_lock_retain_until_date().is_some()
                 || i.object_lock_legal_hold_status().is_some()
         });
-        let configured = cfg.load::<RequestChecksumCalculation>();
-        if let Some(choice) = optional_checksum(plain_http, asked, object_lock, configured) {
+        if let Some(choice) = optional_checksum(plain_http, asked, object_lock) {
             cfg.interceptor_state().store_put(choice);
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! Which puts carry the SDK's optional checksum of the ciphertext over HTTPS (see `optional_checksum` in
-//! `put.rs`): none by default, since the GCM tag authenticates the content end to end; one whenever it is asked
-//! for (an algorithm on the put, Object Lock parameters, the S3 client's own `request_checksum_calculation`).
+//! `put.rs`): the S3 client's choice (the SDK's CRC32 by default; none when it is configured `WhenRequired`,
+//! the GCM tag authenticating the content end to end), and always one when the put asks for it (an algorithm
+//! on the put, Object Lock parameters).
 //!
 //! The in-memory S3 of the testkit, behind the SDK's HTTP connector seam, records each PutObject (and serves it
 //! back, so each object is read through the client too).
@@ -83,9 +84,17 @@ async fn put(
 }
 
 #[tokio::test]
-async fn a_default_put_carries_no_optional_checksum_nor_aws_chunked_framing() {
+async fn a_put_carries_the_sdks_default_checksum() {
     let mem = MemS3::new();
     let client = client(&mem, None);
+    let sent = put(&mem, &client, "default", |b| b).await;
+    assert_eq!(checksums(&sent), ["x-amz-checksum-crc32"]);
+}
+
+#[tokio::test]
+async fn a_client_configured_when_required_sends_no_checksum_nor_aws_chunked_framing() {
+    let mem = MemS3::new();
+    let client = client(&mem, Some(RequestChecksumCalculation::WhenRequired));
     let sent = put(&mem, &client, "plain", |b| b).await;
     assert_eq!(checksums(&sent), Vec::<String>::new());
     assert_eq!(
@@ -103,7 +112,7 @@ async fn a_default_put_carries_no_optional_checksum_nor_aws_chunked_framing() {
 #[tokio::test]
 async fn a_checksum_asked_for_is_sent_over_the_ciphertext() {
     let mem = MemS3::new();
-    let client = client(&mem, None);
+    let client = client(&mem, Some(RequestChecksumCalculation::WhenRequired));
     let sent = put(&mem, &client, "asked", |b| {
         b.checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
     })
@@ -116,19 +125,11 @@ async fn a_checksum_asked_for_is_sent_over_the_ciphertext() {
 #[tokio::test]
 async fn an_object_lock_put_carries_a_checksum_as_s3_requires() {
     let mem = MemS3::new();
-    let client = client(&mem, None);
+    let client = client(&mem, Some(RequestChecksumCalculation::WhenRequired));
     let sent = put(&mem, &client, "locked", |b| {
         b.object_lock_mode(ObjectLockMode::Governance)
             .object_lock_retain_until_date(DateTime::from_secs(4_102_444_800))
     })
     .await;
-    assert_eq!(checksums(&sent), ["x-amz-checksum-crc32"]);
-}
-
-#[tokio::test]
-async fn the_s3_clients_own_checksum_setting_stands() {
-    let mem = MemS3::new();
-    let client = client(&mem, Some(RequestChecksumCalculation::WhenSupported));
-    let sent = put(&mem, &client, "configured", |b| b).await;
     assert_eq!(checksums(&sent), ["x-amz-checksum-crc32"]);
 }
