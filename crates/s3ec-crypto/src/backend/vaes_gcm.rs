@@ -28,7 +28,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use super::{Direction, Failed, GcmSegment, GcmStream};
 
 /// `ymm` registers of counter blocks per loop iteration (two blocks each).
-const WIDE: usize = 4;
+const WIDE: usize = 8;
 /// Blocks per loop iteration.
 const GROUP: usize = 2 * WIDE;
 
@@ -443,6 +443,8 @@ struct Wide {
     rk128: [__m128i; 15],
     /// `[H^(GROUP - 2i), H^(GROUP - 2i - 1)]` (low lane, high lane).
     hp: [__m256i; WIDE],
+    /// `hp` with each lane's two halves added, in its low half (Karatsuba's middle factor).
+    hk: [__m256i; WIDE],
     h1: __m128i,
     /// Byte-reversed counter blocks of the next two blocks (the counter is dword 0 of each lane,
     /// where a 32-bit add is GCM's inc32).
@@ -478,16 +480,18 @@ fn ghash_group(w: &Wide, acc: __m128i, ct: &[__m256i; WIDE]) -> __m128i {
     let mut lo = _mm256_setzero_si256();
     let mut mi = _mm256_setzero_si256();
     let mut hi = _mm256_setzero_si256();
-    for (i, (c, h)) in ct.iter().zip(&w.hp).enumerate() {
+    for (i, ((c, h), hk)) in ct.iter().zip(&w.hp).zip(&w.hk).enumerate() {
         let mut x = rev256(*c);
         if i == 0 {
             x = _mm256_xor_si256(x, _mm256_set_m128i(_mm_setzero_si128(), acc));
         }
         lo = _mm256_xor_si256(lo, _mm256_clmulepi64_epi128::<0x00>(x, *h));
         hi = _mm256_xor_si256(hi, _mm256_clmulepi64_epi128::<0x11>(x, *h));
-        mi = _mm256_xor_si256(mi, _mm256_clmulepi64_epi128::<0x01>(x, *h));
-        mi = _mm256_xor_si256(mi, _mm256_clmulepi64_epi128::<0x10>(x, *h));
+        // Karatsuba: (x.lo + x.hi)(h.lo + h.hi) = lo + hi + the middle terms.
+        let xk = _mm256_xor_si256(x, _mm256_shuffle_epi32::<0x4e>(x));
+        mi = _mm256_xor_si256(mi, _mm256_clmulepi64_epi128::<0x00>(xk, *hk));
     }
+    let mi = _mm256_xor_si256(mi, _mm256_xor_si256(lo, hi));
     let fold =
         |v: __m256i| _mm_xor_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
     reduce(fold(lo), fold(mi), fold(hi))
@@ -514,15 +518,17 @@ unsafe fn blocks_kernel(
     first[..12].copy_from_slice(prefix);
     first[12..].copy_from_slice(&ctr.to_be_bytes());
     let base = _mm256_broadcastsi128_si256(rev128(load16(&first)));
+    let hp: [__m256i; WIDE] = core::array::from_fn(|i| {
+        _mm256_set_m128i(
+            load16(&s.h[GROUP - 2 * i - 2]),
+            load16(&s.h[GROUP - 2 * i - 1]),
+        )
+    });
     let mut w = Wide {
         rk: rk128.map(|k| _mm256_broadcastsi128_si256(k)),
         rk128,
-        hp: core::array::from_fn(|i| {
-            _mm256_set_m128i(
-                load16(&s.h[GROUP - 2 * i - 2]),
-                load16(&s.h[GROUP - 2 * i - 1]),
-            )
-        }),
+        hp,
+        hk: hp.map(|h| _mm256_xor_si256(h, _mm256_shuffle_epi32::<0x4e>(h))),
         h1: load16(&s.h[0]),
         ctr: _mm256_add_epi32(base, _mm256_set_epi32(0, 0, 0, 1, 0, 0, 0, 0)),
     };
@@ -558,11 +564,13 @@ unsafe fn blocks_kernel(
         }
     } else {
         while i + GROUP <= blocks {
-            let ct: [__m256i; WIDE] = core::array::from_fn(|j| load(i, j));
             let ks = keystream(&mut w);
+            let ct: [__m256i; WIDE] = core::array::from_fn(|j| load(i, j));
             acc = ghash_group(&w, acc, &ct);
-            for (j, (c, k)) in ct.iter().zip(ks).enumerate() {
-                store(i, j, _mm256_xor_si256(*c, k));
+            for (j, k) in ks.into_iter().enumerate() {
+                // Loaded again rather than kept: registers are scarce, L1 loads are not. In
+                // place, nothing of this group has been written yet.
+                store(i, j, _mm256_xor_si256(load(i, j), k));
             }
             i += GROUP;
         }
