@@ -408,7 +408,7 @@ fn measure(rounds: usize) -> Result<()> {
             let name = |what: &str| format!("{what}@{}", kernel.name());
             let k = *kernel;
             let forced = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
-                testing::with_gcm_kernel(k, || time(|| f()))?
+                testing::with_gcm_kernel(k, || time(f))?
             };
             best.record(
                 &name("gcm-encrypt"),
@@ -556,14 +556,13 @@ fn measure(rounds: usize) -> Result<()> {
             ("segment-decrypt-2cores", open.0),
         ] {
             let v = best.get(&format!("{name}@{k}"));
-            let one_core = name
-                .replace("-2cores", "")
-                .ne(name)
-                .then(|| {
-                    let single = best.get(&format!("{}@{k}", name.replace("-2cores", "")));
+            let one_core = match name.strip_suffix("-2cores") {
+                Some(single) => {
+                    let single = best.get(&format!("{single}@{k}"));
                     format!(" {:.2}x one core", v / single)
-                })
-                .unwrap_or_default();
+                }
+                None => String::new(),
+            };
             println!("{name}@{k} {v:.2} GB/s {:.2}x limit{one_core}", v / limit);
         }
     }

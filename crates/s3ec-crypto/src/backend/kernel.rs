@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use super::{Active, Backend, Direction, Failed, GcmSegment, GcmStream};
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(s3ec_vaes_kernel)]
 use super::vaes_gcm;
 
 /// An AES-256-GCM implementation for content streams and segments.
@@ -41,7 +41,7 @@ pub(crate) struct CpuOffer {
 
 impl CpuOffer {
     fn detect() -> CpuOffer {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(s3ec_vaes_kernel)]
         {
             let avx512 = std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("avx512bw")
@@ -53,7 +53,7 @@ impl CpuOffer {
                 library_wide: avx512 && <Active as Backend>::AVX512_GCM,
             }
         }
-        #[cfg(not(target_arch = "x86_64"))]
+        #[cfg(not(s3ec_vaes_kernel))]
         CpuOffer {
             vaes_avx2: false,
             library_wide: false,
@@ -136,8 +136,8 @@ impl GcmKernel {
 /// A streaming GCM of either kernel.
 pub(crate) enum Gcm {
     Library(<Active as Backend>::Gcm),
-    #[cfg(target_arch = "x86_64")]
-    VaesAvx2(vaes_gcm::Gcm),
+    #[cfg(s3ec_vaes_kernel)]
+    VaesAvx2(Box<vaes_gcm::Gcm>),
 }
 
 /// Starts streaming AES-256-GCM on `kernel` (the library's if this CPU cannot run it).
@@ -148,10 +148,12 @@ pub(crate) fn gcm(
     aad: &[u8],
     dir: Direction,
 ) -> Result<Gcm, Failed> {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(s3ec_vaes_kernel)]
     if kernel == GcmKernel::VaesAvx2 {
         if let Some(cpu) = vaes_gcm::Cpu::detect() {
-            return Ok(Gcm::VaesAvx2(vaes_gcm::Gcm::new(cpu, key, iv, aad, dir)));
+            return Ok(Gcm::VaesAvx2(Box::new(vaes_gcm::Gcm::new(
+                cpu, key, iv, aad, dir,
+            ))));
         }
     }
     let _ = kernel;
@@ -162,15 +164,15 @@ impl GcmStream for Gcm {
     fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed> {
         match self {
             Gcm::Library(g) => g.update(buf),
-            #[cfg(target_arch = "x86_64")]
-            Gcm::VaesAvx2(g) => GcmStream::update(g, buf),
+            #[cfg(s3ec_vaes_kernel)]
+            Gcm::VaesAvx2(g) => GcmStream::update(&mut **g, buf),
         }
     }
 
     fn update_to(&mut self, src: &[u8], dst: &mut [u8]) -> Result<(), Failed> {
         match self {
             Gcm::Library(g) => g.update_to(src, dst),
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(s3ec_vaes_kernel)]
             Gcm::VaesAvx2(g) => g.update_to(src, dst),
         }
     }
@@ -178,16 +180,16 @@ impl GcmStream for Gcm {
     fn finish_encrypt(self) -> Result<[u8; 16], Failed> {
         match self {
             Gcm::Library(g) => g.finish_encrypt(),
-            #[cfg(target_arch = "x86_64")]
-            Gcm::VaesAvx2(g) => g.finish_encrypt(),
+            #[cfg(s3ec_vaes_kernel)]
+            Gcm::VaesAvx2(g) => (*g).finish_encrypt(),
         }
     }
 
     fn finish_decrypt(self, tag: &[u8; 16]) -> Result<(), Failed> {
         match self {
             Gcm::Library(g) => g.finish_decrypt(tag),
-            #[cfg(target_arch = "x86_64")]
-            Gcm::VaesAvx2(g) => g.finish_decrypt(tag),
+            #[cfg(s3ec_vaes_kernel)]
+            Gcm::VaesAvx2(g) => (*g).finish_decrypt(tag),
         }
     }
 }
@@ -195,8 +197,8 @@ impl GcmStream for Gcm {
 /// GCM over one segment, on either kernel.
 pub(crate) enum Segment {
     Library(<Active as Backend>::GcmSegment),
-    #[cfg(target_arch = "x86_64")]
-    VaesAvx2(vaes_gcm::Gcm),
+    #[cfg(s3ec_vaes_kernel)]
+    VaesAvx2(Box<vaes_gcm::Gcm>),
 }
 
 /// Starts a segment's GCM from pre-counter block `j0` on `kernel` (`iv16` for the library, as
@@ -208,10 +210,12 @@ pub(crate) fn gcm_segment(
     iv16: &[u8; 16],
     dir: Direction,
 ) -> Result<Segment, Failed> {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(s3ec_vaes_kernel)]
     if kernel == GcmKernel::VaesAvx2 {
         if let Some(cpu) = vaes_gcm::Cpu::detect() {
-            return Ok(Segment::VaesAvx2(vaes_gcm::Gcm::from_j0(cpu, key, j0, dir)));
+            return Ok(Segment::VaesAvx2(Box::new(vaes_gcm::Gcm::from_j0(
+                cpu, key, j0, dir,
+            ))));
         }
     }
     let _ = kernel;
@@ -222,16 +226,16 @@ impl GcmSegment for Segment {
     fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed> {
         match self {
             Segment::Library(g) => g.update(buf),
-            #[cfg(target_arch = "x86_64")]
-            Segment::VaesAvx2(g) => GcmSegment::update(g, buf),
+            #[cfg(s3ec_vaes_kernel)]
+            Segment::VaesAvx2(g) => GcmSegment::update(&mut **g, buf),
         }
     }
 
     fn finish_tag(self) -> Result<[u8; 16], Failed> {
         match self {
             Segment::Library(g) => g.finish_tag(),
-            #[cfg(target_arch = "x86_64")]
-            Segment::VaesAvx2(g) => g.finish_tag(),
+            #[cfg(s3ec_vaes_kernel)]
+            Segment::VaesAvx2(g) => (*g).finish_tag(),
         }
     }
 }
@@ -265,7 +269,7 @@ mod tests {
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(s3ec_vaes_kernel)]
     #[test]
     fn the_kernel_is_available_exactly_when_the_cpu_has_its_features() {
         let has = std::is_x86_feature_detected!("avx2")

@@ -15,7 +15,7 @@ mod aws_lc;
 mod kernel;
 #[cfg(all(feature = "rustcrypto", not(feature = "aws-lc")))]
 mod rust_crypto;
-#[cfg(target_arch = "x86_64")]
+#[cfg(s3ec_vaes_kernel)]
 mod vaes_gcm;
 
 #[cfg(feature = "aws-lc")]
