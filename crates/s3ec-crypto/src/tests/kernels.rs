@@ -6,6 +6,7 @@
 
 use proptest::prelude::*;
 
+use super::pieces;
 use crate::backend::{self, Active, Backend, Direction, GcmKernel, GcmSegment, GcmStream, InPlace};
 use crate::gf128;
 use crate::{ContentDecryptor, ContentEncryptor, DataKey};
@@ -15,21 +16,6 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
-}
-
-/// Cuts `0..len` into consecutive pieces of the given sizes (cycled, each at least 1).
-fn pieces(len: usize, sizes: &[usize]) -> Vec<core::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    for &s in sizes.iter().cycle() {
-        if at >= len {
-            break;
-        }
-        let end = (at + s.max(1)).min(len);
-        out.push(at..end);
-        at = end;
-    }
-    out
 }
 
 /// Seals `pt` on `kernel` in the given pieces, alternating in-place and out-of-place calls when

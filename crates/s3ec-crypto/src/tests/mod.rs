@@ -16,3 +16,18 @@ fn each_kernel(check: impl Fn()) {
             .expect("an available kernel can be forced");
     }
 }
+
+/// Splits `0..len` into consecutive pieces of the given sizes (cycled), each at least 1.
+fn pieces(len: usize, sizes: &[usize]) -> Vec<core::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for &s in sizes.iter().cycle() {
+        if at >= len {
+            break;
+        }
+        let end = (at + s.max(1)).min(len);
+        out.push(at..end);
+        at = end;
+    }
+    out
+}
