@@ -25,13 +25,20 @@ use aes_gcm::aead::{AeadInOut, KeyInit};
 use anyhow::{bail, Context, Result};
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use s3ec_crypto::segment::GcmObject;
-use s3ec_crypto::{testing, CbcDecryptor, ContentDecryptor, CtrRangeDecryptor, DataKey};
+use s3ec_crypto::{testing, CbcDecryptor, ContentDecryptor, CtrRangeDecryptor, DataKey, GcmKernel};
 use s3ec_format::{AlgorithmSuite, ContentNonce};
 
-const SIZE: usize = 64 << 20;
 /// Chunk size the streaming engines are fed with (what an S3 body stream delivers at most).
 const CHUNK: usize = 1 << 20;
 const DEFAULT_ROUNDS: usize = 40;
+/// The buffer size (`--mib`, default 64). A small buffer stays in the caches, so the code's speed
+/// shows without the memory bandwidth that neighbours share, and one measurement is short enough
+/// to run between two preemptions on a loaded machine (use more rounds).
+static SIZE_CELL: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+fn size() -> usize {
+    *SIZE_CELL.get().unwrap_or(&(64 << 20))
+}
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut rounds = DEFAULT_ROUNDS;
@@ -39,6 +46,17 @@ pub fn run(args: &[String]) -> Result<()> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "crypto" => {}
+            "--mib" => {
+                let mib: usize = it
+                    .next()
+                    .context("--mib needs a number")?
+                    .parse()
+                    .context("--mib needs a number")?;
+                if mib == 0 || mib > 1024 {
+                    bail!("--mib must be 1..=1024");
+                }
+                let _ = SIZE_CELL.set(mib << 20);
+            }
             "--rounds" => {
                 rounds = it
                     .next()
@@ -46,7 +64,9 @@ pub fn run(args: &[String]) -> Result<()> {
                     .parse()
                     .context("--rounds needs a number")?
             }
-            other => bail!("usage: cargo xtask bench crypto [--rounds N] (got `{other}`)"),
+            other => {
+                bail!("usage: cargo xtask bench crypto [--rounds N] [--mib N] (got `{other}`)")
+            }
         }
     }
     if cfg!(debug_assertions) && std::env::var_os("S3EC_BENCH_IN_DEBUG").is_none() {
@@ -62,6 +82,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 "crypto",
             ])
             .args(["--rounds", &rounds.to_string()])
+            .args(["--mib", &(size() >> 20).to_string()])
             .status()
             .context("re-running xtask in release mode")?;
         if !status.success() {
@@ -73,14 +94,14 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 /// Best throughput (GB/s, 10^9 bytes per second) of each named measurement.
-struct Best(Vec<(&'static str, f64)>);
+struct Best(Vec<(String, f64)>);
 
 impl Best {
-    fn record(&mut self, name: &'static str, secs: f64) {
-        let gbps = SIZE as f64 / secs / 1e9;
+    fn record(&mut self, name: &str, secs: f64) {
+        let gbps = size() as f64 / secs / 1e9;
         match self.0.iter_mut().find(|(n, _)| *n == name) {
             Some((_, best)) => *best = best.max(gbps),
-            None => self.0.push((name, gbps)),
+            None => self.0.push((name.to_string(), gbps)),
         }
     }
     fn get(&self, name: &str) -> f64 {
@@ -248,7 +269,7 @@ impl References {
             }
             Lib::RustCrypto => {
                 let nonce = aes_gcm::Nonce::try_from(&self.iv[..])?;
-                let (body, tag) = buf.split_at_mut(SIZE);
+                let (body, tag) = buf.split_at_mut(size());
                 let tag = aes_gcm::Tag::try_from(&tag[..])?;
                 self.rust_crypto
                     .decrypt_inout_detached(&nonce, b"", body.into(), &tag)
@@ -330,7 +351,7 @@ fn measure(rounds: usize) -> Result<()> {
 
     // Buffers are allocated and touched once; every measurement reuses them.
     let pattern = |i: usize| (i.wrapping_mul(2_654_435_761) >> 7) as u8;
-    let mut plain: Vec<u8> = (0..SIZE).map(pattern).collect();
+    let mut plain: Vec<u8> = (0..size()).map(pattern).collect();
     let mut gcm_ct: Vec<u8> = plain.clone();
     let mut commit_ct: Vec<u8> = plain.clone();
     let mut gcm_alt = alternating(AlgorithmSuite::AesGcm, &key, &gcm_nonce, &mut gcm_ct)?;
@@ -353,7 +374,16 @@ fn measure(rounds: usize) -> Result<()> {
     ref_ct.extend_from_slice(&ref_tags[0]);
     let mut ref_turn = 0;
     let mut cbc_buf = plain.clone();
-    let gcm_object = testing::gcm_object_with_nonce(AlgorithmSuite::AesGcm, &key, &gcm_nonce)?;
+    // Every GCM kernel this CPU runs, each with a segment-engine object bound to it.
+    let kernels = GcmKernel::available()
+        .into_iter()
+        .map(|k| {
+            let object = testing::with_gcm_kernel(k, || {
+                testing::gcm_object_with_nonce(AlgorithmSuite::AesGcm, &key, &gcm_nonce)
+            })??;
+            Ok((k, object))
+        })
+        .collect::<Result<Vec<_>>>()?;
 
     let mut best = Best(Vec::new());
     for _ in 0..rounds {
@@ -368,86 +398,97 @@ fn measure(rounds: usize) -> Result<()> {
             best.record(
                 lib.open_name(),
                 time(|| {
-                    ref_ct[SIZE..].copy_from_slice(&ref_tags[ref_turn]);
+                    ref_ct[size()..].copy_from_slice(&ref_tags[ref_turn]);
                     ref_turn ^= 1;
                     refs.open(lib, &mut ref_ct)
                 })?,
             );
         }
-        best.record(
-            "gcm-encrypt",
-            time(|| {
-                let mut enc =
-                    testing::encryptor_with_nonce(AlgorithmSuite::AesGcm, &key, &gcm_nonce)?;
-                stream(&mut plain, |c| Ok(enc.encrypt_in_place(c)?))?;
-                black_box(enc.finish()?);
-                Ok(())
-            })?,
-        );
-        best.record(
-            "commit-encrypt",
-            time(|| {
-                let mut enc = testing::encryptor_with_nonce(
-                    AlgorithmSuite::AesGcmCommitKey,
-                    &key,
-                    &commit_nonce,
-                )?;
-                stream(&mut plain, |c| Ok(enc.encrypt_in_place(c)?))?;
-                black_box(enc.finish()?);
-                Ok(())
-            })?,
-        );
-        best.record(
-            "gcm-decrypt",
-            time(|| {
-                let mut dec = ContentDecryptor::new(AlgorithmSuite::AesGcm, &key, &gcm_nonce)?;
-                stream(&mut gcm_ct, |c| Ok(dec.decrypt_in_place_unverified(c)?))?;
-                dec.finish(&gcm_alt.next())?;
-                Ok(())
-            })?,
-        );
-        best.record(
-            "commit-decrypt",
-            time(|| {
-                let mut dec =
-                    ContentDecryptor::new(AlgorithmSuite::AesGcmCommitKey, &key, &commit_nonce)?;
-                stream(&mut commit_ct, |c| Ok(dec.decrypt_in_place_unverified(c)?))?;
-                dec.finish(&commit_alt.next())?;
-                Ok(())
-            })?,
-        );
-        best.record(
-            "segment-encrypt",
-            time(|| {
-                let part = encrypt_segment(&gcm_object, 0, &mut plain)?;
-                black_box(gcm_object.tag(vec![part], SIZE as u64)?);
-                Ok(())
-            })?,
-        );
-        best.record(
-            "segment-decrypt",
-            time(|| {
-                let part = decrypt_segment(&gcm_object, 0, &mut gcm_ct)?;
-                let _verified = gcm_object.verify(vec![part], SIZE as u64, &gcm_alt.next())?;
-                Ok(())
-            })?,
-        );
-        best.record(
-            "segment-encrypt-2cores",
-            time(|| {
-                let parts = two_cores(&mut plain, |o, b| encrypt_segment(&gcm_object, o, b))?;
-                black_box(gcm_object.tag(parts, SIZE as u64)?);
-                Ok(())
-            })?,
-        );
-        best.record(
-            "segment-decrypt-2cores",
-            time(|| {
-                let parts = two_cores(&mut gcm_ct, |o, b| decrypt_segment(&gcm_object, o, b))?;
-                let _verified = gcm_object.verify(parts, SIZE as u64, &gcm_alt.next())?;
-                Ok(())
-            })?,
-        );
+        for (kernel, gcm_object) in &kernels {
+            let name = |what: &str| format!("{what}@{}", kernel.name());
+            let k = *kernel;
+            let forced = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
+                testing::with_gcm_kernel(k, || time(f))?
+            };
+            best.record(
+                &name("gcm-encrypt"),
+                forced(&mut || {
+                    let mut enc =
+                        testing::encryptor_with_nonce(AlgorithmSuite::AesGcm, &key, &gcm_nonce)?;
+                    stream(&mut plain, |c| Ok(enc.encrypt_in_place(c)?))?;
+                    black_box(enc.finish()?);
+                    Ok(())
+                })?,
+            );
+            best.record(
+                &name("commit-encrypt"),
+                forced(&mut || {
+                    let mut enc = testing::encryptor_with_nonce(
+                        AlgorithmSuite::AesGcmCommitKey,
+                        &key,
+                        &commit_nonce,
+                    )?;
+                    stream(&mut plain, |c| Ok(enc.encrypt_in_place(c)?))?;
+                    black_box(enc.finish()?);
+                    Ok(())
+                })?,
+            );
+            best.record(
+                &name("gcm-decrypt"),
+                forced(&mut || {
+                    let mut dec = ContentDecryptor::new(AlgorithmSuite::AesGcm, &key, &gcm_nonce)?;
+                    stream(&mut gcm_ct, |c| Ok(dec.decrypt_in_place_unverified(c)?))?;
+                    dec.finish(&gcm_alt.next())?;
+                    Ok(())
+                })?,
+            );
+            best.record(
+                &name("commit-decrypt"),
+                forced(&mut || {
+                    let mut dec = ContentDecryptor::new(
+                        AlgorithmSuite::AesGcmCommitKey,
+                        &key,
+                        &commit_nonce,
+                    )?;
+                    stream(&mut commit_ct, |c| Ok(dec.decrypt_in_place_unverified(c)?))?;
+                    dec.finish(&commit_alt.next())?;
+                    Ok(())
+                })?,
+            );
+            best.record(
+                &name("segment-encrypt"),
+                forced(&mut || {
+                    let part = encrypt_segment(gcm_object, 0, &mut plain)?;
+                    black_box(gcm_object.tag(vec![part], size() as u64)?);
+                    Ok(())
+                })?,
+            );
+            best.record(
+                &name("segment-decrypt"),
+                forced(&mut || {
+                    let part = decrypt_segment(gcm_object, 0, &mut gcm_ct)?;
+                    let _verified =
+                        gcm_object.verify(vec![part], size() as u64, &gcm_alt.next())?;
+                    Ok(())
+                })?,
+            );
+            best.record(
+                &name("segment-encrypt-2cores"),
+                forced(&mut || {
+                    let parts = two_cores(&mut plain, |o, b| encrypt_segment(gcm_object, o, b))?;
+                    black_box(gcm_object.tag(parts, size() as u64)?);
+                    Ok(())
+                })?,
+            );
+            best.record(
+                &name("segment-decrypt-2cores"),
+                forced(&mut || {
+                    let parts = two_cores(&mut gcm_ct, |o, b| decrypt_segment(gcm_object, o, b))?;
+                    let _verified = gcm_object.verify(parts, size() as u64, &gcm_alt.next())?;
+                    Ok(())
+                })?,
+            );
+        }
         best.record(
             "ctr-decrypt",
             time(|| {
@@ -471,8 +512,9 @@ fn measure(rounds: usize) -> Result<()> {
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "# s3ec-crypto backend {}, 64 MiB buffer, {} KiB chunks, best of {rounds} interleaved rounds",
+        "# s3ec-crypto backend {}, {} MiB buffer, {} KiB chunks, best of {rounds} interleaved rounds",
         s3ec_crypto::BACKEND_NAME,
+        size() >> 20,
         CHUNK >> 10
     );
     println!(
@@ -499,24 +541,34 @@ fn measure(rounds: usize) -> Result<()> {
     }
     println!("limit-seal {:.2} GB/s ({})", seal.0, seal.1);
     println!("limit-open {:.2} GB/s ({})", open.0, open.1);
-    for (name, limit) in [
-        ("gcm-encrypt", seal.0),
-        ("gcm-decrypt", open.0),
-        ("commit-encrypt", seal.0),
-        ("commit-decrypt", open.0),
-        ("segment-encrypt", seal.0),
-        ("segment-decrypt", open.0),
-        ("segment-encrypt-2cores", seal.0),
-        ("segment-decrypt-2cores", open.0),
-        ("ctr-decrypt", open.0),
-        ("cbc-decrypt", open.0),
-    ] {
+    let selected = GcmKernel::selected();
+    println!("# GCM kernel chosen at run time: {}", selected.name());
+    for (kernel, _) in &kernels {
+        let k = kernel.name();
+        for (name, limit) in [
+            ("gcm-encrypt", seal.0),
+            ("gcm-decrypt", open.0),
+            ("commit-encrypt", seal.0),
+            ("commit-decrypt", open.0),
+            ("segment-encrypt", seal.0),
+            ("segment-decrypt", open.0),
+            ("segment-encrypt-2cores", seal.0),
+            ("segment-decrypt-2cores", open.0),
+        ] {
+            let v = best.get(&format!("{name}@{k}"));
+            let one_core = match name.strip_suffix("-2cores") {
+                Some(single) => {
+                    let single = best.get(&format!("{single}@{k}"));
+                    format!(" {:.2}x one core", v / single)
+                }
+                None => String::new(),
+            };
+            println!("{name}@{k} {v:.2} GB/s {:.2}x limit{one_core}", v / limit);
+        }
+    }
+    for (name, limit) in [("ctr-decrypt", open.0), ("cbc-decrypt", open.0)] {
         let v = best.get(name);
-        let one_core = name
-            .strip_suffix("-2cores")
-            .map(|single| format!(" {:.2}x one core", v / best.get(single)))
-            .unwrap_or_default();
-        println!("{name} {v:.2} GB/s {:.2}x limit{one_core}", v / limit);
+        println!("{name} {v:.2} GB/s {:.2}x limit", v / limit);
     }
     Ok(())
 }

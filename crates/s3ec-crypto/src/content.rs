@@ -7,7 +7,7 @@
 use s3ec_format::{AlgorithmSuite, ContentNonce};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::backend::{Active, Backend, Direction, GcmStream};
+use crate::backend::{self, Direction, GcmKernel, GcmStream};
 use crate::commitment::{self, COMMITMENT_LEN, MESSAGE_ID_LEN};
 use crate::{random, CryptoError, DataKey};
 
@@ -20,7 +20,7 @@ pub const GCM_MAX_PLAINTEXT_LEN: u64 = (1 << 36) - 32;
 /// The fixed IV of the committing suites.
 pub(crate) const COMMITTED_IV: [u8; GCM_IV_LEN] = [0x01; GCM_IV_LEN];
 
-type Gcm = <Active as Backend>::Gcm;
+type Gcm = backend::Gcm;
 
 /// Key, IV and AAD of one GCM content stream.
 pub(crate) struct ContentParams {
@@ -132,8 +132,14 @@ pub(crate) fn fresh_nonce(
 }
 
 fn start(params: &ContentParams, dir: Direction) -> Result<Gcm, CryptoError> {
-    Active::gcm(&params.key, &params.iv, params.aad(), dir)
-        .map_err(|_| CryptoError::Backend("GCM initialisation failed"))
+    backend::gcm(
+        GcmKernel::selected(),
+        &params.key,
+        &params.iv,
+        params.aad(),
+        dir,
+    )
+    .map_err(|_| CryptoError::Backend("GCM initialisation failed"))
 }
 
 /// Adds `len` to the running count, refusing to pass the GCM limit.

@@ -3,15 +3,16 @@
 //!
 //! Each function takes arbitrary bytes, runs the public engines on them and asserts the invariants
 //! that must hold for any input: no panic, the same answer for every chunking of the same bytes, and
-//! no plaintext left in the caller's buffer when authenticated decryption fails.
+//! no plaintext left in the caller's buffer when authenticated decryption fails. GCM runs on every
+//! kernel this CPU has ([`GcmKernel::available`]), each compared with the library's.
 
 use s3ec_format::{AlgorithmSuite, ContentNonce};
 
 use crate::commitment::{COMMITMENT_LEN, MESSAGE_ID_LEN};
 use crate::wrap::{self, AesWrappingKey, RsaPrivateKey};
 use crate::{
-    CbcDecryptor, ContentDecryptor, ContentEncryptor, CtrRangeDecryptor, DataKey, BLOCK_LEN,
-    TAG_LEN,
+    CbcDecryptor, ContentDecryptor, ContentEncryptor, CtrRangeDecryptor, DataKey, GcmKernel,
+    BLOCK_LEN, TAG_LEN,
 };
 
 /// The fixed AES wrapping key of the `unwrap_keys` target (test data, not a secret).
@@ -128,8 +129,11 @@ pub fn content_engines(data: &[u8]) {
 /// one-shot open leaves no plaintext behind.
 fn gcm(suite: AlgorithmSuite, key: &DataKey, nonce: &ContentNonce, ct: &[u8], sizes: &[u8]) {
     let mut whole = ct.to_vec();
-    let one_shot =
-        ContentDecryptor::open_in_place(suite, key, nonce, &mut whole).map(|p| p.to_vec());
+    let one_shot = GcmKernel::Library
+        .forced(|| {
+            ContentDecryptor::open_in_place(suite, key, nonce, &mut whole).map(|p| p.to_vec())
+        })
+        .expect("the library's GCM always runs");
     if one_shot.is_err() {
         // Either refused before decrypting (buffer untouched) or wiped.
         assert!(
@@ -137,7 +141,27 @@ fn gcm(suite: AlgorithmSuite, key: &DataKey, nonce: &ContentNonce, ct: &[u8], si
             "failed GCM open left decrypted bytes in the buffer"
         );
     }
-    let streamed = (|| {
+    // Every kernel, chunked, must agree with the library's one-shot result.
+    for kernel in GcmKernel::available() {
+        let streamed = kernel
+            .forced(|| gcm_chunked(suite, key, nonce, ct, sizes))
+            .expect("an available kernel runs");
+        assert_eq!(
+            one_shot.as_ref().ok(),
+            streamed.as_ref().ok(),
+            "chunked GCM on {kernel:?} disagrees with the library's one-shot"
+        );
+    }
+}
+
+fn gcm_chunked(
+    suite: AlgorithmSuite,
+    key: &DataKey,
+    nonce: &ContentNonce,
+    ct: &[u8],
+    sizes: &[u8],
+) -> Result<Vec<u8>, ()> {
+    (|| {
         let body_len = ct.len().checked_sub(TAG_LEN).ok_or(())?;
         let mut dec = ContentDecryptor::new(suite, key, nonce).map_err(|_| ())?;
         let mut body = ct[..body_len].to_vec();
@@ -149,12 +173,7 @@ fn gcm(suite: AlgorithmSuite, key: &DataKey, nonce: &ContentNonce, ct: &[u8], si
         }
         dec.finish(&ct[body_len..]).map_err(|_| ())?;
         Ok::<_, ()>(body)
-    })();
-    assert_eq!(
-        one_shot.ok(),
-        streamed.ok(),
-        "chunked GCM disagrees with one-shot"
-    );
+    })()
 }
 
 /// CTR range decryption: any chunking gives the same bytes as one call.
@@ -230,7 +249,9 @@ fn round_trip(
     plaintext: &[u8],
     sizes: &[u8],
 ) {
-    let Ok((mut enc, nonce)) = ContentEncryptor::new(suite, key) else {
+    let kernels = GcmKernel::available();
+    let kernel = kernels[(first_block % kernels.len() as u64) as usize];
+    let Some(Ok((mut enc, nonce))) = kernel.forced(|| ContentEncryptor::new(suite, key)) else {
         return;
     };
     let mut sealed = plaintext.to_vec();
@@ -299,7 +320,14 @@ pub fn gcm_segments(data: &[u8]) {
         AlgorithmSuite::AesGcmCommitKey
     };
     let key = DataKey::from_slice(&FUZZ_DATA_KEY).expect("a 32-byte data key is valid");
-    let (mut enc, nonce) = ContentEncryptor::new(suite, &key).expect("GCM suites encrypt");
+    // The library's sequential engine is the reference; the segments run on a kernel the input
+    // picks.
+    let kernels = GcmKernel::available();
+    let kernel = kernels[usize::from(selector >> 4) % kernels.len()];
+    let (mut enc, nonce) = GcmKernel::Library
+        .forced(|| ContentEncryptor::new(suite, &key))
+        .expect("the library's GCM always runs")
+        .expect("GCM suites encrypt");
     let mut expected = plaintext.to_vec();
     enc.encrypt_in_place(&mut expected)
         .expect("encryption of a small buffer succeeds");
@@ -311,7 +339,9 @@ pub fn gcm_segments(data: &[u8]) {
     points.dedup();
     let segs: Vec<(usize, usize)> = points.windows(2).map(|w| (w[0], w[1])).collect();
 
-    let object = crate::testing::gcm_object_with_nonce(suite, &key, &nonce)
+    let object = kernel
+        .forced(|| crate::testing::gcm_object_with_nonce(suite, &key, &nonce))
+        .expect("an available kernel runs")
         .expect("the nonce was just made for this key");
     let mut buf = plaintext.to_vec();
     let mut parts: Vec<SegmentGhash> = Vec::new();
@@ -333,7 +363,10 @@ pub fn gcm_segments(data: &[u8]) {
         "segment tag differs from the sequential engine"
     );
 
-    let object = GcmObject::for_decrypt(suite, &key, &nonce).expect("own nonce is accepted");
+    let object = kernel
+        .forced(|| GcmObject::for_decrypt(suite, &key, &nonce))
+        .expect("an available kernel runs")
+        .expect("own nonce is accepted");
     let decrypt = |buf: &mut [u8], a: usize, b: usize| {
         let mut seg = object.segment_decryptor(a as u64).expect("offset in range");
         seg.decrypt_in_place_unverified(&mut buf[a..b])

@@ -12,7 +12,9 @@
 //!
 //! Backends: AWS-LC through `aws-lc-sys` (feature `aws-lc`, default; streaming GCM at the
 //! hardware limit) or pure-Rust RustCrypto crates (feature `rustcrypto`, used when `aws-lc` is
-//! off). All `unsafe` code lives in the AWS-LC backend module.
+//! off). Content GCM runs on the library or, on x86-64 CPUs with VAES and VPCLMULQDQ where the library
+//! has no 512-bit GCM, on s3ec's own kernel ([`GcmKernel`], chosen at run time). All `unsafe` code
+//! lives in the AWS-LC backend module and that kernel.
 //!
 //! Feature `test-util` (off by default, not for production) exposes the hidden `testing` module (content
 //! encryption under a caller-chosen nonce, which breaks GCM if reused; legacy wrap writers) and the hidden
@@ -61,7 +63,7 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use backend::BACKEND_NAME;
+pub use backend::{GcmKernel, BACKEND_NAME};
 pub use content::{ContentDecryptor, ContentEncryptor, GCM_IV_LEN, GCM_MAX_PLAINTEXT_LEN, TAG_LEN};
 pub use error::CryptoError;
 pub use key::{DataKey, DATA_KEY_LEN};

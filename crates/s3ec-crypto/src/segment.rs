@@ -58,7 +58,7 @@ use s3ec_format::{AlgorithmSuite, ContentNonce};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::backend::{Active, Backend, Direction, GcmSegment, InPlace};
+use crate::backend::{self, Active, Backend, Direction, GcmKernel, GcmSegment, InPlace};
 use crate::content::{content_params, fresh_nonce, ContentParams};
 use crate::gf128;
 use crate::{CryptoError, DataKey, BLOCK_LEN, GCM_IV_LEN, GCM_MAX_PLAINTEXT_LEN, TAG_LEN};
@@ -80,6 +80,8 @@ pub struct GcmObject {
     aad_ghash: u128,
     aad_len: u64,
     id: u64,
+    /// The GCM kernel of every segment of this object, fixed when it is created.
+    kernel: GcmKernel,
     /// `H^-2`, computed on first use: maps a pre-counter block to the 16-byte IV that yields it.
     h_inv2: OnceLock<u128>,
 }
@@ -160,7 +162,7 @@ fn aes_block(key: &[u8; 32], block: &[u8; 16]) -> Result<u128, CryptoError> {
     Ok(gf128::from_block(&out))
 }
 
-fn backend(_: crate::backend::Failed) -> CryptoError {
+fn failed(_: crate::backend::Failed) -> CryptoError {
     CryptoError::Backend("segment cipher failed")
 }
 
@@ -224,6 +226,7 @@ impl GcmObject {
             aad_ghash: gf128::horner(h, aad),
             aad_len: aad.len() as u64,
             id: NEXT_OBJECT.fetch_add(1, Ordering::Relaxed),
+            kernel: GcmKernel::selected(),
             h_inv2: OnceLock::new(),
         })
     }
@@ -254,7 +257,8 @@ impl GcmObject {
             gf128::from_block(&j0) ^ gf128::mul(IV16_LEN_BLOCK, self.h),
             h_inv2,
         )));
-        let mut gcm = Active::gcm_segment(&self.key, &j0, &iv16, dir).map_err(backend)?;
+        let mut gcm =
+            backend::gcm_segment(self.kernel, &self.key, &j0, &iv16, dir).map_err(failed)?;
         let skip = (offset % BLOCK_LEN as u64) as usize;
         if skip > 0 {
             // Decrypting, zero ciphertext hashes as nothing; encrypting, the key stream itself
@@ -265,7 +269,7 @@ impl GcmObject {
                     gf128::to_block(aes_block(&self.key, &self.counter_block(first))?)
                 }
             });
-            gcm.update(&mut lead[..skip]).map_err(backend)?;
+            gcm.update(&mut lead[..skip]).map_err(failed)?;
         }
         Ok(Segment {
             gcm,
@@ -382,7 +386,7 @@ fn check_tiling(parts: &[SegmentGhash], total_len: u64) -> Result<(), CryptoErro
 
 /// The GCM stream of one segment.
 struct Segment {
-    gcm: <Active as Backend>::GcmSegment,
+    gcm: backend::Segment,
     /// `E_K(J0)` of the segment's stream, removed from its tag.
     mask: Zeroizing<[u8; 16]>,
     h: Zeroizing<[u8; 16]>,
@@ -402,7 +406,7 @@ impl Segment {
             .checked_add(buf.len() as u64)
             .filter(|end| *end <= GCM_MAX_PLAINTEXT_LEN)
             .ok_or(CryptoError::TooLong)?;
-        self.gcm.update(buf).map_err(backend)?;
+        self.gcm.update(buf).map_err(failed)?;
         self.pos = end;
         Ok(())
     }
@@ -411,7 +415,7 @@ impl Segment {
     /// blocks and `L` the stream's length block; the combiner needs `G * H`.
     fn finish(self) -> Result<SegmentGhash, CryptoError> {
         let len = self.pos - self.start;
-        let tag = Zeroizing::new(self.gcm.finish_tag().map_err(backend)?);
+        let tag = Zeroizing::new(self.gcm.finish_tag().map_err(failed)?);
         let value = if len == 0 {
             0
         } else {

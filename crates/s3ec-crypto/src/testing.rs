@@ -59,3 +59,15 @@ pub fn rsa_oaep_sha256_wrap(
     )
     .map_err(|_| CryptoError::Backend("RSA-OAEP encryption failed"))
 }
+
+/// Runs `f` with every content engine and segment-engine object started inside it on this thread
+/// using `kernel` instead of the run-time choice (objects keep their kernel afterwards, on any
+/// thread). [`CryptoError::Misuse`] if this CPU cannot run `kernel`.
+pub fn with_gcm_kernel<R>(
+    kernel: crate::GcmKernel,
+    f: impl FnOnce() -> R,
+) -> Result<R, CryptoError> {
+    kernel.forced(f).ok_or(CryptoError::Misuse(
+        "this CPU cannot run the requested GCM kernel",
+    ))
+}

@@ -543,6 +543,7 @@ pub(crate) struct AwsLc;
 
 impl Backend for AwsLc {
     const NAME: &'static str = "aws-lc";
+    const AVX512_GCM: bool = true;
     type Gcm = Gcm;
     type Ctr = Stream;
     type CbcDec = Stream;

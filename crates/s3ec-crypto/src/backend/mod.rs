@@ -4,15 +4,19 @@
 //! an offset or decrypt CBC without padding, so the seam is this crate's own small trait. The
 //! default backend drives AWS-LC through `aws-lc-sys` (feature `aws-lc`); the pure-Rust backend uses
 //! the RustCrypto crates (feature `rustcrypto`). Selection is static, so the engines pay no dynamic
-//! dispatch per chunk. Every test in this crate runs against whichever backend is compiled in, and
+//! dispatch per chunk. Content GCM alone has a second, run-time choice (module `kernel`): the
+//! library's, or s3ec's own VAES/VPCLMULQDQ kernel on CPUs where the library has no wide GCM. Every test in this crate runs against whichever backend is compiled in, and
 //! CI runs the suite once per backend.
 
 use zeroize::Zeroizing;
 
 #[cfg(feature = "aws-lc")]
 mod aws_lc;
+mod kernel;
 #[cfg(all(feature = "rustcrypto", not(feature = "aws-lc")))]
 mod rust_crypto;
+#[cfg(s3ec_vaes_kernel)]
+mod vaes_gcm;
 
 #[cfg(feature = "aws-lc")]
 pub(crate) use aws_lc::AwsLc as Active;
@@ -21,6 +25,9 @@ pub(crate) use rust_crypto::RustCrypto as Active;
 
 #[cfg(not(any(feature = "aws-lc", feature = "rustcrypto")))]
 compile_error!("s3ec-crypto needs a backend: enable feature `aws-lc` (default) or `rustcrypto`");
+
+pub use kernel::GcmKernel;
+pub(crate) use kernel::{gcm, gcm_segment, Gcm, Segment};
 
 /// Name of the compiled-in backend, for reports and benchmarks.
 pub const BACKEND_NAME: &str = <Active as Backend>::NAME;
@@ -96,6 +103,9 @@ pub(crate) trait InPlace: Sized + Send {
 pub(crate) trait Backend {
     /// Human-readable backend name.
     const NAME: &'static str;
+    /// Whether the library's GCM uses 512-bit vectors on CPUs with AVX-512 (then it stays the
+    /// content GCM there; see `kernel`).
+    const AVX512_GCM: bool;
     /// Streaming GCM state.
     type Gcm: GcmStream;
     /// AES-256-CTR with a 32-bit big-endian counter in the last four bytes of the block.

