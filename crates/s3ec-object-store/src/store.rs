@@ -152,14 +152,19 @@ impl<S: ObjectStore> EncryptedStore<S> {
         }
     }
 
-    /// Runs the policy gates and unwraps the data key (`ranged`: for an unauthenticated CTR window).
-    async fn open(&self, envelope: &Envelope, ranged: bool) -> Result<DecryptionMaterials> {
-        let context = StringMap::new();
+    /// Runs the policy gates and unwraps the data key for a read asserting `context` (`ranged`: for an
+    /// unauthenticated CTR window).
+    async fn open(
+        &self,
+        envelope: &Envelope,
+        context: &StringMap,
+        ranged: bool,
+    ) -> Result<DecryptionMaterials> {
         let policy = self.shared.options.decrypt_policy();
         let request = if ranged {
-            DecryptRequest::ranged(&policy, envelope, &context)
+            DecryptRequest::ranged(&policy, envelope, context)
         } else {
-            DecryptRequest::new(&policy, envelope, &context)
+            DecryptRequest::new(&policy, envelope, context)
         }
         .map_err(Error::from)?;
         Ok(self
@@ -170,14 +175,15 @@ impl<S: ObjectStore> EncryptedStore<S> {
             .map_err(Error::from)?)
     }
 
-    /// Fetches the whole object, authenticates and decrypts it. With `cacheable`, a cached copy is revalidated
-    /// by ETag (a 304 serves it) and a fresh one is kept.
+    /// Fetches the whole object, authenticates and decrypts it. With `cacheable`, a cached copy read under the
+    /// same encryption context is revalidated by ETag (a 304 serves it) and a fresh one is kept.
     async fn get_verified(
         &self,
         location: &Path,
-        options: GetOptions,
+        mut options: GetOptions,
         cacheable: bool,
     ) -> Result<Whole> {
+        let context = crate::context::take(&mut options.extensions);
         let unconditional = options.if_match.is_none()
             && options.if_none_match.is_none()
             && options.if_modified_since.is_none()
@@ -185,7 +191,10 @@ impl<S: ObjectStore> EncryptedStore<S> {
             && options.version.is_none();
         let cacheable = cacheable && unconditional && self.shared.options.cache_size > 0;
         let cached = if cacheable {
-            self.shared.cache.get(location)
+            self.shared
+                .cache
+                .get(location)
+                .filter(|entry| entry.context == context)
         } else {
             None
         };
@@ -205,7 +214,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
         let size = meta.size;
         if size > limit {
             let envelope = self.envelope(location, &attributes).await?;
-            let materials = self.open(&envelope, false).await?;
+            let materials = self.open(&envelope, &context, false).await?;
             if !matches!(
                 materials.content_suite(),
                 AlgorithmSuite::AesGcm | AlgorithmSuite::AesGcmCommitKey
@@ -245,7 +254,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
             .into());
         }
         let envelope = self.envelope(location, &attributes).await?;
-        let materials = self.open(&envelope, false).await?;
+        let materials = self.open(&envelope, &context, false).await?;
         let plaintext = open_whole(
             materials.content_suite(),
             materials.data_key(),
@@ -258,6 +267,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
                 ..meta
             },
             attributes: strip_envelope(attributes),
+            context,
             plaintext,
         };
         if cacheable {
@@ -273,6 +283,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
         mut options: GetOptions,
         range: GetRange,
     ) -> Result<GetResult> {
+        let context = crate::context::take(&mut options.extensions);
         range.is_valid().map_err(|e| object_store::Error::Generic {
             store: crate::error::STORE_NAME,
             source: Box::new(e),
@@ -285,7 +296,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
             .ok_or(Error::Truncated(stored))?;
         let want = resolve(&range, plain_len)?;
         let envelope = self.envelope(location, &fetched.attributes).await?;
-        let materials = self.open(&envelope, true).await?;
+        let materials = self.open(&envelope, &context, true).await?;
         let fetched_start = fetched.range.start;
         let meta = ObjectMeta {
             size: plain_len,
@@ -369,14 +380,15 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             mode,
             tags,
             attributes,
-            extensions,
+            mut extensions,
         } = opts;
+        let context = crate::context::take(&mut extensions);
         let Sealed {
             mut encryptor,
             max_plaintext,
             attributes,
             instruction_file,
-        } = seal(&*self.shared.cmm, options, attributes).await?;
+        } = seal(&*self.shared.cmm, options, attributes, context).await?;
         let len = payload.content_length();
         if len as u64 > max_plaintext {
             return Err(Error::PlaintextTooLarge {
@@ -425,14 +437,15 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
         let PutMultipartOptions {
             tags,
             attributes,
-            extensions,
+            mut extensions,
         } = opts;
+        let context = crate::context::take(&mut extensions);
         let Sealed {
             encryptor,
             attributes,
             instruction_file,
             ..
-        } = seal(&*self.shared.cmm, options, attributes).await?;
+        } = seal(&*self.shared.cmm, options, attributes, context).await?;
         self.shared.cache.remove(location);
         let inner = self
             .inner
