@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use object_store::list::{PaginatedListOptions, PaginatedListResult, PaginatedListStore};
 use object_store::path::Path;
 use object_store::{
     CopyMode, CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult,
@@ -55,6 +56,25 @@ const DELETE_CONCURRENCY: usize = 8;
 ///   never listed. ETags and versions are the inner store's (of the ciphertext), so conditional requests pass
 ///   through.
 /// - `copy`/`rename`/`copy_if_not_exists` carry the instruction file; `delete` removes both.
+/// - [`PaginatedListStore`] (where the inner store has it, as `AmazonS3`): pages pass through with plaintext
+///   sizes and without instruction files, so a page may hold fewer than `max_keys` objects (even none) while
+///   its `page_token` still leads on.
+///
+/// # Not implemented: `MultipartStore`
+/// `object_store`'s low-level multipart API cannot carry one GCM stream soundly:
+/// - `put_part(path, id, part_idx, data)` may be called for any part, in any order, concurrently, with parts
+///   of any size (only "most stores" want equal parts). Part `i`'s AES-CTR counter starts after all the bytes
+///   of parts `0..i`, which are unknown unless every part but the last has one size fixed in advance; the API
+///   has no place to fix it, and a part of another size would silently encrypt under reused counters.
+/// - The tag authenticates the whole ciphertext in order: it needs each part's GHASH contribution, which would
+///   have to live in this process between stateless calls (a `MultipartId` is all that comes back), and is lost
+///   with it, leaving an upload no one can complete.
+/// - The tag must end the object, but a part is uploaded before anyone says it is the last: the tag can only
+///   go in an extra part at `complete_multipart`, which makes the caller's last part a middle part, refused by
+///   S3 if it is under 5 MiB (`EntityTooSmall`).
+///
+/// [`ObjectStore::put_multipart_opts`] (used by `BufWriter`, `WriteMultipart` and the `parquet` writer) has
+/// none of these problems: its parts arrive in order through one upload object.
 pub struct EncryptedStore<S> {
     inner: Arc<S>,
     shared: Arc<Shared>,
@@ -354,6 +374,22 @@ fn result(
         range,
         attributes,
         extensions: Default::default(),
+    }
+}
+
+#[async_trait]
+impl<S: ObjectStore + PaginatedListStore> PaginatedListStore for EncryptedStore<S> {
+    async fn list_paginated(
+        &self,
+        prefix: Option<&str>,
+        opts: PaginatedListOptions,
+    ) -> Result<PaginatedListResult> {
+        let mut page = self.inner.list_paginated(prefix, opts).await?;
+        page.result.objects = std::mem::take(&mut page.result.objects)
+            .into_iter()
+            .filter_map(plaintext_listing)
+            .collect();
+        Ok(page)
     }
 }
 
