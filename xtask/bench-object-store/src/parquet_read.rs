@@ -120,13 +120,20 @@ fn batch(first: usize, rows: usize) -> Result<RecordBatch> {
     Ok(RecordBatch::try_from_iter(columns)?)
 }
 
+/// A store over `inner`; with `hold`, buffer and cache are large enough to keep a verified object of `hold`
+/// bytes in memory (otherwise the defaults: 64 MiB buffer, larger objects spooled and never cached).
 fn store(
     inner: Arc<Counting>,
     keyring: &Arc<dyn Keyring>,
     policy: RangePolicy,
+    hold: Option<u64>,
 ) -> Result<Arc<dyn ObjectStore>> {
+    let mut builder = EncryptedStore::builder(inner);
+    if let Some(bytes) = hold {
+        builder = builder.buffer_size(bytes).cache_size(bytes);
+    }
     Ok(Arc::new(
-        EncryptedStore::builder(inner)
+        builder
             .shared_keyring(keyring.clone())
             .enable_legacy_unauthenticated_modes(policy == RangePolicy::UnauthenticatedCtr)
             .range_policy(policy)
@@ -153,7 +160,12 @@ pub async fn measure(garage: AmazonS3, mib: u64) -> Result<()> {
         .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
         .build();
     let writer = BufWriter::new(
-        store(counting.clone(), &keyring, RangePolicy::VerifyWholeObject)?,
+        store(
+            counting.clone(),
+            &keyring,
+            RangePolicy::VerifyWholeObject,
+            None,
+        )?,
         path.clone(),
     );
     let mut w = AsyncArrowWriter::try_new(writer, batch(0, 0)?.schema(), Some(props))?;
@@ -170,15 +182,18 @@ pub async fn measure(garage: AmazonS3, mib: u64) -> Result<()> {
         size,
         started.elapsed().as_secs_f64()
     );
-    for policy in [
-        RangePolicy::VerifyWholeObject,
-        RangePolicy::UnauthenticatedCtr,
+    for (policy, hold) in [
+        (RangePolicy::VerifyWholeObject, None),
+        (RangePolicy::VerifyWholeObject, Some(size + (64 << 20))),
+        (RangePolicy::UnauthenticatedCtr, None),
     ] {
         counting.bytes.store(0, Ordering::Relaxed);
         counting.gets.store(0, Ordering::Relaxed);
         let started = Instant::now();
-        let reader =
-            ParquetObjectReader::new(store(counting.clone(), &keyring, policy)?, path.clone());
+        let reader = ParquetObjectReader::new(
+            store(counting.clone(), &keyring, policy, hold)?,
+            path.clone(),
+        );
         let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
         let group = builder.metadata().num_row_groups() / 2;
         let chunk = builder.metadata().row_group(group).column(1).byte_range();
@@ -192,7 +207,8 @@ pub async fn measure(garage: AmazonS3, mib: u64) -> Result<()> {
         let read: usize = batches.iter().map(RecordBatch::num_rows).sum();
         anyhow::ensure!(read == ROWS_PER_GROUP.min(rows), "{policy:?}: {read} rows");
         println!(
-            "parquet {policy:?}: footer + row group {group} column c1 ({} bytes wanted) in {:.2}s: {} bytes fetched in {} GETs ({:.2}x the object)",
+            "parquet {policy:?}{}: footer + row group {group} column c1 ({} bytes wanted) in {:.2}s: {} bytes fetched in {} GETs ({:.2}x the object)",
+            if hold.is_some() { " (buffer and cache hold the object)" } else { "" },
             chunk.1,
             started.elapsed().as_secs_f64(),
             counting.bytes.load(Ordering::Relaxed),
