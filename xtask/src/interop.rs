@@ -410,6 +410,12 @@ fn parquet_cells(
     };
     cells.push(cell("s3ec-os", true, String::new()));
     let out = lab.work.join("parquet.out");
+    // The cell of a reader that reported success: whether it wrote the bytes s3ec-os stored.
+    let compared = |reader: &str| {
+        let same = fs::read(&out).ok().as_deref() == Some(&want[..]);
+        let detail = if same { "" } else { "plaintext differs" };
+        cell(reader, same, detail.into())
+    };
     for reader in chosen {
         if reader.name == "s3ec-os" || !reads(reader.name, "v3", "kms", "metadata") {
             continue;
@@ -427,18 +433,7 @@ fn parquet_cells(
             out.display().to_string(),
         ]);
         cells.push(match proc.call(&get) {
-            Ok(v) if v["ok"].as_bool() == Some(true) => {
-                let same = fs::read(&out).ok().as_deref() == Some(&want[..]);
-                cell(
-                    reader.name,
-                    same,
-                    if same {
-                        String::new()
-                    } else {
-                        "plaintext differs".into()
-                    },
-                )
-            }
+            Ok(v) if v["ok"].as_bool() == Some(true) => compared(reader.name),
             Ok(v) => cell(
                 reader.name,
                 false,
@@ -460,18 +455,7 @@ fn parquet_cells(
         .stdin(std::process::Stdio::null())
         .output();
     cells.push(match status {
-        Ok(o) if o.status.success() => {
-            let same = fs::read(&out).ok().as_deref() == Some(&want[..]);
-            cell(
-                "s3ec-cli",
-                same,
-                if same {
-                    String::new()
-                } else {
-                    "plaintext differs".into()
-                },
-            )
-        }
+        Ok(o) if o.status.success() => compared("s3ec-cli"),
         Ok(o) => cell(
             "s3ec-cli",
             false,

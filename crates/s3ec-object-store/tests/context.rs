@@ -51,6 +51,17 @@ fn data() -> Bytes {
     (0..40_000u32).map(|i| (i % 251) as u8).collect()
 }
 
+/// The bytes a read with `context` (and `range`) returns.
+async fn read(
+    store: &EncryptedStore<InMemory>,
+    path: &Path,
+    context: EncryptionContext,
+    range: Option<GetRange>,
+) -> Bytes {
+    let r = store.get_opts(path, get_with(Some(context), range)).await;
+    r.unwrap().bytes().await.unwrap()
+}
+
 async fn put_with_context(store: &EncryptedStore<InMemory>, path: &Path) {
     let mut put = PutOptions::default();
     put.extensions.insert(acme());
@@ -71,13 +82,7 @@ async fn the_context_is_stored_and_a_matching_read_succeeds() {
         .map(|(_, v)| v.to_string())
         .expect("a V3 envelope stores the KMS context in x-amz-t");
     assert!(envelope.contains("acme-42"), "{envelope}");
-    let got = s
-        .get_opts(&path, get_with(Some(acme()), None))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let got = read(&s, &path, acme(), None).await;
     assert_eq!(got, data());
 }
 
@@ -109,16 +114,7 @@ async fn a_read_with_another_context_or_none_is_refused() {
         assert!(is_context_mismatch(
             &s.get_range(&path, 0..10).await.unwrap_err()
         ));
-        let ranged = s
-            .get_opts(
-                &path,
-                get_with(Some(acme()), Some(GetRange::Bounded(100..200))),
-            )
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let ranged = read(&s, &path, acme(), Some(GetRange::Bounded(100..200))).await;
         assert_eq!(ranged, data().slice(100..200), "{policy:?}");
     }
 }
@@ -130,16 +126,7 @@ async fn the_cache_serves_only_reads_asserting_the_same_context() {
     let path = Path::from("ctx/cached");
     put_with_context(&s, &path).await;
     // A ranged read with the right context fills the cache...
-    let first = s
-        .get_opts(
-            &path,
-            get_with(Some(acme()), Some(GetRange::Bounded(0..10))),
-        )
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let first = read(&s, &path, acme(), Some(GetRange::Bounded(0..10))).await;
     assert_eq!(first, data().slice(0..10));
     // ...which must not answer a read asserting another context.
     let other = EncryptionContext::from_iter([("tenant", "evil")]);
@@ -165,12 +152,6 @@ async fn multipart_uploads_carry_the_context() {
     w.write(&data());
     w.finish().await.unwrap();
     assert!(is_context_mismatch(&s.get(&path).await.unwrap_err()));
-    let got = s
-        .get_opts(&path, get_with(Some(acme()), None))
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let got = read(&s, &path, acme(), None).await;
     assert_eq!(got, data());
 }
