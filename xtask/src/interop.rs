@@ -313,7 +313,7 @@ pub fn run(args: &[String]) -> Result<()> {
             writer_started.elapsed().as_secs_f64()
         );
     }
-    if only.as_deref().is_none_or(|t| "parquet".contains(t))
+    if only.as_deref().is_none_or(|t| "parquet-v3-kms".contains(t))
         && chosen.iter().any(|p| p.name == "s3ec-os")
     {
         let parquet_started = Instant::now();
