@@ -12,7 +12,9 @@
 //! format to a new AES key (new material description); every reader then reads it with the new key only.
 //! Readers that serve ranged gets also read a slice of every larger V2/V3 object stored in metadata
 //! (cases `...+range`). The participant `s3ec-ts` is s3ec behind its test server (`crates/s3ec-test-server`),
-//! driven over AWS's test-server protocol.
+//! driven over AWS's test-server protocol. The participant `s3ec-os` is s3ec's `object_store` adapter
+//! (`EncryptedStore<AmazonS3>`); it also writes one Parquet file with the `parquet` crate (case `parquet`),
+//! which every KMS reader and the s3ec CLI read back.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -87,7 +89,7 @@ fn parallel_split(ranges: &serde_json::Value, part: Option<u64>) -> Result<(), S
 /// What a participant can read: (format flag the object was written with, keyring, storage).
 fn reads(reader: &str, format: &str, keyring: &str, storage: &str) -> bool {
     match reader {
-        "java-v4" | "s3ec" | "s3ec-ts" => true,
+        "java-v4" | "s3ec" | "s3ec-ts" | "s3ec-os" => true,
         // Go v4 4.0.0 loads instruction files through a default-config S3 client of its own, not
         // the wrapped one, so it cannot read them from a test endpoint (its harness refuses).
         "go-v4" => keyring == "kms" && (format == "v2" || format == "v3") && storage == "metadata",
@@ -341,6 +343,16 @@ pub fn run(args: &[String]) -> Result<()> {
             writer_started.elapsed().as_secs_f64()
         );
     }
+    if only.as_deref().is_none_or(|t| "parquet-v3-kms".contains(t))
+        && chosen.iter().any(|p| p.name == "s3ec-os")
+    {
+        let parquet_started = Instant::now();
+        parquet_cells(&chosen, &mut procs, &broken, &lab, &mut cells)?;
+        println!(
+            "parquet: written by s3ec-os, read in {:.0} s",
+            parquet_started.elapsed().as_secs_f64()
+        );
+    }
     print_matrix(&chosen, &cells);
     println!(
         "objects above the parallel-get threshold ({LARGE} bytes): {:.0} s of puts and reads",
@@ -359,6 +371,132 @@ pub fn run(args: &[String]) -> Result<()> {
     if failed > 0 || !broken.is_empty() {
         bail!("{failed} interop cell(s) failed");
     }
+    Ok(())
+}
+
+/// Rows of the Parquet file `s3ec-os` writes (about 4 MB; one object, V3, KMS, so every KMS reader reads it).
+const PARQUET_ROWS: usize = 200_000;
+
+/// The Parquet case: `s3ec-os` writes a file through the `parquet` crate's async writer, reads it back through
+/// `ParquetObjectReader` under both range policies, and hands over the bytes it stored; every other participant
+/// that reads V3 KMS objects, and the s3ec CLI (reader `s3ec-cli`), must read exactly those bytes.
+fn parquet_cells(
+    chosen: &[&'static Peer],
+    procs: &mut BTreeMap<&'static str, PeerProcess>,
+    broken: &BTreeMap<&'static str, String>,
+    lab: &Lab,
+    cells: &mut Vec<Cell>,
+) -> Result<()> {
+    let key = "interop/s3ec-os/parquet-v3-kms";
+    let expected = lab.work.join("parquet.expected");
+    let cell = |reader: &str, ok: bool, detail: String| Cell {
+        writer: "s3ec-os".into(),
+        case: "parquet-v3-kms".into(),
+        reader: reader.into(),
+        ok,
+        known: None,
+        detail,
+    };
+    let mut put = lab.base_args("put", key);
+    put.extend(
+        [
+            "--keyring",
+            &lab.keyring_arg("kms"),
+            "--format",
+            "v3",
+            "--storage",
+            "metadata",
+            "--parquet",
+            &PARQUET_ROWS.to_string(),
+            "--out",
+            &expected.display().to_string(),
+        ]
+        .map(String::from),
+    );
+    let written = match procs.get_mut("s3ec-os") {
+        Some(proc) => match proc.call(&put) {
+            Ok(v) if v["ok"].as_bool() == Some(true) => Ok(fs::read(&expected)?),
+            Ok(v) => Err(format!(
+                "parquet put: {}",
+                v["error"].as_str().unwrap_or("?")
+            )),
+            Err(e) => Err(format!("parquet put: {e:#}")),
+        },
+        None => Err(format!(
+            "writer not installed: {}",
+            broken.get("s3ec-os").cloned().unwrap_or_default()
+        )),
+    };
+    let want = match written {
+        Ok(w) if w.starts_with(b"PAR1") && w.ends_with(b"PAR1") => w,
+        Ok(_) => {
+            cells.push(cell("s3ec-os", false, "not a Parquet file".into()));
+            return Ok(());
+        }
+        Err(e) => {
+            cells.push(cell("s3ec-os", false, e));
+            return Ok(());
+        }
+    };
+    cells.push(cell("s3ec-os", true, String::new()));
+    let out = lab.work.join("parquet.out");
+    // The cell of a reader that reported success: whether it wrote the bytes s3ec-os stored.
+    let compared = |reader: &str| {
+        let same = fs::read(&out).ok().as_deref() == Some(&want[..]);
+        let detail = if same { "" } else { "plaintext differs" };
+        cell(reader, same, detail.into())
+    };
+    for reader in chosen {
+        if reader.name == "s3ec-os" || !reads(reader.name, "v3", "kms", "metadata") {
+            continue;
+        }
+        let _ = fs::remove_file(&out);
+        let Some(proc) = procs.get_mut(reader.name) else {
+            cells.push(cell(reader.name, false, "reader not installed".into()));
+            continue;
+        };
+        let mut get = lab.base_args("get", key);
+        get.extend([
+            "--keyring".into(),
+            lab.keyring_arg("kms"),
+            "--out".into(),
+            out.display().to_string(),
+        ]);
+        cells.push(match proc.call(&get) {
+            Ok(v) if v["ok"].as_bool() == Some(true) => compared(reader.name),
+            Ok(v) => cell(
+                reader.name,
+                false,
+                v["error"].as_str().unwrap_or("?").into(),
+            ),
+            Err(e) => cell(reader.name, false, format!("{e:#}")),
+        });
+    }
+    let _ = fs::remove_file(&out);
+    let (global, url) = lab.cli_args(key);
+    let cli = peers::cargo_target_dir().join("debug/s3ec");
+    let status = std::process::Command::new(&cli)
+        .args(&global)
+        .args(["get", &url])
+        .arg(&out)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .output();
+    cells.push(match status {
+        Ok(o) if o.status.success() => compared("s3ec-cli"),
+        Ok(o) => cell(
+            "s3ec-cli",
+            false,
+            String::from_utf8_lossy(&o.stderr).trim().into(),
+        ),
+        Err(e) => cell(
+            "s3ec-cli",
+            false,
+            format!("cannot run {}: {e}", cli.display()),
+        ),
+    });
     Ok(())
 }
 
@@ -523,7 +661,13 @@ fn configs(writer: &Peer) -> Vec<Config> {
 }
 
 fn print_matrix(chosen: &[&'static Peer], cells: &[Cell]) {
-    let readers: Vec<&str> = chosen.iter().map(|p| p.name).collect();
+    let mut readers: Vec<&str> = chosen.iter().map(|p| p.name).collect();
+    // Readers that are no participant (the s3ec CLI of the Parquet case) get a column too.
+    for c in cells {
+        if !readers.contains(&c.reader.as_str()) {
+            readers.push(&c.reader);
+        }
+    }
     let mut rows: Vec<(String, String)> = Vec::new();
     for c in cells {
         let row = (c.writer.clone(), c.case.clone());

@@ -91,6 +91,22 @@ pub const PEERS: &[Peer] = &[
             reencrypt: true,
         },
     },
+    // s3ec once more, through the object_store adapter (`EncryptedStore<AmazonS3>`, crates/s3ec-object-store):
+    // the participant binary `s3ec-peer object-store`. A few configurations (AES and KMS), so the matrix grows
+    // by little; its keyrings are s3ec's, already written with every kind above.
+    Peer {
+        name: "s3ec-os",
+        producer_dir: "s3ec-object-store-0.1.0",
+        producer: "s3ec-object-store 0.1.0",
+        caps: Caps {
+            formats: &["v2", "v3"],
+            keyrings: &["aes", "kms"],
+            instruction_put: true,
+            multipart: Some(5 * 1024 * 1024),
+            ranged_get: true,
+            reencrypt: false,
+        },
+    },
     Peer {
         name: "java-v4",
         producer_dir: "java-s3ec-4.0.1",
@@ -269,14 +285,16 @@ pub fn install(peer: &Peer) -> Result<()> {
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let src = harness_dir(peer);
     match peer.name {
-        // One cargo invocation for both s3ec binaries: they share their dependencies with one feature set, so the
-        // second participant costs only its own crate.
-        "s3ec" | "s3ec-ts" => {
+        // One cargo invocation for the s3ec binaries (the participants and the CLI, which reads the Parquet case
+        // of the interop matrix): they share their dependencies with one feature set, so each costs only its
+        // own crate.
+        "s3ec" | "s3ec-ts" | "s3ec-os" => {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             checked(
-                "cargo build -p s3ec-peer -p s3ec-test-server",
+                "cargo build -p s3ec-peer -p s3ec-test-server -p s3ec-cli",
                 Command::new(cargo)
                     .args(["build", "-q", "-p", "s3ec-peer", "-p", "s3ec-test-server"])
+                    .args(["-p", "s3ec-cli"])
                     .current_dir(repo_root()),
             )?;
         }
@@ -386,7 +404,7 @@ fn stale(src: &Path, out: &Path) -> bool {
 }
 
 /// Where `cargo build` puts binaries: `$CARGO_TARGET_DIR` or the workspace's `target/`.
-fn cargo_target_dir() -> PathBuf {
+pub(crate) fn cargo_target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"))
@@ -409,6 +427,11 @@ fn batch_command(peer: &Peer) -> Command {
         }
         "go-v4" | "go-v1" => Command::new(dir.join("peer")),
         "s3ec" => Command::new(cargo_target_dir().join("debug/s3ec-peer")),
+        "s3ec-os" => {
+            let mut c = Command::new(cargo_target_dir().join("debug/s3ec-peer"));
+            c.arg("object-store");
+            c
+        }
         "python-v4" => {
             let mut c = Command::new(dir.join("venv/bin/python"));
             c.arg(src.join("peer.py"));

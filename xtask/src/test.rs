@@ -467,7 +467,7 @@ fn ensure_other_tools() -> Result<()> {
     let mut failed = Vec::new();
     for peer in crate::peers::PEERS
         .iter()
-        .filter(|p| !matches!(p.name, "s3ec" | "s3ec-ts"))
+        .filter(|p| !p.name.starts_with("s3ec"))
     {
         if let Err(e) = crate::peers::install(peer) {
             failed.push(format!("peer {}: {e:#}", peer.name));

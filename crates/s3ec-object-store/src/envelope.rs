@@ -37,18 +37,16 @@ pub(crate) fn check_reserved(attributes: &Attributes) -> Result<(), Error> {
     Ok(())
 }
 
-/// Gets materials, starts the content cipher and lays out the envelope for a new object.
+/// Gets materials for the request's encryption `context`, starts the content cipher and lays out the envelope
+/// for a new object.
 pub(crate) async fn seal(
     cmm: &dyn CryptoMaterialsManager,
     opts: &Options,
     mut attributes: Attributes,
+    context: StringMap,
 ) -> Result<Sealed, Error> {
     check_reserved(&attributes)?;
-    let request = EncryptRequest::new(
-        opts.commitment_policy,
-        opts.encryption_algorithm,
-        StringMap::new(),
-    )?;
+    let request = EncryptRequest::new(opts.commitment_policy, opts.encryption_algorithm, context)?;
     let materials = cmm.get_encryption_materials(&request).await?;
     // A custom CMM may hand back materials for another suite than asked: what is written is checked again.
     opts.commitment_policy

@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod context;
 mod envelope;
 mod error;
 mod read;
@@ -38,6 +39,7 @@ pub use config::{
     ConfigError, EncryptedStoreBuilder, Options, RangePolicy, DEFAULT_BUFFER_SIZE,
     DEFAULT_CACHE_SIZE,
 };
+pub use context::EncryptionContext;
 pub use error::{Error, STORE_NAME};
 pub use s3ec_format::AlgorithmSuite;
 pub use s3ec_materials::{CommitmentPolicy, CryptoMaterialsManager, Keyring};

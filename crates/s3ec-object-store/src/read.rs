@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use object_store::path::Path;
 use object_store::{Attributes, GetRange, ObjectMeta};
 use s3ec_crypto::{CbcDecryptor, ContentDecryptor, CtrRangeDecryptor, DataKey, BLOCK_LEN, TAG_LEN};
-use s3ec_format::{AlgorithmSuite, ContentNonce};
+use s3ec_format::{AlgorithmSuite, ContentNonce, StringMap};
 
 use crate::error::Error;
 
@@ -20,6 +20,8 @@ pub(crate) struct Verified {
     pub(crate) meta: ObjectMeta,
     /// The attributes without the envelope.
     pub(crate) attributes: Attributes,
+    /// The encryption context the read asserted: a cached copy serves only reads asserting the same one.
+    pub(crate) context: StringMap,
     pub(crate) plaintext: Bytes,
 }
 
@@ -214,6 +216,7 @@ mod tests {
                 version: None,
             },
             attributes: Attributes::new(),
+            context: StringMap::new(),
             plaintext: Bytes::from(vec![0; n]),
         };
         cache.insert(&Path::from("a"), &entry(6, "1"));

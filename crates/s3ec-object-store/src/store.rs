@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use object_store::list::{PaginatedListOptions, PaginatedListResult, PaginatedListStore};
 use object_store::path::Path;
 use object_store::{
     CopyMode, CopyOptions, GetOptions, GetRange, GetResult, GetResultPayload, ListResult,
@@ -55,6 +56,25 @@ const DELETE_CONCURRENCY: usize = 8;
 ///   never listed. ETags and versions are the inner store's (of the ciphertext), so conditional requests pass
 ///   through.
 /// - `copy`/`rename`/`copy_if_not_exists` carry the instruction file; `delete` removes both.
+/// - [`PaginatedListStore`] (where the inner store has it, as `AmazonS3`): pages pass through with plaintext
+///   sizes and without instruction files, so a page may hold fewer than `max_keys` objects (even none) while
+///   its `page_token` still leads on.
+///
+/// # Not implemented: `MultipartStore`
+/// `object_store`'s low-level multipart API cannot carry one GCM stream soundly:
+/// - `put_part(path, id, part_idx, data)` may be called for any part, in any order, concurrently, with parts
+///   of any size (only "most stores" want equal parts). Part `i`'s AES-CTR counter starts after all the bytes
+///   of parts `0..i`, which are unknown unless every part but the last has one size fixed in advance; the API
+///   has no place to fix it, and a part of another size would silently encrypt under reused counters.
+/// - The tag authenticates the whole ciphertext in order: it needs each part's GHASH contribution, which would
+///   have to live in this process between stateless calls (a `MultipartId` is all that comes back), and is lost
+///   with it, leaving an upload no one can complete.
+/// - The tag must end the object, but a part is uploaded before anyone says it is the last: the tag can only
+///   go in an extra part at `complete_multipart`, which makes the caller's last part a middle part, refused by
+///   S3 if it is under 5 MiB (`EntityTooSmall`).
+///
+/// [`ObjectStore::put_multipart_opts`] (used by `BufWriter`, `WriteMultipart` and the `parquet` writer) has
+/// none of these problems: its parts arrive in order through one upload object.
 pub struct EncryptedStore<S> {
     inner: Arc<S>,
     shared: Arc<Shared>,
@@ -152,14 +172,19 @@ impl<S: ObjectStore> EncryptedStore<S> {
         }
     }
 
-    /// Runs the policy gates and unwraps the data key (`ranged`: for an unauthenticated CTR window).
-    async fn open(&self, envelope: &Envelope, ranged: bool) -> Result<DecryptionMaterials> {
-        let context = StringMap::new();
+    /// Runs the policy gates and unwraps the data key for a read asserting `context` (`ranged`: for an
+    /// unauthenticated CTR window).
+    async fn open(
+        &self,
+        envelope: &Envelope,
+        context: &StringMap,
+        ranged: bool,
+    ) -> Result<DecryptionMaterials> {
         let policy = self.shared.options.decrypt_policy();
         let request = if ranged {
-            DecryptRequest::ranged(&policy, envelope, &context)
+            DecryptRequest::ranged(&policy, envelope, context)
         } else {
-            DecryptRequest::new(&policy, envelope, &context)
+            DecryptRequest::new(&policy, envelope, context)
         }
         .map_err(Error::from)?;
         Ok(self
@@ -170,14 +195,15 @@ impl<S: ObjectStore> EncryptedStore<S> {
             .map_err(Error::from)?)
     }
 
-    /// Fetches the whole object, authenticates and decrypts it. With `cacheable`, a cached copy is revalidated
-    /// by ETag (a 304 serves it) and a fresh one is kept.
+    /// Fetches the whole object, authenticates and decrypts it. With `cacheable`, a cached copy read under the
+    /// same encryption context is revalidated by ETag (a 304 serves it) and a fresh one is kept.
     async fn get_verified(
         &self,
         location: &Path,
-        options: GetOptions,
+        mut options: GetOptions,
         cacheable: bool,
     ) -> Result<Whole> {
+        let context = crate::context::take(&mut options.extensions);
         let unconditional = options.if_match.is_none()
             && options.if_none_match.is_none()
             && options.if_modified_since.is_none()
@@ -185,7 +211,10 @@ impl<S: ObjectStore> EncryptedStore<S> {
             && options.version.is_none();
         let cacheable = cacheable && unconditional && self.shared.options.cache_size > 0;
         let cached = if cacheable {
-            self.shared.cache.get(location)
+            self.shared
+                .cache
+                .get(location)
+                .filter(|entry| entry.context == context)
         } else {
             None
         };
@@ -205,7 +234,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
         let size = meta.size;
         if size > limit {
             let envelope = self.envelope(location, &attributes).await?;
-            let materials = self.open(&envelope, false).await?;
+            let materials = self.open(&envelope, &context, false).await?;
             if !matches!(
                 materials.content_suite(),
                 AlgorithmSuite::AesGcm | AlgorithmSuite::AesGcmCommitKey
@@ -245,7 +274,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
             .into());
         }
         let envelope = self.envelope(location, &attributes).await?;
-        let materials = self.open(&envelope, false).await?;
+        let materials = self.open(&envelope, &context, false).await?;
         let plaintext = open_whole(
             materials.content_suite(),
             materials.data_key(),
@@ -258,6 +287,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
                 ..meta
             },
             attributes: strip_envelope(attributes),
+            context,
             plaintext,
         };
         if cacheable {
@@ -273,6 +303,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
         mut options: GetOptions,
         range: GetRange,
     ) -> Result<GetResult> {
+        let context = crate::context::take(&mut options.extensions);
         range.is_valid().map_err(|e| object_store::Error::Generic {
             store: crate::error::STORE_NAME,
             source: Box::new(e),
@@ -285,7 +316,7 @@ impl<S: ObjectStore> EncryptedStore<S> {
             .ok_or(Error::Truncated(stored))?;
         let want = resolve(&range, plain_len)?;
         let envelope = self.envelope(location, &fetched.attributes).await?;
-        let materials = self.open(&envelope, true).await?;
+        let materials = self.open(&envelope, &context, true).await?;
         let fetched_start = fetched.range.start;
         let meta = ObjectMeta {
             size: plain_len,
@@ -346,6 +377,22 @@ fn result(
     }
 }
 
+#[async_trait]
+impl<S: ObjectStore + PaginatedListStore> PaginatedListStore for EncryptedStore<S> {
+    async fn list_paginated(
+        &self,
+        prefix: Option<&str>,
+        opts: PaginatedListOptions,
+    ) -> Result<PaginatedListResult> {
+        let mut page = self.inner.list_paginated(prefix, opts).await?;
+        page.result.objects = std::mem::take(&mut page.result.objects)
+            .into_iter()
+            .filter_map(plaintext_listing)
+            .collect();
+        Ok(page)
+    }
+}
+
 fn plaintext_listing(meta: ObjectMeta) -> Option<ObjectMeta> {
     if is_instruction_path(&meta.location) {
         return None;
@@ -369,14 +416,15 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
             mode,
             tags,
             attributes,
-            extensions,
+            mut extensions,
         } = opts;
+        let context = crate::context::take(&mut extensions);
         let Sealed {
             mut encryptor,
             max_plaintext,
             attributes,
             instruction_file,
-        } = seal(&*self.shared.cmm, options, attributes).await?;
+        } = seal(&*self.shared.cmm, options, attributes, context).await?;
         let len = payload.content_length();
         if len as u64 > max_plaintext {
             return Err(Error::PlaintextTooLarge {
@@ -425,14 +473,15 @@ impl<S: ObjectStore> ObjectStore for EncryptedStore<S> {
         let PutMultipartOptions {
             tags,
             attributes,
-            extensions,
+            mut extensions,
         } = opts;
+        let context = crate::context::take(&mut extensions);
         let Sealed {
             encryptor,
             attributes,
             instruction_file,
             ..
-        } = seal(&*self.shared.cmm, options, attributes).await?;
+        } = seal(&*self.shared.cmm, options, attributes, context).await?;
         self.shared.cache.remove(location);
         let inner = self
             .inner

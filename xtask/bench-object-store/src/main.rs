@@ -5,7 +5,9 @@
 //! which goes first, and the report gives the median of the per-round time ratios (encrypted / plain) and each
 //! side's median client CPU time (the process CPU clock; a busy server does not blur it). Every put sends new
 //! bytes (Garage deduplicates blocks it holds). Figures are only meaningful on a quiet machine; the load average
-//! is printed with them.
+//! is printed with them. `--rounds 0` skips this part.
+//!
+//! Then `--parquet MIB` (default 1024, 0 skips it): see [`parquet_read`].
 
 use std::time::Instant;
 
@@ -14,6 +16,8 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use s3ec_object_store::EncryptedStore;
+
+mod parquet_read;
 
 const SIZE: usize = 256 * 1024 * 1024;
 
@@ -27,7 +31,19 @@ fn main() -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(measure(rounds))
+    let parquet_mib: u64 = match args.iter().position(|a| a == "--parquet") {
+        Some(i) => args.get(i + 1).context("--parquet MIB")?.parse()?,
+        None => 1024,
+    };
+    rt.block_on(async {
+        if rounds > 0 {
+            measure(rounds).await?;
+        }
+        if parquet_mib > 0 {
+            parquet_read::measure(garage()?, parquet_mib).await?;
+        }
+        Ok(())
+    })
 }
 
 fn env(name: &str) -> Result<String> {

@@ -120,6 +120,20 @@ impl Lab {
         ]
     }
 
+    /// The s3ec CLI's global options for this lab's moto (S3 and KMS) and its KMS key, and the `s3://` URL of
+    /// `key` in the lab's bucket.
+    pub fn cli_args(&self, key: &str) -> (Vec<String>, String) {
+        let global = vec![
+            "--endpoint-url".into(),
+            self.moto.endpoint(),
+            "--region".into(),
+            super::http::REGION.into(),
+            "--kms-key-id".into(),
+            self.key_arn.clone(),
+        ];
+        (global, format!("s3://{BUCKET}/{key}"))
+    }
+
     /// The `--keyring` value for a keyring kind ("aes", "aes-wrong", "aes-new", "rsa",
     /// "rsa-partner", "kms").
     pub fn keyring_arg(&self, kind: &str) -> String {

@@ -1,5 +1,7 @@
 //! s3ec as an interop participant: the uniform peer command line of `xtask/peers/README.md`
-//! (`put|get|reencrypt ...` or `batch`), one JSON result line per command on stdout.
+//! (`put|get|reencrypt ...` or `batch`), one JSON result line per command on stdout. Through `s3ec::Client`
+//! (participant `s3ec`), or, after a first argument `object-store`, through `EncryptedStore<AmazonS3>`
+//! (participant `s3ec-os`, [`store`]).
 
 use std::io::BufRead;
 use std::path::Path;
@@ -18,6 +20,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[path = "../../command_line.rs"]
 mod command_line;
+mod store;
 
 use command_line::Command as Args;
 
@@ -105,7 +108,25 @@ impl Intercept for RangeLog {
     }
 }
 
-async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
+/// Which s3ec API a command goes through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// `s3ec::Client` (participant `s3ec`).
+    Client,
+    /// `s3ec_object_store::EncryptedStore<AmazonS3>` (participant `s3ec-os`).
+    ObjectStore,
+}
+
+impl Via {
+    fn peer(self) -> &'static str {
+        match self {
+            Via::Client => "s3ec",
+            Via::ObjectStore => "s3ec-os",
+        }
+    }
+}
+
+async fn run(a: &Args, via: Via) -> Result<Map<String, Value>, BoxError> {
     let region = Region::new(a.get("region").unwrap_or("us-west-2").to_string());
     let creds = Credentials::new("testing", "testing", None, None, "s3ec-peer");
     let endpoint = a.need("endpoint")?;
@@ -153,9 +174,20 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
     } else {
         AlgorithmSuite::AesGcmCommitKey
     };
+    let main_keyring = keyring(a.need("keyring")?, &map(&a.matdesc), &kms)?;
+    if via == Via::ObjectStore {
+        let setup = store::Setup {
+            keyring: main_keyring,
+            policy,
+            suite,
+            region: region.as_ref(),
+            endpoint,
+        };
+        return store::run(a, &setup).await;
+    }
     let client: Client = Client::builder()
         .s3_client(s3)
-        .shared_keyring(keyring(a.need("keyring")?, &map(&a.matdesc), &kms)?)
+        .shared_keyring(main_keyring)
         .commitment_policy(policy)
         .encryption_algorithm(suite)
         .enable_legacy_wrapping_algorithms(a.legacy)
@@ -277,12 +309,12 @@ async fn run(a: &Args) -> Result<Map<String, Value>, BoxError> {
     Ok(out)
 }
 
-fn once(rt: &tokio::runtime::Runtime, argv: &[String]) -> String {
+fn once(rt: &tokio::runtime::Runtime, via: Via, argv: &[String]) -> String {
     let mut res = Map::new();
-    res.insert("peer".into(), json!("s3ec"));
+    res.insert("peer".into(), json!(via.peer()));
     let result = Args::parse(argv).map_err(BoxError::from).and_then(|a| {
         res.insert("op".into(), json!(a.op));
-        rt.block_on(run(&a))
+        rt.block_on(run(&a, via))
     });
     match result {
         Ok(extra) => {
@@ -319,18 +351,25 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `s3ec-peer object-store ...` is the participant `s3ec-os`.
+    let via = if args.first().map(String::as_str) == Some("object-store") {
+        args.remove(0);
+        Via::ObjectStore
+    } else {
+        Via::Client
+    };
     if args == ["batch"] {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
             if !line.is_empty() {
                 let argv: Vec<String> = line.split('\t').map(str::to_string).collect();
-                println!("{}", once(&rt, &argv));
+                println!("{}", once(&rt, via, &argv));
             }
         }
         return;
     }
-    let line = once(&rt, &args);
+    let line = once(&rt, via, &args);
     println!("{line}");
     if !line.contains("\"ok\":true") {
         std::process::exit(1);
