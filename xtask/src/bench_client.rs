@@ -476,24 +476,16 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
     for _ in 0..rounds {
         // Interleaved with the pipeline's rounds, so that a drift in the machine's load falls on both.
         engine.round()?;
-        let t = Timer::start();
-        client
-            .put_object()
-            .bucket("b")
-            .key("k")
-            .body(ByteStream::from(plain.clone()))
-            .send()
-            .await?;
-        t.stop(&mut puts.0, &mut puts.1);
-        let t = Timer::start();
-        no_crc
-            .put_object()
-            .bucket("b")
-            .key("k")
-            .body(ByteStream::from(plain.clone()))
-            .send()
-            .await?;
-        t.stop(&mut puts_no_crc.0, &mut puts_no_crc.1);
+        for (c, times) in [(&client, &mut puts), (&no_crc, &mut puts_no_crc)] {
+            let t = Timer::start();
+            c.put_object()
+                .bucket("b")
+                .key("k")
+                .body(ByteStream::from(plain.clone()))
+                .send()
+                .await?;
+            t.stop(&mut times.0, &mut times.1);
+        }
     }
     let put_peak = kib("VmHWM:");
     let mut reused = Vec::new();
