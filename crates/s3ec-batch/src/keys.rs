@@ -100,7 +100,7 @@ pub enum SecretValue {
 
 async fn fetch(secret_id: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError> {
     let client = aws_sdk_secretsmanager::Client::new(sdk);
-    let out = client
+    let mut out = client
         .get_secret_value()
         .secret_id(secret_id)
         .send()
@@ -114,11 +114,12 @@ async fn fetch(secret_id: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError
                 retryable,
             }
         })?;
-    if let Some(blob) = out.secret_binary() {
-        return Ok(SecretValue::Binary(Zeroizing::new(blob.as_ref().to_vec())));
+    // The values are moved out of the answer, not copied: the copy left behind would be freed unwiped.
+    if let Some(blob) = out.secret_binary.take() {
+        return Ok(SecretValue::Binary(Zeroizing::new(blob.into_inner())));
     }
-    match out.secret_string() {
-        Some(text) => Ok(SecretValue::Text(Zeroizing::new(text.to_string()))),
+    match out.secret_string.take() {
+        Some(text) => Ok(SecretValue::Text(Zeroizing::new(text))),
         None => Err(KeyError::BadSecret {
             secret_id: secret_id.to_string(),
             problem: "it has neither SecretBinary nor SecretString".into(),
@@ -150,7 +151,7 @@ fn failure<E: aws_sdk_ssm::error::ProvideErrorMetadata>(
 /// A `SecureString` parameter's value, decrypted by Parameter Store.
 async fn fetch_parameter(name: &str, sdk: &SdkConfig) -> Result<SecretValue, KeyError> {
     let client = aws_sdk_ssm::Client::new(sdk);
-    let out = client
+    let mut out = client
         .get_parameter()
         .name(name)
         .with_decryption(true)
@@ -170,15 +171,17 @@ async fn fetch_parameter(name: &str, sdk: &SdkConfig) -> Result<SecretValue, Key
         problem: problem.to_string(),
     };
     let parameter = out
-        .parameter()
+        .parameter
+        .as_mut()
         .ok_or_else(|| bad("GetParameter returned no parameter"))?;
     if parameter.r#type() != Some(&aws_sdk_ssm::types::ParameterType::SecureString) {
         return Err(bad(
             "it is not a SecureString parameter (a key must not be stored unencrypted)",
         ));
     }
-    match parameter.value() {
-        Some(text) => Ok(SecretValue::Text(Zeroizing::new(text.to_string()))),
+    // Moved out of the answer rather than copied, as in `fetch`.
+    match parameter.value.take() {
+        Some(text) => Ok(SecretValue::Text(Zeroizing::new(text))),
         None => Err(bad("it has no value")),
     }
 }
