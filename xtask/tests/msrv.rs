@@ -48,6 +48,10 @@ fn own_requirement(package: &Value) -> Version {
 
 /// `(name, version)` of every package of the lock file, with what it needs.
 fn own_requirements() -> (BTreeMap<(String, String), Version>, Vec<String>) {
+    // The packages of the other platforms' trees are not in a fresh machine's cargo cache (a build there
+    // fetches only its own platform's), and the `--offline` calls below need their manifests: fetch
+    // everything the lock file names first, exactly as locked.
+    cargo(&["fetch", "--locked"]);
     let meta: Value =
         serde_json::from_str(&cargo(&["metadata", "--offline", "--format-version", "1"]))
             .expect("cargo metadata JSON");
