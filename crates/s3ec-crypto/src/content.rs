@@ -247,6 +247,38 @@ impl ContentEncryptor {
             .map_err(|_| CryptoError::Backend("GCM encryption failed"))
     }
 
+    /// Encrypts the next chunk of plaintext from `src` onto the end of `dst`, whose spare capacity must
+    /// hold `src.len()` bytes (reserve first): one pass, and no zero-filling of the destination first
+    /// where the backend writes straight into spare capacity.
+    ///
+    /// Without room, [`CryptoError::Misuse`] and nothing is processed.
+    ///
+    /// ```
+    /// use s3ec_crypto::{ContentDecryptor, ContentEncryptor, DataKey};
+    /// use s3ec_format::AlgorithmSuite;
+    ///
+    /// let key = DataKey::generate()?;
+    /// let (mut enc, nonce) = ContentEncryptor::new(AlgorithmSuite::AesGcm, &key)?;
+    /// let mut object = Vec::with_capacity(64);
+    /// enc.encrypt_append(b"hello, ", &mut object)?;
+    /// enc.encrypt_append(b"world", &mut object)?;
+    /// object.extend_from_slice(&enc.finish()?);
+    /// let plain = ContentDecryptor::open_in_place(AlgorithmSuite::AesGcm, &key, &nonce, &mut object)?;
+    /// assert_eq!(plain, b"hello, world");
+    /// # Ok::<(), s3ec_crypto::CryptoError>(())
+    /// ```
+    pub fn encrypt_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), CryptoError> {
+        if dst.capacity() - dst.len() < src.len() {
+            return Err(CryptoError::Misuse(
+                "the destination has no room for the chunk (reserve first)",
+            ));
+        }
+        count(&mut self.processed, src.len())?;
+        self.gcm
+            .update_append(src, dst)
+            .map_err(|_| CryptoError::Backend("GCM encryption failed"))
+    }
+
     /// Ends the stream and returns the 16-byte tag, which follows the ciphertext in the object.
     pub fn finish(self) -> Result<[u8; TAG_LEN], CryptoError> {
         self.gcm

@@ -177,6 +177,14 @@ impl GcmStream for Gcm {
         }
     }
 
+    fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed> {
+        match self {
+            Gcm::Library(g) => g.update_append(src, dst),
+            #[cfg(s3ec_vaes_kernel)]
+            Gcm::VaesAvx2(g) => g.update_append(src, dst),
+        }
+    }
+
     fn finish_encrypt(self) -> Result<[u8; 16], Failed> {
         match self {
             Gcm::Library(g) => g.finish_encrypt(),

@@ -65,22 +65,34 @@ pub(crate) trait GcmStream: Sized + Send {
     /// same length: anything else is `Failed` before any byte is processed).
     fn update_to(&mut self, src: &[u8], dst: &mut [u8]) -> Result<(), Failed>;
     /// Like [`GcmStream::update_to`], appending the result to `dst`, whose spare capacity the caller checked
-    /// holds `src.len()` bytes. This version zero-fills the tail first; a backend that can write into
-    /// uninitialised memory skips that pass. On `Failed`, `dst` keeps its length and no output is left in it.
-    fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed> {
-        let start = dst.len();
-        dst.resize(start + src.len(), 0);
-        let done = self.update_to(src, &mut dst[start..]);
-        if done.is_err() {
-            zeroize::Zeroize::zeroize(&mut dst[start..]);
-            dst.truncate(start);
-        }
-        done
-    }
+    /// holds `src.len()` bytes. On `Failed`, `dst` keeps its length and no output is left in it.
+    ///
+    /// Required, with no default: a backend that writes into uninitialised memory saves a zero-filling pass
+    /// as costly as the copy it replaces, and a wrapper that forgot to forward this method silently lost that
+    /// (the kernel switch did, until this became required). Backends that cannot use [`zero_fill_append`].
+    fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed>;
     /// Ends an encryption stream and returns the tag.
     fn finish_encrypt(self) -> Result<[u8; 16], Failed>;
     /// Ends a decryption stream; `Ok` only when `tag` is the tag of everything seen.
     fn finish_decrypt(self, tag: &[u8; 16]) -> Result<(), Failed>;
+}
+
+/// [`GcmStream::update_append`] for a backend that needs an initialised destination: zero-fills the tail, then
+/// [`GcmStream::update_to`] into it.
+#[cfg(any(s3ec_vaes_kernel, all(feature = "rustcrypto", not(feature = "aws-lc"))))]
+pub(crate) fn zero_fill_append<G: GcmStream>(
+    gcm: &mut G,
+    src: &[u8],
+    dst: &mut Vec<u8>,
+) -> Result<(), Failed> {
+    let start = dst.len();
+    dst.resize(start + src.len(), 0);
+    let done = gcm.update_to(src, &mut dst[start..]);
+    if done.is_err() {
+        zeroize::Zeroize::zeroize(&mut dst[start..]);
+        dst.truncate(start);
+    }
+    done
 }
 
 /// AES-256-GCM without AAD from a caller-chosen pre-counter block: one segment of an object

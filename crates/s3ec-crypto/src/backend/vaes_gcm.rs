@@ -250,6 +250,10 @@ impl GcmStream for Gcm {
         self.run_to(src, dst)
     }
 
+    fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed> {
+        super::zero_fill_append(self, src, dst)
+    }
+
     fn finish_encrypt(self) -> Result<[u8; 16], Failed> {
         if self.dir != Direction::Encrypt {
             return Err(Failed);

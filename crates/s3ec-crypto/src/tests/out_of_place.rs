@@ -1,5 +1,5 @@
-//! The out-of-place content calls (`encrypt_to`, `decrypt_unverified_to`, `decrypt_unverified_append`) against
-//! the in-place ones.
+//! The out-of-place content calls (`encrypt_to`, `encrypt_append`, `decrypt_unverified_to`,
+//! `decrypt_unverified_append`) against the in-place ones.
 
 use proptest::prelude::*;
 use s3ec_format::{AlgorithmSuite, ContentNonce};
@@ -144,8 +144,65 @@ fn appending_without_room_is_a_typed_error_and_touches_nothing() {
     assert_eq!(dst, b"ab");
 }
 
+#[test]
+fn encrypting_onto_a_vec_without_room_is_a_typed_error_and_touches_nothing() {
+    let k = key(5);
+    let suite = AlgorithmSuite::AesGcmCommitKey;
+    let mut enc = testing::encryptor_with_nonce(suite, &k, &nonce(suite, &k)).unwrap();
+    let mut dst = Vec::with_capacity(4);
+    dst.extend_from_slice(b"ab");
+    let room = dst.capacity() - dst.len();
+    assert!(matches!(
+        enc.encrypt_append(&vec![0; room + 1], &mut dst),
+        Err(CryptoError::Misuse(_))
+    ));
+    assert_eq!(dst, b"ab");
+    assert_eq!(enc.processed(), 0, "a refused call must not count");
+    enc.processed = crate::GCM_MAX_PLAINTEXT_LEN - 1;
+    assert_eq!(
+        enc.encrypt_append(&[9; 2], &mut dst),
+        Err(CryptoError::TooLong)
+    );
+    assert_eq!(dst, b"ab");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Encrypting onto a `Vec` gives exactly the in-place ciphertext and tag, for any chunking, mixed with the
+    /// in-place call, on every GCM kernel this CPU runs; the buffer never moves (the caller reserved the room).
+    #[test]
+    fn appending_encryption_equals_in_place_for_any_chunking(
+        suite_idx in 0usize..2,
+        pt in prop::collection::vec(any::<u8>(), 0..2000),
+        sizes in prop::collection::vec(1usize..300, 1..8),
+        mix in any::<bool>(),
+    ) {
+        let suite = GCM_SUITES[suite_idx];
+        let k = key(12);
+        for kernel in crate::GcmKernel::available() {
+            let (reference, sealed) = testing::with_gcm_kernel(kernel, || {
+                let reference = seal_in_place(suite, &k, &pt, &[usize::MAX]);
+                let mut enc = testing::encryptor_with_nonce(suite, &k, &nonce(suite, &k)).unwrap();
+                let mut out = Vec::with_capacity(pt.len() + TAG_LEN);
+                let at = out.as_ptr();
+                for (i, r) in pieces(pt.len(), &sizes).into_iter().enumerate() {
+                    if mix && i % 2 == 1 {
+                        let start = out.len();
+                        out.extend_from_slice(&pt[r]);
+                        enc.encrypt_in_place(&mut out[start..]).unwrap();
+                    } else {
+                        enc.encrypt_append(&pt[r], &mut out).unwrap();
+                    }
+                }
+                assert_eq!(out.as_ptr(), at);
+                out.extend_from_slice(&enc.finish().unwrap());
+                (reference, out)
+            })
+            .expect("an available kernel");
+            prop_assert_eq!(&sealed, &reference, "{:?}", kernel);
+        }
+    }
 
     /// Appending decrypts exactly what decrypting in place does, onto what the buffer held, for any chunking
     /// and mixed with the other calls; the buffer never moves (the caller reserved the room).
