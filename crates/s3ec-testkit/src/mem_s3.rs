@@ -606,9 +606,10 @@ fn parse_uri(uri: &str) -> (String, String, String) {
     )
 }
 
-/// The payload of an `aws-chunked` body (`hex-size[;ext]\r\n data \r\n ... 0\r\n trailers`), which the SDK
-/// sends for PutObject with a trailing checksum.
-fn decode_aws_chunked(body: &[u8]) -> Option<Bytes> {
+/// The payload and trailer lines of an `aws-chunked` body (`hex-size[;ext]\r\n data \r\n ... 0\r\n trailers
+/// \r\n`), which the SDK (and s3ec's own framing) sends for PutObject with a trailing checksum. `None` unless
+/// the body is exactly that: nothing may follow the empty line that ends the trailers.
+fn decode_aws_chunked(body: &[u8]) -> Option<(Bytes, Vec<(String, String)>)> {
     let mut out = Vec::with_capacity(body.len());
     let mut rest = body;
     loop {
@@ -617,7 +618,7 @@ fn decode_aws_chunked(body: &[u8]) -> Option<Bytes> {
         let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
         rest = &rest[eol + 2..];
         if size == 0 {
-            return Some(out.into());
+            break;
         }
         if rest.len() < size + 2 || &rest[size..size + 2] != b"\r\n" {
             return None;
@@ -625,6 +626,76 @@ fn decode_aws_chunked(body: &[u8]) -> Option<Bytes> {
         out.extend_from_slice(&rest[..size]);
         rest = &rest[size + 2..];
     }
+    let mut trailers = Vec::new();
+    loop {
+        let eol = rest.windows(2).position(|w| w == b"\r\n")?;
+        let line = std::str::from_utf8(&rest[..eol]).ok()?;
+        rest = &rest[eol + 2..];
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':')?;
+        trailers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+    }
+    rest.is_empty().then(|| (out.into(), trailers))
+}
+
+/// Checks an aws-chunked put as S3 does: the decoded length against `x-amz-decoded-content-length`, and each
+/// `x-amz-checksum-*` trailer against the payload. `Err` with S3's error code and message.
+fn check_aws_chunked(
+    headers: &[(String, String)],
+    payload: &[u8],
+    trailers: &[(String, String)],
+) -> Result<(), (&'static str, String)> {
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if header("x-amz-decoded-content-length") != Some(payload.len().to_string().as_str()) {
+        return Err((
+            "IncompleteBody",
+            format!(
+                "x-amz-decoded-content-length {:?}, decoded {} bytes",
+                header("x-amz-decoded-content-length"),
+                payload.len()
+            ),
+        ));
+    }
+    let announced = header("x-amz-trailer").map(str::to_ascii_lowercase);
+    for (name, value) in trailers {
+        let Some(algorithm) = name.strip_prefix("x-amz-checksum-") else {
+            continue;
+        };
+        if announced.as_deref() != Some(name.as_str()) {
+            return Err((
+                "InvalidRequest",
+                format!("trailer {name} was not announced"),
+            ));
+        }
+        let algorithm: aws_smithy_checksums::ChecksumAlgorithm = algorithm
+            .parse()
+            .map_err(|_| ("InvalidRequest", format!("unknown checksum {name}")))?;
+        let mut checksum = algorithm.into_impl();
+        checksum.update(payload);
+        let computed = checksum.header_value();
+        if computed.to_str().ok() != Some(value.as_str()) {
+            return Err((
+                "BadDigest",
+                format!("{name}: sent {value}, computed {computed:?}"),
+            ));
+        }
+    }
+    if let Some(name) = announced {
+        if !trailers.iter().any(|(k, _)| *k == name) {
+            return Err((
+                "IncompleteBody",
+                format!("announced trailer {name} missing"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -687,16 +758,22 @@ impl HttpConnector for MemS3 {
                 k == "content-encoding" && v.contains("aws-chunked")
             });
             let body = if chunked {
-                match decode_aws_chunked(&body) {
-                    Some(b) => b,
-                    None => {
-                        return Ok(into_http(MemResponse::s3_error(
-                            400,
-                            "IncompleteBody",
-                            "malformed aws-chunked body",
-                        )))
-                    }
+                let declared = headers
+                    .iter()
+                    .find(|(k, _)| k == "content-length")
+                    .and_then(|(_, v)| v.parse::<usize>().ok());
+                let decoded = decode_aws_chunked(&body).filter(|_| declared == Some(body.len()));
+                let Some((payload, trailers)) = decoded else {
+                    return Ok(into_http(MemResponse::s3_error(
+                        400,
+                        "IncompleteBody",
+                        "malformed aws-chunked body, or not its Content-Length",
+                    )));
+                };
+                if let Err((code, message)) = check_aws_chunked(&headers, &payload, &trailers) {
+                    return Ok(into_http(MemResponse::s3_error(400, code, &message)));
                 }
+                payload
             } else {
                 body
             };
@@ -736,8 +813,47 @@ mod tests {
     #[test]
     fn aws_chunked_bodies_decode() {
         let body = b"5;chunk-signature=x\r\nhello\r\n2\r\n!!\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
-        assert_eq!(decode_aws_chunked(body).as_deref(), Some(&b"hello!!"[..]));
+        let (payload, trailers) = decode_aws_chunked(body).unwrap();
+        assert_eq!(&payload[..], b"hello!!");
+        assert_eq!(
+            trailers,
+            [("x-amz-checksum-crc32".to_string(), "AAAAAA==".to_string())]
+        );
         assert_eq!(decode_aws_chunked(b"5\r\nhel"), None);
+        let mut trailing = body.to_vec();
+        trailing.push(b'x');
+        assert_eq!(decode_aws_chunked(&trailing), None, "bytes after the end");
+    }
+
+    /// S3 checks a trailer checksum against the decoded payload, and the decoded length against its header.
+    #[test]
+    fn aws_chunked_trailers_are_checked_against_the_payload() {
+        let headers = |len: &str| {
+            vec![
+                ("x-amz-decoded-content-length".to_string(), len.to_string()),
+                (
+                    "x-amz-trailer".to_string(),
+                    "x-amz-checksum-crc32".to_string(),
+                ),
+            ]
+        };
+        // CRC32("hello") = 0x3610a686.
+        let good = [("x-amz-checksum-crc32".to_string(), "NhCmhg==".to_string())];
+        assert_eq!(check_aws_chunked(&headers("5"), b"hello", &good), Ok(()));
+        let bad = [("x-amz-checksum-crc32".to_string(), "AAAAAA==".to_string())];
+        assert_eq!(
+            check_aws_chunked(&headers("5"), b"hello", &bad).map_err(|e| e.0),
+            Err("BadDigest")
+        );
+        assert_eq!(
+            check_aws_chunked(&headers("6"), b"hello", &good).map_err(|e| e.0),
+            Err("IncompleteBody")
+        );
+        assert_eq!(
+            check_aws_chunked(&headers("5"), b"hello", &[]).map_err(|e| e.0),
+            Err("IncompleteBody"),
+            "an announced trailer must come"
+        );
     }
 
     #[test]

@@ -36,6 +36,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod aws_chunked;
 mod body;
 mod cbc_range;
 mod client;

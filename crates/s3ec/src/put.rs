@@ -9,8 +9,11 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::put_object::builders::{PutObjectFluentBuilder, PutObjectInputBuilder};
 use aws_sdk_s3::operation::put_object::{PutObjectError, PutObjectInput, PutObjectOutput};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_checksums::ChecksumAlgorithm;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextMut;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -21,7 +24,8 @@ use bytes::{Bytes, BytesMut};
 use s3ec_crypto::{ContentEncryptor, TAG_LEN};
 use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 
-use crate::body::EncryptingBody;
+use crate::aws_chunked::{OwnTrailer, Trailer};
+use crate::body::{wire_len, EncryptingBody, FramingChoice};
 use crate::client::{Client, RequestMaterials, Sealed};
 use crate::error::{required, Error, UsageError};
 use crate::instruction;
@@ -54,9 +58,11 @@ const CHUNK: usize = 1 << 20;
 ///
 /// Streamed bodies go with `UNSIGNED-PAYLOAD`: the payload hash of SigV4 would cost a SHA-256 of the whole
 /// ciphertext and adds nothing the GCM tag (integrity of the content) and TLS (of the transport) do not give.
-/// Over HTTPS the SDK's optional checksum of the ciphertext (CRC32 by default) goes along unless the S3 client
+/// Over HTTPS a checksum of the ciphertext (CRC32 by default, as the SDK's) goes along unless the S3 client
 /// is configured with `request_checksum_calculation(WhenRequired)`; an algorithm set on the put or Object Lock
 /// parameters always send one (`optional_checksum` in `put.rs` says what turning it off costs and keeps).
+/// For in-memory and re-readable bodies s3ec frames the body itself (aws-chunked, the checksum as a trailer
+/// taken while each frame is in cache) instead of leaving it to the SDK, whose framing copies every chunk.
 /// The metadata headers stay signed.
 #[must_use]
 pub struct PutObject {
@@ -256,11 +262,18 @@ impl Plaintext {
         }
     }
 
-    /// The ciphertext body of one attempt: the plaintext from its start, encrypted on the fly by `encryptor`.
-    fn encrypt(&mut self, encryptor: ContentEncryptor) -> Result<SdkBody, Error> {
+    /// The ciphertext body of one attempt: the plaintext from its start, encrypted on the fly by `encryptor`,
+    /// framed as `framing` is chosen before the request goes.
+    fn encrypt(
+        &mut self,
+        encryptor: ContentEncryptor,
+        framing: FramingChoice,
+    ) -> Result<SdkBody, Error> {
         let r = match self {
             Self::Memory(b) => {
-                return Ok(EncryptingBody::from_bytes(b.clone(), encryptor).into_sdk_body())
+                return Ok(EncryptingBody::from_bytes(b.clone(), encryptor, None)
+                    .framed_by(framing)
+                    .into_sdk_body())
             }
             Self::Reopenable(r) => r,
         };
@@ -271,7 +284,11 @@ impl Plaintext {
             .ok_or(Error::Usage(UsageError::Unsupported(
                 "the put's body can no longer be re-read for a retry",
             )))?;
-        Ok(EncryptingBody::new(ByteStream::new(fresh), encryptor, r.len).into_sdk_body())
+        Ok(
+            EncryptingBody::new(ByteStream::new(fresh), encryptor, r.len, None)
+                .framed_by(framing)
+                .into_sdk_body(),
+        )
     }
 }
 
@@ -297,6 +314,7 @@ async fn put_restarting(
     // The input builder is not Clone (it holds the body); a body-less copy serves as the template.
     let template = rebuild(client.s3().put_object(), inner.as_input());
     let guard = instruction::Guard::of_put(&inner);
+    let plan = put_checksum(client.s3().config(), inner.as_input());
     let mut first = Some(inner);
     let mut attempt = 1;
     loop {
@@ -313,12 +331,29 @@ async fn put_restarting(
         let builder = first
             .take()
             .unwrap_or_else(|| rebuild(client.s3().put_object(), template.as_input()));
-        let body = plaintext.encrypt(encryptor)?;
+        let framing = FramingChoice::default();
+        let body = plaintext.encrypt(encryptor, framing.clone())?;
         let request = strip_plaintext_checksums(builder)
             .set_metadata(Some(metadata))
             .content_length((plaintext.len() + TAG_LEN as u64) as i64)
             .set_body(Some(ByteStream::new(body)));
-        match send_streamed(request).await {
+        let sent = match plan {
+            PutChecksum::Sdk => send_streamed(request).await,
+            own => {
+                let checksum = OwnChecksum {
+                    plan: own,
+                    framing,
+                    plain_len: plaintext.len(),
+                };
+                request
+                    .set_checksum_algorithm(None)
+                    .customize()
+                    .interceptor(checksum)
+                    .send()
+                    .await
+            }
+        };
+        match sent {
             Ok(out) => {
                 write_instruction_file(&client, bucket, key, instruction_file, &guard).await?;
                 return Ok(out);
@@ -335,8 +370,8 @@ async fn put_restarting(
     }
 }
 
-/// Sends a put whose body the SDK cannot read in advance, with the optional checksum chosen by
-/// [`optional_checksum`].
+/// Sends a put whose body the SDK cannot read in advance and s3ec does not frame itself (a spooled body, or a
+/// checksum s3ec does not compute), with the SDK's optional checksum chosen by [`optional_checksum`].
 ///
 /// Such a body goes with `UNSIGNED-PAYLOAD` (the SDK cannot hash it before sending; the GCM tag protects the
 /// content and TLS the transport).
@@ -355,9 +390,9 @@ async fn send_streamed(
 ///
 /// By default the client's choice stands, and the SDK's default sends a CRC32 of the ciphertext, which S3
 /// verifies on arrival. A user may turn it off with `request_checksum_calculation(WhenRequired)` on the S3
-/// client's config: that saves a CRC pass over the ciphertext and the copy of every frame the SDK's aws-chunked
-/// encoding makes (about a third of the CPU time of an in-memory put; `cargo xtask bench client pipeline`),
-/// and the content stays protected end to end: TLS authenticates the transport, and the GCM tag (with key
+/// client's config: that saves the checksum's pass over the ciphertext (and, for the bodies the SDK frames, the
+/// copy of every chunk its aws-chunked encoding makes; `cargo xtask bench client pipeline` shows both), and
+/// the content stays protected end to end: TLS authenticates the transport, and the GCM tag (with key
 /// commitment for the committing suites) fails on any corrupted byte at every read, releasing nothing. What the
 /// checksum adds is catching such a corruption at the put rather than at the first get, and it is what S3 asks
 /// of puts into Object Lock buckets (default retention included), which is why it is not off by default.
@@ -412,6 +447,127 @@ impl Intercept for OptionalChecksum {
             cfg.interceptor_state().store_put(choice);
         }
         Ok(())
+    }
+}
+
+/// How the ciphertext of a put that s3ec frames itself (an in-memory or re-readable body, see
+/// [`put_restarting`]) is checksummed: a value computed once per put by [`put_checksum`], carried out by
+/// [`OwnChecksum`] when the request's endpoint is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PutChecksum {
+    /// No checksum: the GCM tag alone protects the content (the client is configured `WhenRequired`).
+    Off,
+    /// The put asked for this checksum (an algorithm, or Object Lock fields): sent over any endpoint.
+    Asked(ChecksumAlgorithm),
+    /// The client's optional checksum (the SDK's default, CRC32): sent over HTTPS only, as the SDK does, for
+    /// over plain HTTP an unsigned trailer adds nothing a signed request would not and some S3-compatible
+    /// stores refuse it.
+    Optional(ChecksumAlgorithm),
+    /// An algorithm s3ec does not compute (the xxHash family): left to the SDK, framing and all.
+    Sdk,
+}
+
+/// The [`PutChecksum`] of a put: what it asked for (an algorithm; Object Lock fields, for which S3 requires a
+/// checksum), else the S3 client's configuration (the SDK's default is a CRC32 of every put).
+///
+/// s3ec sends the checksum itself, as the trailer of an aws-chunked body it frames while encrypting
+/// ([`crate::aws_chunked`]), rather than through the SDK, whose framing copies every chunk.
+fn put_checksum(config: &aws_sdk_s3::Config, input: &PutObjectInputBuilder) -> PutChecksum {
+    let object_lock = input.get_object_lock_mode().is_some()
+        || input.get_object_lock_retain_until_date().is_some()
+        || input.get_object_lock_legal_hold_status().is_some();
+    match input.get_checksum_algorithm() {
+        Some(asked) => match own_algorithm(asked.as_str()) {
+            Some(algorithm) => PutChecksum::Asked(algorithm),
+            None => PutChecksum::Sdk,
+        },
+        None if object_lock => PutChecksum::Asked(ChecksumAlgorithm::Crc32),
+        None => match config.request_checksum_calculation() {
+            Some(RequestChecksumCalculation::WhenRequired) => PutChecksum::Off,
+            _ => PutChecksum::Optional(ChecksumAlgorithm::Crc32),
+        },
+    }
+}
+
+/// The checksum algorithms s3ec computes itself, by S3's name for them.
+fn own_algorithm(name: &str) -> Option<ChecksumAlgorithm> {
+    match name.to_ascii_uppercase().as_str() {
+        "CRC32" => Some(ChecksumAlgorithm::Crc32),
+        "CRC32C" => Some(ChecksumAlgorithm::Crc32c),
+        "CRC64NVME" => Some(ChecksumAlgorithm::Crc64Nvme),
+        "SHA1" => Some(ChecksumAlgorithm::Sha1),
+        "SHA256" => Some(ChecksumAlgorithm::Sha256),
+        _ => None,
+    }
+}
+
+/// Carries out a [`PutChecksum`] (other than [`PutChecksum::Sdk`]) on one attempt: keeps the SDK's own
+/// checksum off, and once the endpoint is known, chooses the body's framing and, for a trailer, sets the
+/// request's aws-chunked headers and signing mode (see [`OwnTrailer`]).
+#[derive(Debug)]
+struct OwnChecksum {
+    plan: PutChecksum,
+    framing: FramingChoice,
+    plain_len: u64,
+}
+
+impl Intercept for OwnChecksum {
+    fn name(&self) -> &'static str {
+        "s3ec::OwnChecksum"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        _context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // The SDK would wrap the body in its own aws-chunked framing a second time.
+        cfg.interceptor_state()
+            .store_put(RequestChecksumCalculation::WhenRequired);
+        Ok(())
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let https = context
+            .request()
+            .uri()
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("https:"));
+        let algorithm = match self.plan {
+            PutChecksum::Asked(a) => Some(a),
+            PutChecksum::Optional(a) if https => Some(a),
+            _ => None,
+        };
+        self.framing.choose(algorithm);
+        let Some(algorithm) = algorithm else {
+            return Ok(());
+        };
+        let trailer = Trailer::new(algorithm);
+        OwnTrailer {
+            name: trailer.name(),
+            algorithm: s3_name(algorithm),
+            decoded_len: self.plain_len + TAG_LEN as u64,
+            encoded_len: wire_len(self.plain_len, Some(&trailer)),
+        }
+        .apply(context.request_mut(), cfg);
+        Ok(())
+    }
+}
+
+/// S3's name of a checksum algorithm (`x-amz-sdk-checksum-algorithm`).
+fn s3_name(algorithm: ChecksumAlgorithm) -> &'static str {
+    match algorithm {
+        ChecksumAlgorithm::Crc32c => "CRC32C",
+        ChecksumAlgorithm::Crc64Nvme => "CRC64NVME",
+        ChecksumAlgorithm::Sha1 => "SHA1",
+        ChecksumAlgorithm::Sha256 => "SHA256",
+        _ => "CRC32",
     }
 }
 
@@ -587,7 +743,8 @@ pub(crate) async fn encrypt_body(
         if low > max {
             return Err(UsageError::TooLarge { max }.into());
         }
-        let stream = ByteStream::new(EncryptingBody::new(body, encryptor, low).into_sdk_body());
+        let stream =
+            ByteStream::new(EncryptingBody::new(body, encryptor, low, None).into_sdk_body());
         return Ok((
             CipherBody {
                 stream,

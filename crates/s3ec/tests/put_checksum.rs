@@ -1,7 +1,7 @@
-//! Which puts carry the SDK's optional checksum of the ciphertext over HTTPS (see `optional_checksum` in
-//! `put.rs`): the S3 client's choice (the SDK's CRC32 by default; none when it is configured `WhenRequired`,
-//! the GCM tag authenticating the content end to end), and always one when the put asks for it (an algorithm
-//! on the put, Object Lock parameters).
+//! Which puts carry a checksum of the ciphertext (see `put_checksum` in `put.rs`): over HTTPS the S3 client's
+//! choice (a CRC32 by default, as the SDK's; none when it is configured `WhenRequired`, the GCM tag
+//! authenticating the content end to end), and always one when the put asks for it (an algorithm on the put,
+//! Object Lock parameters). s3ec frames such a body itself, aws-chunked with the checksum as a trailer.
 //!
 //! The in-memory S3 of the testkit, behind the SDK's HTTP connector seam, records each PutObject (and serves it
 //! back, so each object is read through the client too).
@@ -28,10 +28,18 @@ fn checksums(put: &MemRequest) -> Vec<String> {
 }
 
 fn client(mem: &MemS3, configured: Option<RequestChecksumCalculation>) -> s3ec::Client {
+    client_at(mem, configured, "https://s3.test.invalid")
+}
+
+fn client_at(
+    mem: &MemS3,
+    configured: Option<RequestChecksumCalculation>,
+    endpoint: &str,
+) -> s3ec::Client {
     let connector = SharedHttpConnector::new(mem.clone());
     let mut conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url("https://s3.test.invalid")
+        .endpoint_url(endpoint)
         .region(Region::new("us-west-2"))
         .credentials_provider(Credentials::new("id", "secret", None, None, "test"))
         .force_path_style(true)
@@ -83,12 +91,64 @@ async fn put(
     puts.remove(0)
 }
 
+/// The body's own aws-chunked framing, as S3 reads it: MemS3 decodes it strictly (every chunk, the end, the
+/// Content-Length) and checks the trailer's checksum against the decoded ciphertext, as S3 does.
+fn check_own_framing(sent: &MemRequest, trailer: &str, algorithm: &str) {
+    assert_eq!(checksums(sent), [trailer]);
+    assert_eq!(sent.header("content-encoding"), Some("aws-chunked"));
+    assert_eq!(
+        sent.header("x-amz-content-sha256"),
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    );
+    assert_eq!(sent.header("x-amz-decoded-content-length"), Some("614416"));
+    assert_eq!(sent.header("x-amz-sdk-checksum-algorithm"), Some(algorithm));
+    // The checksum goes with the ciphertext the server stores.
+    assert_eq!(sent.body.len(), 600 * 1024 + 16);
+}
+
 #[tokio::test]
-async fn a_put_carries_the_sdks_default_checksum() {
+async fn a_put_carries_a_crc32_by_default_as_the_sdk_does() {
     let mem = MemS3::new();
     let client = client(&mem, None);
     let sent = put(&mem, &client, "default", |b| b).await;
-    assert_eq!(checksums(&sent), ["x-amz-checksum-crc32"]);
+    check_own_framing(&sent, "x-amz-checksum-crc32", "CRC32");
+}
+
+#[tokio::test]
+async fn every_algorithm_s3ec_computes_goes_as_its_own_trailer_and_verifies() {
+    let mem = MemS3::new();
+    let client = client(&mem, Some(RequestChecksumCalculation::WhenRequired));
+    for (algorithm, trailer, name) in [
+        (ChecksumAlgorithm::Crc32, "x-amz-checksum-crc32", "CRC32"),
+        (ChecksumAlgorithm::Crc32C, "x-amz-checksum-crc32c", "CRC32C"),
+        (
+            ChecksumAlgorithm::Crc64Nvme,
+            "x-amz-checksum-crc64nvme",
+            "CRC64NVME",
+        ),
+        (ChecksumAlgorithm::Sha1, "x-amz-checksum-sha1", "SHA1"),
+        (ChecksumAlgorithm::Sha256, "x-amz-checksum-sha256", "SHA256"),
+    ] {
+        let key = format!("asked-{name}");
+        let sent = put(&mem, &client, &key, |b| b.checksum_algorithm(algorithm)).await;
+        check_own_framing(&sent, trailer, name);
+    }
+}
+
+/// Over plain HTTP the client's optional checksum is not sent (as the SDK, which would sign every chunk
+/// instead), but one the put asks for is.
+#[tokio::test]
+async fn over_plain_http_only_a_checksum_the_put_asks_for_is_sent() {
+    let mem = MemS3::new();
+    let client = client_at(&mem, None, "http://s3.test.invalid");
+    let sent = put(&mem, &client, "optional", |b| b).await;
+    assert_eq!(checksums(&sent), Vec::<String>::new());
+    assert_eq!(sent.header("content-length"), Some("614416"));
+    let sent = put(&mem, &client, "asked", |b| {
+        b.checksum_algorithm(ChecksumAlgorithm::Crc32C)
+    })
+    .await;
+    check_own_framing(&sent, "x-amz-checksum-crc32c", "CRC32C");
 }
 
 #[tokio::test]
@@ -117,9 +177,7 @@ async fn a_checksum_asked_for_is_sent_over_the_ciphertext() {
         b.checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
     })
     .await;
-    assert_eq!(checksums(&sent), ["x-amz-checksum-crc64nvme"]);
-    // The checksum goes with the ciphertext the server stores.
-    assert_eq!(sent.body.len(), 600 * 1024 + 16);
+    check_own_framing(&sent, "x-amz-checksum-crc64nvme", "CRC64NVME");
 }
 
 #[tokio::test]
@@ -131,5 +189,5 @@ async fn an_object_lock_put_carries_a_checksum_as_s3_requires() {
             .object_lock_retain_until_date(DateTime::from_secs(4_102_444_800))
     })
     .await;
-    assert_eq!(checksums(&sent), ["x-amz-checksum-crc32"]);
+    check_own_framing(&sent, "x-amz-checksum-crc32", "CRC32");
 }
