@@ -95,13 +95,17 @@ async fn put(
 /// Content-Length) and checks the trailer's checksum against the decoded ciphertext, as S3 does.
 fn check_own_framing(sent: &MemRequest, trailer: &str, algorithm: &str) {
     assert_eq!(checksums(sent), [trailer]);
-    assert_eq!(sent.header("content-encoding"), Some("aws-chunked"));
+    check_own_framing_encoded(sent, "aws-chunked");
+    assert_eq!(sent.header("x-amz-sdk-checksum-algorithm"), Some(algorithm));
+}
+
+fn check_own_framing_encoded(sent: &MemRequest, encoding: &str) {
+    assert_eq!(sent.header("content-encoding"), Some(encoding));
     assert_eq!(
         sent.header("x-amz-content-sha256"),
         Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
     );
     assert_eq!(sent.header("x-amz-decoded-content-length"), Some("614416"));
-    assert_eq!(sent.header("x-amz-sdk-checksum-algorithm"), Some(algorithm));
     // The checksum goes with the ciphertext the server stores.
     assert_eq!(sent.body.len(), 600 * 1024 + 16);
 }
@@ -190,4 +194,14 @@ async fn an_object_lock_put_carries_a_checksum_as_s3_requires() {
     })
     .await;
     check_own_framing(&sent, "x-amz-checksum-crc32", "CRC32");
+}
+
+/// A Content-Encoding the caller sets (the plaintext was gzipped, say) stays, after the framing's own, as S3
+/// expects it (`aws-chunked,gzip`; S3 stores `gzip`).
+#[tokio::test]
+async fn a_callers_content_encoding_is_kept_after_aws_chunked() {
+    let mem = MemS3::new();
+    let client = client(&mem, None);
+    let sent = put(&mem, &client, "gzipped", |b| b.content_encoding("gzip")).await;
+    check_own_framing_encoded(&sent, "aws-chunked,gzip");
 }
