@@ -61,7 +61,7 @@ const CHUNK: usize = 1 << 20;
 /// Over HTTPS a checksum of the ciphertext (CRC32 by default, as the SDK's) goes along unless the S3 client
 /// is configured with `request_checksum_calculation(WhenRequired)`; an algorithm set on the put or Object Lock
 /// parameters always send one (`optional_checksum` in `put.rs` says what turning it off costs and keeps).
-/// For in-memory and re-readable bodies s3ec frames the body itself (aws-chunked, the checksum as a trailer
+/// For a body of known length s3ec frames the body itself (aws-chunked, the checksum as a trailer
 /// taken while each frame is in cache) instead of leaving it to the SDK, whose framing copies every chunk.
 /// The metadata headers stay signed.
 #[must_use]
@@ -221,15 +221,16 @@ impl PutObject {
         } = sealed;
         let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
         let guard = instruction::Guard::of_put(&inner);
+        let plan = put_checksum(client.s3().config(), inner.as_input());
         let (body, len) = encrypt_body(body, encryptor, max, client.options().buffer_size).await?;
         let request = strip_plaintext_checksums(inner)
             .set_metadata(Some(metadata))
             .content_length(len as i64)
             .set_body(Some(body.stream));
-        let out = if body.streamed {
-            send_streamed(request).await
-        } else {
-            request.send().await
+        let out = match body.framing {
+            Some((framing, plain_len)) => send_framed(request, plan, framing, plain_len).await,
+            None if body.streamed => send_streamed(request).await,
+            None => request.send().await,
         };
         let out = out.map_err(|e| Error::s3("PutObject", e))?;
         drop(body.spool_guard);
@@ -337,23 +338,7 @@ async fn put_restarting(
             .set_metadata(Some(metadata))
             .content_length((plaintext.len() + TAG_LEN as u64) as i64)
             .set_body(Some(ByteStream::new(body)));
-        let sent = match plan {
-            PutChecksum::Sdk => send_streamed(request).await,
-            own => {
-                let checksum = OwnChecksum {
-                    plan: own,
-                    framing,
-                    plain_len: plaintext.len(),
-                };
-                request
-                    .set_checksum_algorithm(None)
-                    .customize()
-                    .interceptor(checksum)
-                    .send()
-                    .await
-            }
-        };
-        match sent {
+        match send_framed(request, plan, framing, plaintext.len()).await {
             Ok(out) => {
                 write_instruction_file(&client, bucket, key, instruction_file, &guard).await?;
                 return Ok(out);
@@ -366,6 +351,32 @@ async fn put_restarting(
                 attempt += 1;
             }
             Err(e) => return Err(Error::s3("PutObject", e)),
+        }
+    }
+}
+
+/// Sends a put whose body s3ec encrypts on the fly ([`EncryptingBody`] over `plain_len` bytes of plaintext,
+/// framed as `framing` is chosen) with the checksum `plan` asks for: s3ec's own trailer, or the SDK's.
+async fn send_framed(
+    request: PutObjectFluentBuilder,
+    plan: PutChecksum,
+    framing: FramingChoice,
+    plain_len: u64,
+) -> Result<PutObjectOutput, SdkError<PutObjectError, HttpResponse>> {
+    match plan {
+        PutChecksum::Sdk => send_streamed(request).await,
+        own => {
+            let checksum = OwnChecksum {
+                plan: own,
+                framing,
+                plain_len,
+            };
+            request
+                .set_checksum_algorithm(None)
+                .customize()
+                .interceptor(checksum)
+                .send()
+                .await
         }
     }
 }
@@ -726,8 +737,10 @@ pub(crate) fn strip_plaintext_checksums(b: PutObjectFluentBuilder) -> PutObjectF
 pub(crate) struct CipherBody {
     pub(crate) stream: ByteStream,
     pub(crate) spool_guard: Option<tempfile::TempPath>,
-    /// Not an in-memory body (encrypted on the fly, or a spool file): sent without the optional checksum.
+    /// Not an in-memory body (encrypted on the fly, or a spool file).
     pub(crate) streamed: bool,
+    /// For a body encrypted on the fly: its framing, chosen when the request goes, and the plaintext length.
+    pub(crate) framing: Option<(FramingChoice, u64)>,
 }
 
 /// Chooses how to encrypt a streamed `body`: on the fly (known length, not retried) or spooled (unknown length,
@@ -743,13 +756,18 @@ pub(crate) async fn encrypt_body(
         if low > max {
             return Err(UsageError::TooLarge { max }.into());
         }
-        let stream =
-            ByteStream::new(EncryptingBody::new(body, encryptor, low, None).into_sdk_body());
+        let framing = FramingChoice::default();
+        let stream = ByteStream::new(
+            EncryptingBody::new(body, encryptor, low, None)
+                .framed_by(framing.clone())
+                .into_sdk_body(),
+        );
         return Ok((
             CipherBody {
                 stream,
                 spool_guard: None,
                 streamed: true,
+                framing: Some((framing, low)),
             },
             low + TAG_LEN as u64,
         ));
@@ -834,6 +852,7 @@ impl NamedSpool {
                         stream: ByteStream::from(b),
                         spool_guard: None,
                         streamed: false,
+                        framing: None,
                     },
                     len,
                 ))
@@ -851,6 +870,7 @@ impl NamedSpool {
                         stream,
                         spool_guard: Some(path),
                         streamed: true,
+                        framing: None,
                     },
                     len,
                 ))

@@ -205,3 +205,43 @@ async fn a_callers_content_encoding_is_kept_after_aws_chunked() {
     let sent = put(&mem, &client, "gzipped", |b| b.content_encoding("gzip")).await;
     check_own_framing_encoded(&sent, "aws-chunked,gzip");
 }
+
+/// A body that cannot be read twice (an open file handle) carries the checksum trailer the same way (s3ec
+/// frames it too, in its own 256 KiB chunks).
+#[tokio::test]
+async fn a_body_read_once_carries_the_checksum_trailer_too() {
+    let mem = MemS3::new();
+    let client = client(&mem, None);
+    let plain: Vec<u8> = (0..600 * 1024).map(|i| (i * 7 + i / 1000) as u8).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plain");
+    std::fs::write(&path, &plain).unwrap();
+    let file = tokio::fs::File::open(&path).await.unwrap();
+    let body = ByteStream::read_from().file(file).build().await.unwrap();
+    assert!(body.into_inner().try_clone().is_none(), "a body read once");
+    let file = tokio::fs::File::open(&path).await.unwrap();
+    let body = ByteStream::read_from().file(file).build().await.unwrap();
+    client
+        .put_object()
+        .bucket("b")
+        .key("once")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let mut back = Vec::new();
+    client
+        .get_object()
+        .bucket("b")
+        .key("once")
+        .send_into(&mut back)
+        .await
+        .unwrap();
+    assert!(back == plain, "round trip differs");
+    let sent = mem
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PUT" && r.key == "once")
+        .expect("the put");
+    check_own_framing(&sent, "x-amz-checksum-crc32", "CRC32");
+}
