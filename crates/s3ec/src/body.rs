@@ -129,13 +129,6 @@ impl EncryptingBody {
         body
     }
 
-    /// Sets the framing and starts the first frame.
-    fn frame_with(&mut self, trailer: Option<Trailer>) {
-        self.unsent = wire_len(self.declared, trailer.as_ref());
-        self.trailer = trailer;
-        self.frame = self.fresh_frame();
-    }
-
     /// The length of the body on the wire (its Content-Length).
     #[cfg(test)]
     fn wire_len(&self) -> u64 {
@@ -159,6 +152,20 @@ impl EncryptingBody {
         let mut frame = self.pool.take();
         frame.resize(self.content_start(), 0);
         frame
+    }
+
+    /// Sets the framing and starts the first frame, in the buffer already at hand (a body whose framing was
+    /// deferred got one when it was made).
+    fn frame_with(&mut self, trailer: Option<Trailer>) {
+        self.unsent = wire_len(self.declared, trailer.as_ref());
+        self.trailer = trailer;
+        let mut frame = std::mem::take(&mut self.frame);
+        if frame.capacity() < FRAME_CAPACITY {
+            frame = self.pool.take();
+        }
+        frame.clear();
+        frame.resize(self.content_start(), 0);
+        self.frame = frame;
     }
 
     /// Encrypts as much of `pending` as the frame has room for; `Some` with the frame once it is full.

@@ -63,12 +63,28 @@ async fn put(
     key: &str,
     customize: impl FnOnce(PutObjectFluentBuilder) -> PutObjectFluentBuilder,
 ) -> MemRequest {
-    let plain: Vec<u8> = (0..600 * 1024).map(|i| (i * 7 + i / 1000) as u8).collect();
+    put_body(mem, client, key, ByteStream::from(plaintext()), customize).await
+}
+
+/// The plaintext every test puts: 600 KiB, several frames.
+fn plaintext() -> Vec<u8> {
+    (0..600 * 1024).map(|i| (i * 7 + i / 1000) as u8).collect()
+}
+
+/// As [`put`], with `body` (which must hold [`plaintext`]).
+async fn put_body(
+    mem: &MemS3,
+    client: &s3ec::Client,
+    key: &str,
+    body: ByteStream,
+    customize: impl FnOnce(PutObjectFluentBuilder) -> PutObjectFluentBuilder,
+) -> MemRequest {
+    let plain = plaintext();
     client
         .put_object()
         .bucket("b")
         .key(key)
-        .body(ByteStream::from(plain.clone()))
+        .body(body)
         .customize_request(customize)
         .send()
         .await
@@ -212,36 +228,17 @@ async fn a_callers_content_encoding_is_kept_after_aws_chunked() {
 async fn a_body_read_once_carries_the_checksum_trailer_too() {
     let mem = MemS3::new();
     let client = client(&mem, None);
-    let plain: Vec<u8> = (0..600 * 1024).map(|i| (i * 7 + i / 1000) as u8).collect();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plain");
-    std::fs::write(&path, &plain).unwrap();
-    let file = tokio::fs::File::open(&path).await.unwrap();
-    let body = ByteStream::read_from().file(file).build().await.unwrap();
-    assert!(body.into_inner().try_clone().is_none(), "a body read once");
-    let file = tokio::fs::File::open(&path).await.unwrap();
-    let body = ByteStream::read_from().file(file).build().await.unwrap();
-    client
-        .put_object()
-        .bucket("b")
-        .key("once")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let mut back = Vec::new();
-    client
-        .get_object()
-        .bucket("b")
-        .key("once")
-        .send_into(&mut back)
-        .await
-        .unwrap();
-    assert!(back == plain, "round trip differs");
-    let sent = mem
-        .requests()
-        .into_iter()
-        .find(|r| r.method == "PUT" && r.key == "once")
-        .expect("the put");
+    std::fs::write(&path, plaintext()).unwrap();
+    let open = || async {
+        let file = tokio::fs::File::open(&path).await.unwrap();
+        ByteStream::read_from().file(file).build().await.unwrap()
+    };
+    assert!(
+        open().await.into_inner().try_clone().is_none(),
+        "a body read once"
+    );
+    let sent = put_body(&mem, &client, "once", open().await, |b| b).await;
     check_own_framing(&sent, "x-amz-checksum-crc32", "CRC32");
 }
