@@ -35,6 +35,8 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 
 const MIB: usize = 1024 * 1024;
+/// Part size of the pipeline's multipart uploads.
+const UPLOAD_PART: usize = 8 * MIB;
 
 pub fn run(args: &[String]) -> Result<()> {
     let rounds: usize = match args.iter().position(|a| a == "--rounds") {
@@ -180,6 +182,22 @@ impl HttpConnector for MemS3 {
                     let mut r = ok(200);
                     r.headers_mut().insert("etag", "\"bench\"");
                     r
+                }
+                // Multipart: create and complete answer at once (the parts are PUTs, consumed below; nothing is
+                // joined, so no copy of the object is counted).
+                "POST" => {
+                    while let Some(frame) = body.frame().await {
+                        frame.expect("body frame");
+                    }
+                    let create = request.uri().contains("?uploads");
+                    let xml = if create {
+                        "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>u</Key>\
+                         <UploadId>bench</UploadId></InitiateMultipartUploadResult>"
+                    } else {
+                        "<CompleteMultipartUploadResult><Bucket>b</Bucket><Key>u</Key>\
+                         <ETag>\"bench\"</ETag></CompleteMultipartUploadResult>"
+                    };
+                    Response::new(StatusCode::try_from(200).unwrap(), SdkBody::from(xml))
                 }
                 "PUT" => {
                     let mut n = 0usize;
@@ -464,6 +482,17 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
                         .send()
                         .await?;
                 }
+                "upload" => {
+                    client
+                        .upload()
+                        .bucket("b")
+                        .key("u")
+                        .body(ByteStream::from(plain.clone()))
+                        .part_size(UPLOAD_PART as u64)
+                        .concurrency(2)
+                        .send()
+                        .await?;
+                }
                 "spooled" => {
                     let out = spooling_client(&client)?
                         .get_object()
@@ -519,6 +548,31 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
         }
     }
     let put_peak = kib("VmHWM:");
+    // Multipart uploads of the same bytes: 8 MiB parts, two at once; the parallel path (parts encrypted as
+    // segments on blocking threads) and the one-stream path (parts encrypted in order on the caller's task).
+    let mut uploads = (Vec::new(), Vec::new());
+    let mut uploads_one_stream = (Vec::new(), Vec::new());
+    let mut uploads_no_crc = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        engine.round()?;
+        for (c, threshold, times) in [
+            (&client, 0, &mut uploads),
+            (&client, u64::MAX, &mut uploads_one_stream),
+            (&no_crc, 0, &mut uploads_no_crc),
+        ] {
+            let t = Timer::start();
+            c.upload()
+                .bucket("b")
+                .key("u")
+                .body(ByteStream::from(plain.clone()))
+                .part_size(UPLOAD_PART as u64)
+                .concurrency(2)
+                .parallel_threshold(threshold)
+                .send()
+                .await?;
+            t.stop(&mut times.0, &mut times.1);
+        }
+    }
     let mut reused = Vec::new();
     // The first read sizes the reused buffer.
     client
@@ -659,6 +713,20 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
         "       peak RSS {:.0} MiB above a baseline of {:.0} MiB (which holds the plaintext)",
         mib(put_peak.saturating_sub(base)),
         mib(base)
+    );
+    println!(
+        "  upload (Client::upload, {} MiB parts, 2 at once, parallel: parts encrypted as segments on 2 cores; the bench's \
+         server answers create and complete at once and consumes the parts): {}",
+        UPLOAD_PART / MIB,
+        against(size, &uploads, &engine.seal)
+    );
+    println!(
+        "  upload, one stream (parallel_threshold u64::MAX: parts encrypted in order on the caller's task): {}",
+        against(size, &uploads_one_stream, &engine.seal)
+    );
+    println!(
+        "  upload, parallel, S3 client configured request_checksum_calculation(WhenRequired) (no CRC): {}",
+        against(size, &uploads_no_crc, &engine.seal)
     );
     println!(
         "  get into a reused buffer (GetObject::send_into, authenticated): {}",

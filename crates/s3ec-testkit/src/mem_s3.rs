@@ -640,6 +640,36 @@ fn decode_aws_chunked(body: &[u8]) -> Option<(Bytes, Vec<(String, String)>)> {
     rest.is_empty().then(|| (out.into(), trailers))
 }
 
+/// Checks the `x-amz-checksum-<algorithm>` headers of a put with a plain body (PutObject, UploadPart) against
+/// the body, as S3 does: `BadDigest` on a mismatch. (`x-amz-checksum-type`, `-algorithm` and `-mode` name no
+/// value.)
+fn check_checksum_headers(
+    headers: &[(String, String)],
+    payload: &[u8],
+) -> Result<(), (&'static str, String)> {
+    for (name, value) in headers {
+        let Some(algorithm) = name.strip_prefix("x-amz-checksum-") else {
+            continue;
+        };
+        if matches!(algorithm, "type" | "algorithm" | "mode") {
+            continue;
+        }
+        let algorithm: aws_smithy_checksums::ChecksumAlgorithm = algorithm
+            .parse()
+            .map_err(|_| ("InvalidRequest", format!("unknown checksum {name}")))?;
+        let mut checksum = algorithm.into_impl();
+        checksum.update(payload);
+        let computed = checksum.header_value();
+        if computed.to_str().ok() != Some(value.as_str()) {
+            return Err((
+                "BadDigest",
+                format!("{name}: sent {value}, computed {computed:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks an aws-chunked put as S3 does: the decoded length against `x-amz-decoded-content-length`, and each
 /// `x-amz-checksum-*` trailer against the payload. `Err` with S3's error code and message.
 fn check_aws_chunked(
@@ -775,6 +805,11 @@ impl HttpConnector for MemS3 {
                 }
                 payload
             } else {
+                if method == "PUT" {
+                    if let Err((code, message)) = check_checksum_headers(&headers, &body) {
+                        return Ok(into_http(MemResponse::s3_error(400, code, &message)));
+                    }
+                }
                 body
             };
             let req = MemRequest {
@@ -793,6 +828,25 @@ impl HttpConnector for MemS3 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checksum_headers_are_checked_against_the_body() {
+        let with = |name: &str, value: &str| vec![(name.to_string(), value.to_string())];
+        let crc = "x-amz-checksum-crc32";
+        assert_eq!(
+            check_checksum_headers(&with(crc, "NhCmhg=="), b"hello"),
+            Ok(())
+        );
+        assert_eq!(
+            check_checksum_headers(&with(crc, "AAAAAA=="), b"hello").map_err(|e| e.0),
+            Err("BadDigest")
+        );
+        assert_eq!(
+            check_checksum_headers(&with("x-amz-checksum-type", "FULL_OBJECT"), b"hello"),
+            Ok(())
+        );
+        assert_eq!(check_checksum_headers(&[], b"hello"), Ok(()));
+    }
 
     #[test]
     fn ranges_follow_rfc9110_and_s3() {

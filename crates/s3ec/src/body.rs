@@ -14,6 +14,7 @@ use s3ec_crypto::{ContentEncryptor, TAG_LEN};
 use tokio::sync::mpsc;
 
 use crate::aws_chunked::{encoded_len, write_length_line, Trailer, HEADER_ROOM};
+use crate::buffer_pool::BufferPool;
 use crate::error::{Error, UsageError};
 
 type BoxStdError = Box<dyn std::error::Error + Send + Sync>;
@@ -44,7 +45,7 @@ pub(crate) struct EncryptingBody {
     pending: Bytes,
     /// The frame being filled: the length line's room (aws-chunked only), then ciphertext.
     frame: Vec<u8>,
-    pool: FramePool,
+    pool: BufferPool,
     // The cipher context is Send but not Sync; the SDK wants Sync bodies. The lock is never contended.
     encryptor: Option<Mutex<ContentEncryptor>>,
     trailer: Option<Trailer>,
@@ -117,7 +118,7 @@ impl EncryptingBody {
             source,
             pending,
             frame: Vec::new(),
-            pool: FramePool::default(),
+            pool: BufferPool::new(POOL_KEEPS, FRAME_CAPACITY),
             encryptor: Some(Mutex::new(encryptor)),
             trailer: None,
             undecided: None,
@@ -315,52 +316,8 @@ impl Body for EncryptingBody {
     }
 }
 
-/// Frame buffers lent to the HTTP stack and given back when it drops them. Ciphertext is no secret, so
-/// nothing is wiped.
-#[derive(Clone, Default)]
-struct FramePool(Arc<Mutex<Vec<Vec<u8>>>>);
-
-/// Buffers kept for reuse: the frame being filled, the one being sent, one in flight between them.
+/// Frame buffers kept for reuse: the frame being filled, the one being sent, one in flight between them.
 const POOL_KEEPS: usize = 3;
-
-impl FramePool {
-    /// An empty buffer with room for a frame.
-    fn take(&self) -> Vec<u8> {
-        let kept = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        kept.unwrap_or_else(|| Vec::with_capacity(FRAME_CAPACITY))
-    }
-
-    /// `buf` as `Bytes`, without a copy; its memory comes back to the pool when the last `Bytes` goes.
-    fn lend(&self, buf: Vec<u8>) -> Bytes {
-        Bytes::from_owner(Lent {
-            buf,
-            pool: self.clone(),
-        })
-    }
-}
-
-/// A frame buffer out on loan.
-struct Lent {
-    buf: Vec<u8>,
-    pool: FramePool,
-}
-
-impl AsRef<[u8]> for Lent {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
-    }
-}
-
-impl Drop for Lent {
-    fn drop(&mut self) {
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        let mut kept = self.pool.0.lock().unwrap_or_else(|p| p.into_inner());
-        if kept.len() < POOL_KEEPS && buf.capacity() >= FRAME_CAPACITY {
-            kept.push(buf);
-        }
-    }
-}
 
 /// A response body fed by a producer task through a small bounded channel (back-pressure: the producer waits
 /// for the reader).

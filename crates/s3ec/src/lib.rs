@@ -38,6 +38,7 @@
 
 mod aws_chunked;
 mod body;
+mod buffer_pool;
 mod cbc_range;
 mod client;
 mod config;
@@ -54,6 +55,7 @@ mod options;
 mod output;
 mod parallel_get;
 mod parallel_upload;
+mod part_checksum;
 mod part_cipher;
 mod partial_file;
 mod plain_buf;
@@ -67,6 +69,7 @@ pub mod spool;
 mod spooled_get;
 mod stored_body;
 mod upload;
+mod upload_part;
 
 pub use client::Client;
 pub use config::ClientBuilder;

@@ -24,6 +24,7 @@ use crate::instruction;
 use crate::instruction::PendingInstruction;
 pub use crate::part_cipher::PartCipher;
 use crate::part_cipher::UploadState;
+use crate::upload_part::PartTarget;
 use s3ec_materials::ServiceError;
 
 /// Fluent builder for CreateMultipartUpload of an encrypted object.
@@ -301,19 +302,17 @@ impl UploadPart {
             Ok(b) => b.to_vec(),
             Err(e) => return Err(Error::io(e)),
         };
-        state.cipher.encrypt_part(part, &mut data, self.is_last)?;
-        let len = data.len() as i64;
-        let result = client
-            .s3()
-            .upload_part()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .part_number(part)
-            .content_length(len)
-            .body(ByteStream::from(data))
-            .send()
-            .await;
+        let target = PartTarget {
+            s3: client.s3().clone(),
+            bucket,
+            key,
+            upload_id,
+        };
+        let mut checksum = target.checksum();
+        state
+            .cipher
+            .encrypt_part_summed(part, &mut data, self.is_last, &mut checksum)?;
+        let result = target.send(part, data.into(), checksum).await;
         result.map_err(|e| {
             state.cipher.poison();
             Error::s3("UploadPart", e)

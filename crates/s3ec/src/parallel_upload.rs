@@ -9,7 +9,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::CompletedPart;
 use bytes::Bytes;
 use s3ec_crypto::segment::{GcmObject, SegmentGhash};
@@ -17,7 +16,10 @@ use s3ec_crypto::TAG_LEN;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::buffer_pool::BufferPool;
 use crate::error::{Error, MultipartError};
+use crate::part_checksum::{PartChecksum, PIECE};
+use crate::upload_part::PartTarget;
 
 /// S3's largest part number.
 const MAX_PARTS: u64 = 10_000;
@@ -71,80 +73,73 @@ impl std::fmt::Debug for Source {
 }
 
 impl Source {
-    /// The plaintext of `part`, in a buffer with room for the tag.
-    fn read(&self, part: PartPlan) -> std::io::Result<Vec<u8>> {
+    /// The plaintext of `part` in `buf` (emptied first, given room for the tag), read [`PIECE`] bytes at a time: `each` gets
+    /// every piece right after it is read, while it is still in cache (to encrypt it and take its checksum), so
+    /// that the part is one pass over memory rather than a copy, then an encryption, then a checksum.
+    fn read_pieces(
+        &self,
+        part: PartPlan,
+        mut buf: Vec<u8>,
+        mut each: impl FnMut(&mut [u8]) -> Result<(), Error>,
+    ) -> Result<Vec<u8>, Error> {
         let len = usize::try_from(part.len).map_err(std::io::Error::other)?;
-        let mut buf = Vec::with_capacity(len + TAG_LEN);
+        buf.clear();
+        buf.reserve(len + TAG_LEN);
         match self {
             Self::Memory(b) => {
                 let start = usize::try_from(part.offset).map_err(std::io::Error::other)?;
-                let piece = b
+                let plain = b
                     .get(start..start + len)
                     .ok_or_else(|| std::io::Error::other("body shorter than its length"))?;
-                buf.extend_from_slice(piece);
+                for piece in plain.chunks(PIECE) {
+                    let at = buf.len();
+                    buf.extend_from_slice(piece);
+                    each(&mut buf[at..])?;
+                }
             }
             Self::File(path) => {
                 use std::io::{Read, Seek, SeekFrom};
                 let mut f = std::fs::File::open(path.as_path())?;
                 f.seek(SeekFrom::Start(part.offset))?;
-                buf.resize(len, 0);
-                // A file that shrank since the upload started fails here (UnexpectedEof).
-                f.read_exact(&mut buf)?;
+                while buf.len() < len {
+                    let at = buf.len();
+                    buf.resize(at + (len - at).min(PIECE), 0);
+                    // A file that shrank since the upload started fails here (UnexpectedEof).
+                    f.read_exact(&mut buf[at..])?;
+                    each(&mut buf[at..])?;
+                }
             }
         }
         Ok(buf)
     }
 }
 
-/// Reads and encrypts one part as the segment at its offset (blocking: run on a blocking thread).
+/// Reads and encrypts one part as the segment at its offset, its checksum taken in the same pass (blocking:
+/// run on a blocking thread).
 fn encrypt_part(
     object: &GcmObject,
     source: &Source,
     part: PartPlan,
-) -> Result<(Vec<u8>, SegmentGhash), Error> {
-    let mut data = source.read(part)?;
+    buf: Vec<u8>,
+    mut checksum: PartChecksum,
+) -> Result<(Vec<u8>, SegmentGhash, PartChecksum), Error> {
     let mut segment = object.segment_encryptor(part.offset)?;
-    segment.encrypt_in_place(&mut data)?;
-    Ok((data, segment.finish()?))
-}
-
-/// Where the parts go.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    pub(crate) s3: aws_sdk_s3::Client,
-    pub(crate) bucket: String,
-    pub(crate) key: String,
-    pub(crate) upload_id: String,
-}
-
-impl Target {
-    async fn upload(&self, number: i32, data: Vec<u8>) -> Result<CompletedPart, Error> {
-        // From memory, so SDK retries resend the identical ciphertext.
-        let out = self
-            .s3
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(&self.upload_id)
-            .part_number(number)
-            .content_length(data.len() as i64)
-            .body(ByteStream::from(data))
-            .send()
-            .await
-            .map_err(|e| Error::s3("UploadPart", e))?;
-        Ok(CompletedPart::builder()
-            .set_e_tag(out.e_tag)
-            .part_number(number)
-            .build())
-    }
+    let data = source.read_pieces(part, buf, |piece| {
+        segment.encrypt_in_place(piece)?;
+        checksum.update(piece);
+        Ok(())
+    })?;
+    Ok((data, segment.finish()?, checksum))
 }
 
 async fn encrypt_blocking(
     object: Arc<GcmObject>,
     source: Source,
     part: PartPlan,
-) -> Result<(Vec<u8>, SegmentGhash), Error> {
-    tokio::task::spawn_blocking(move || encrypt_part(&object, &source, part))
+    buf: Vec<u8>,
+    checksum: PartChecksum,
+) -> Result<(Vec<u8>, SegmentGhash, PartChecksum), Error> {
+    tokio::task::spawn_blocking(move || encrypt_part(&object, &source, part, buf, checksum))
         .await
         .map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))?
 }
@@ -154,7 +149,7 @@ async fn encrypt_blocking(
 /// for every segment's GHASH, gets the tag and goes last. Returns the parts in order; the first failure stops
 /// the rest (in-flight tasks are dropped) and is returned, for the caller to abort the upload.
 pub(crate) async fn run(
-    target: &Target,
+    target: &PartTarget,
     object: GcmObject,
     source: Source,
     plan: &[PartPlan],
@@ -166,6 +161,12 @@ pub(crate) async fn run(
     };
     let object = Arc::new(object);
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    // A buffer for every part in flight and the one being encrypted next: past the first parts, every part is
+    // written into memory a previous one used.
+    let largest = plan.iter().map(|p| p.len).max().unwrap_or(0);
+    let capacity =
+        usize::try_from(largest).map_err(|_| Error::internal("a part fits in memory"))?;
+    let pool = BufferPool::new(concurrency.max(1) + 1, capacity + TAG_LEN);
     let (tx, mut rx) = mpsc::unbounded_channel::<SegmentGhash>();
     let mut tasks: JoinSet<Result<CompletedPart, Error>> = JoinSet::new();
     let mut done = Vec::with_capacity(plan.len());
@@ -178,14 +179,22 @@ pub(crate) async fn run(
         while let Some(finished) = tasks.try_join_next() {
             done.push(joined(finished)?);
         }
-        let (object, source, target, tx) =
-            (object.clone(), source.clone(), target.clone(), tx.clone());
+        let (object, source, target, tx, pool) = (
+            object.clone(),
+            source.clone(),
+            target.clone(),
+            tx.clone(),
+            pool.clone(),
+        );
         tasks.spawn(async move {
             let _permit = permit;
-            let (data, ghash) = encrypt_blocking(object, source, part).await?;
+            let checksum = target.checksum();
+            let buf = pool.take();
+            let (data, ghash, checksum) =
+                encrypt_blocking(object, source, part, buf, checksum).await?;
             // The receiver lives until every GHASH is in; a send error means the upload already failed.
             let _ = tx.send(ghash);
-            target.upload(part.number, data).await
+            target.upload(part.number, pool.lend(data), checksum).await
         });
     }
     drop(tx);
@@ -194,7 +203,8 @@ pub(crate) async fn run(
         .acquire_owned()
         .await
         .map_err(|_| Error::Cancelled)?;
-    let (mut last_data, last_ghash) = encrypt_blocking(object.clone(), source, last).await?;
+    let (mut last_data, last_ghash, mut last_checksum) =
+        encrypt_blocking(object.clone(), source, last, pool.take(), target.checksum()).await?;
     let mut ghashes = Vec::with_capacity(plan.len());
     ghashes.push(last_ghash);
     while ghashes.len() < plan.len() {
@@ -206,10 +216,12 @@ pub(crate) async fn run(
     }
     let tag = object.tag(ghashes, total)?;
     last_data.extend_from_slice(&tag);
+    last_checksum.update(&tag);
     let t = target.clone();
     tasks.spawn(async move {
         let _permit = permit;
-        t.upload(last.number, last_data).await
+        t.upload(last.number, pool.lend(last_data), last_checksum)
+            .await
     });
     while let Some(finished) = tasks.join_next().await {
         done.push(joined(finished)?);
@@ -269,6 +281,14 @@ mod tests {
         );
     }
 
+    fn crc32() -> PartChecksum {
+        PartChecksum::for_config(
+            &aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .build(),
+        )
+    }
+
     /// Parts encrypted as segments (in any order) plus the combined tag are byte for byte what the sequential
     /// encryptor writes for the same data key and nonce, across part and block edges.
     #[test]
@@ -276,7 +296,16 @@ mod tests {
         for suite in [AlgorithmSuite::AesGcm, AlgorithmSuite::AesGcmCommitKey] {
             let key = DataKey::generate().unwrap();
             let (_, nonce) = GcmObject::for_encrypt(suite, &key).unwrap();
-            for (total, part_size) in [(0usize, 32u64), (1, 32), (64, 32), (100, 32), (1000, 48)] {
+            // The last pair has parts of several of the pieces encrypted between two checksum reads.
+            let cases = [
+                (0usize, 32u64),
+                (1, 32),
+                (64, 32),
+                (100, 32),
+                (1000, 48),
+                (1_300_000, 614_400),
+            ];
+            for (total, part_size) in cases {
                 let plain: Vec<u8> = (0..total).map(|i| (i * 7 + 3) as u8).collect();
                 let mut sequential = plain.clone();
                 let mut enc = encryptor_with_nonce(suite, &key, &nonce).unwrap();
@@ -289,18 +318,63 @@ mod tests {
                 let mut pieces: Vec<_> = plan
                     .iter()
                     .rev()
-                    .map(|&p| (p, encrypt_part(&object, &source, p).unwrap()))
+                    .map(|&p| {
+                        (
+                            p,
+                            encrypt_part(&object, &source, p, Vec::new(), crc32()).unwrap(),
+                        )
+                    })
                     .collect();
                 pieces.sort_by_key(|(p, _)| p.number);
                 let mut stored = Vec::new();
                 let mut ghashes = Vec::new();
-                for (_, (data, g)) in pieces {
+                for (_, (data, g, checksum)) in pieces {
+                    let mut whole = crc32();
+                    whole.update(&data);
+                    assert_eq!(checksum.value(), whole.value());
                     stored.extend_from_slice(&data);
                     ghashes.push(g);
                 }
                 stored.extend_from_slice(&object.tag(ghashes, total as u64).unwrap());
                 assert!(stored == sequential, "{suite:?} {total}/{part_size}");
             }
+        }
+    }
+
+    /// Each piece is handed over once, in order, right after it is read, and what the closure did to it is
+    /// what the part holds, from memory and from a file alike.
+    #[test]
+    fn sources_hand_over_every_piece_of_a_part_once() {
+        let plain: Vec<u8> = (0..2 * PIECE + 70_000).map(|i| (i % 251) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, &plain).unwrap();
+        let part = PartPlan {
+            number: 1,
+            offset: 50_000,
+            len: (PIECE + 100_000) as u64,
+        };
+        let sources = [
+            Source::Memory(Bytes::from(plain.clone())),
+            Source::File(Arc::new(path)),
+        ];
+        for source in sources {
+            let mut lens = Vec::new();
+            // A used buffer, too small: emptied and grown.
+            let got = source
+                .read_pieces(part, vec![7; 10], |piece| {
+                    lens.push(piece.len());
+                    piece.iter_mut().for_each(|b| *b = !*b);
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(lens, [PIECE, 100_000], "{source:?}");
+            let want: Vec<u8> = plain[50_000..50_000 + PIECE + 100_000]
+                .iter()
+                .map(|b| !b)
+                .collect();
+            assert!(got == want, "{source:?}");
+            assert!(got.capacity() >= got.len() + TAG_LEN);
         }
     }
 
@@ -315,11 +389,11 @@ mod tests {
             offset: 4,
             len: 6,
         };
-        assert_eq!(source.read(part).unwrap(), b"456789");
+        let read = |part| source.read_pieces(part, Vec::new(), |_| Ok(()));
+        assert_eq!(read(part).unwrap(), b"456789");
         std::fs::write(&path, b"01234").unwrap();
-        assert_eq!(
-            source.read(part).unwrap_err().kind(),
-            std::io::ErrorKind::UnexpectedEof
+        assert!(
+            matches!(read(part), Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof)
         );
     }
 }

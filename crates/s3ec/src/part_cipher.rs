@@ -4,6 +4,7 @@
 use s3ec_crypto::ContentEncryptor;
 
 use crate::error::MultipartError;
+use crate::part_checksum::{encrypt_summed, PartChecksum};
 
 /// The cipher state of one upload; sans IO.
 pub struct PartCipher {
@@ -46,6 +47,18 @@ impl PartCipher {
         data: &mut Vec<u8>,
         is_last: bool,
     ) -> Result<(), MultipartError> {
+        self.encrypt_part_summed(part, data, is_last, &mut PartChecksum::none())
+    }
+
+    /// [`PartCipher::encrypt_part`], taking the part's checksum over its ciphertext (the tag included) in the
+    /// same pass.
+    pub(crate) fn encrypt_part_summed(
+        &mut self,
+        part: i32,
+        data: &mut Vec<u8>,
+        is_last: bool,
+        checksum: &mut PartChecksum,
+    ) -> Result<(), MultipartError> {
         if self.poisoned {
             return Err(MultipartError::Poisoned);
         }
@@ -68,7 +81,7 @@ impl PartCipher {
             return Err(MultipartError::TooLarge);
         }
         let encryptor = self.encryptor.as_mut().ok_or(MultipartError::Poisoned)?;
-        if encryptor.encrypt_in_place(data).is_err() {
+        if encrypt_summed(data, checksum, |piece| encryptor.encrypt_in_place(piece)).is_err() {
             self.poisoned = true;
             return Err(MultipartError::Poisoned);
         }
@@ -77,7 +90,10 @@ impl PartCipher {
         if is_last {
             let encryptor = self.encryptor.take().ok_or(MultipartError::Poisoned)?;
             match encryptor.finish() {
-                Ok(tag) => data.extend_from_slice(&tag),
+                Ok(tag) => {
+                    data.extend_from_slice(&tag);
+                    checksum.update(&tag);
+                }
                 Err(_) => {
                     self.poisoned = true;
                     return Err(MultipartError::Poisoned);

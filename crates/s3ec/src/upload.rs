@@ -13,6 +13,7 @@ use s3ec_format::StringMap;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::buffer_pool::BufferPool;
 use crate::client::{Client, RequestMaterials};
 use crate::config::check_part_size;
 use crate::error::{Error, UsageError};
@@ -20,7 +21,9 @@ use crate::multipart::abort;
 use crate::options::DEFAULT_PARALLEL_THRESHOLD;
 use crate::parallel_upload::{self, plan_parts, Source};
 use crate::part_cipher::UploadState;
+use crate::upload_part::PartTarget;
 use s3ec_crypto::segment::GcmObject;
+use s3ec_crypto::TAG_LEN;
 
 /// Fluent builder of [`Client::upload`].
 ///
@@ -205,7 +208,8 @@ impl Upload {
             context: self.context,
             description: self.description,
         };
-        let target = |upload_id: &str| Target {
+        let target = |upload_id: &str| PartTarget {
+            s3: client.s3().clone(),
             bucket: bucket.clone(),
             key: key.clone(),
             upload_id: upload_id.to_string(),
@@ -225,15 +229,8 @@ impl Upload {
                 let result = if len > created.max {
                     Err(UsageError::TooLarge { max: created.max }.into())
                 } else {
-                    let t = target(&upload_id);
-                    let target = parallel_upload::Target {
-                        s3: client.s3().clone(),
-                        bucket: t.bucket,
-                        key: t.key,
-                        upload_id: t.upload_id,
-                    };
                     parallel_upload::run(
-                        &target,
+                        &target(&upload_id),
                         created.cipher,
                         source,
                         &plan,
@@ -251,7 +248,6 @@ impl Upload {
                 let upload_id = created.upload_id().unwrap_or_default().to_string();
                 let instruction = state.instruction.take();
                 let result = run(
-                    &client,
                     &target(&upload_id),
                     state,
                     body,
@@ -353,22 +349,16 @@ impl Body {
     }
 }
 
-#[derive(Clone)]
-struct Target {
-    bucket: String,
-    key: String,
-    upload_id: String,
-}
-
 async fn run(
-    client: &Client,
-    target: &Target,
+    target: &PartTarget,
     mut state: UploadState,
     body: ByteStream,
     part_size: usize,
     concurrency: usize,
 ) -> Result<Vec<CompletedPart>, Error> {
     let permits = Arc::new(Semaphore::new(concurrency));
+    // As in the parallel path: every part in flight and the one being read, each in memory used before.
+    let pool = BufferPool::new(concurrency + 1, part_size + TAG_LEN);
     let mut tasks: JoinSet<Result<CompletedPart, Error>> = JoinSet::new();
     let mut reader = PartReader {
         body,
@@ -385,29 +375,16 @@ async fn run(
         while let Some(done) = tasks.try_join_next() {
             parts.push(joined(done)?);
         }
-        let mut data = reader.read(part_size).await?;
+        let mut data = reader.read(part_size, pool.take()).await?;
         let is_last = data.len() < part_size || reader.at_end().await?;
-        state.cipher.encrypt_part(number, &mut data, is_last)?;
-        let s3 = client.s3().clone();
-        let t = target.clone();
+        let mut checksum = target.checksum();
+        state
+            .cipher
+            .encrypt_part_summed(number, &mut data, is_last, &mut checksum)?;
+        let (t, pool) = (target.clone(), pool.clone());
         tasks.spawn(async move {
             let _permit = permit;
-            let len = data.len() as i64;
-            let out = s3
-                .upload_part()
-                .bucket(t.bucket)
-                .key(t.key)
-                .upload_id(t.upload_id)
-                .part_number(number)
-                .content_length(len)
-                .body(ByteStream::from(data))
-                .send()
-                .await
-                .map_err(|e| Error::s3("UploadPart", e))?;
-            Ok(CompletedPart::builder()
-                .set_e_tag(out.e_tag)
-                .part_number(number)
-                .build())
+            t.upload(number, pool.lend(data), checksum).await
         });
         if is_last {
             break;
@@ -434,8 +411,9 @@ struct PartReader {
 }
 
 impl PartReader {
-    async fn read(&mut self, part_size: usize) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(part_size);
+    async fn read(&mut self, part_size: usize, mut out: Vec<u8>) -> Result<Vec<u8>, Error> {
+        out.clear();
+        out.reserve(part_size + TAG_LEN);
         loop {
             if !self.carry.is_empty() {
                 let take = self.carry.len().min(part_size - out.len());

@@ -1,0 +1,227 @@
+//! What an UploadPart carries on every multipart path (`Client::upload` parallel and one-stream, and the
+//! part-by-part API): over HTTPS an `UNSIGNED-PAYLOAD` payload (no SigV4 SHA-256 of the part; TLS and the GCM
+//! tag protect it), over plain HTTP the SDK's signed payload hash; and the CRC32 of the part's ciphertext
+//! (taken by s3ec in the encryption pass) unless the S3 client is configured `WhenRequired`. The testkit's
+//! in-memory S3 checks every checksum header against the body it received (`BadDigest` otherwise), and each
+//! object is read back through the client.
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_smithy_runtime_api::client::http::{http_client_fn, SharedHttpConnector};
+use s3ec_crypto::wrap::AesWrappingKey;
+use s3ec_local::AesKeyring;
+use s3ec_testkit::{MemRequest, MemS3};
+
+const MIB: usize = 1024 * 1024;
+
+fn client(
+    mem: &MemS3,
+    endpoint: &str,
+    configured: Option<RequestChecksumCalculation>,
+) -> s3ec::Client {
+    let connector = SharedHttpConnector::new(mem.clone());
+    let mut conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-west-2"))
+        .credentials_provider(Credentials::new("id", "secret", None, None, "test"))
+        .force_path_style(true)
+        .http_client(http_client_fn(move |_, _| connector.clone()));
+    conf.set_request_checksum_calculation(configured);
+    s3ec::Client::builder()
+        .s3_client(aws_sdk_s3::Client::from_conf(conf.build()))
+        .keyring(AesKeyring::new(
+            AesWrappingKey::from_raw(&[9u8; 32]).unwrap(),
+        ))
+        .build()
+        .unwrap()
+}
+
+/// The plaintext: 12 MiB and 5 bytes, so three 5 MiB parts, the last a short one with the tag.
+fn plain() -> Vec<u8> {
+    (0..12 * MIB + 5).map(|i| (i * 31 + 7) as u8).collect()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Path {
+    Parallel,
+    OneStream,
+    PartByPart,
+}
+
+async fn upload(client: &s3ec::Client, path: Path, key: &str, plain: &[u8]) {
+    match path {
+        Path::Parallel | Path::OneStream => {
+            let threshold = if matches!(path, Path::Parallel) {
+                0
+            } else {
+                u64::MAX
+            };
+            client
+                .upload()
+                .bucket("b")
+                .key(key)
+                .body(ByteStream::from(plain.to_vec()))
+                .part_size(5 * MIB as u64)
+                .concurrency(2)
+                .parallel_threshold(threshold)
+                .send()
+                .await
+                .unwrap();
+        }
+        Path::PartByPart => {
+            let created = client
+                .create_multipart_upload()
+                .bucket("b")
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            let id = created.upload_id().unwrap().to_string();
+            let pieces: Vec<&[u8]> = plain.chunks(5 * MIB).collect();
+            let mut parts = Vec::new();
+            for (i, piece) in pieces.iter().enumerate() {
+                let n = i as i32 + 1;
+                let out = client
+                    .upload_part()
+                    .bucket("b")
+                    .key(key)
+                    .upload_id(&id)
+                    .part_number(n)
+                    .body(ByteStream::from(piece.to_vec()))
+                    .is_last_part(i + 1 == pieces.len())
+                    .send()
+                    .await
+                    .unwrap();
+                parts.push(
+                    CompletedPart::builder()
+                        .set_e_tag(out.e_tag)
+                        .part_number(n)
+                        .build(),
+                );
+            }
+            client
+                .complete_multipart_upload()
+                .bucket("b")
+                .key(key)
+                .upload_id(&id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn part_requests(mem: &MemS3, key: &str) -> Vec<MemRequest> {
+    mem.requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.key == key && r.query.contains("partNumber"))
+        .collect()
+}
+
+async fn read_back(client: &s3ec::Client, key: &str) -> Vec<u8> {
+    let out = client
+        .get_object()
+        .bucket("b")
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_go_unsigned_over_https_with_the_crc32_of_their_ciphertext() {
+    let plain = plain();
+    for path in [Path::Parallel, Path::OneStream, Path::PartByPart] {
+        let mem = MemS3::new();
+        let client = client(&mem, "https://s3.test.invalid", None);
+        let key = format!("{path:?}");
+        upload(&client, path, &key, &plain).await;
+        let parts = part_requests(&mem, &key);
+        assert_eq!(parts.len(), 3, "{path:?}");
+        for part in &parts {
+            assert_eq!(
+                part.header("x-amz-content-sha256"),
+                Some("UNSIGNED-PAYLOAD"),
+                "{path:?}"
+            );
+            // The in-memory S3 has checked it against the body; here: it is there and it is S3's CRC32.
+            let mut crc = aws_smithy_checksums::ChecksumAlgorithm::Crc32.into_impl();
+            crc.update(&part.body);
+            let want = crc.header_value();
+            assert_eq!(
+                part.header("x-amz-checksum-crc32"),
+                want.to_str().ok(),
+                "{path:?}"
+            );
+            assert_eq!(part.header("content-encoding"), None, "{path:?}");
+        }
+        // The last part carries the tag, and the checksum covers it.
+        let sizes: Vec<usize> = parts.iter().map(|p| p.body.len()).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), plain.len() + 16, "{path:?}");
+        assert!(read_back(&client, &key).await == plain, "{path:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_plain_http_the_payload_stays_signed() {
+    let plain = plain();
+    for path in [Path::Parallel, Path::OneStream, Path::PartByPart] {
+        let mem = MemS3::new();
+        let client = client(&mem, "http://127.0.0.1:1", None);
+        let key = format!("{path:?}");
+        upload(&client, path, &key, &plain).await;
+        let parts = part_requests(&mem, &key);
+        assert_eq!(parts.len(), 3, "{path:?}");
+        for part in &parts {
+            use sha2::Digest;
+            let hash: String = sha2::Sha256::digest(&part.body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(
+                part.header("x-amz-content-sha256"),
+                Some(hash.as_str()),
+                "{path:?}"
+            );
+            assert!(part.header("x-amz-checksum-crc32").is_some(), "{path:?}");
+        }
+        assert!(read_back(&client, &key).await == plain, "{path:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_configured_when_required_sends_no_part_checksum() {
+    let plain = plain();
+    for path in [Path::Parallel, Path::OneStream, Path::PartByPart] {
+        let mem = MemS3::new();
+        let off = Some(RequestChecksumCalculation::WhenRequired);
+        let client = client(&mem, "https://s3.test.invalid", off);
+        let key = format!("{path:?}");
+        upload(&client, path, &key, &plain).await;
+        let parts = part_requests(&mem, &key);
+        assert_eq!(parts.len(), 3, "{path:?}");
+        for part in &parts {
+            let sums: Vec<&String> = part
+                .headers
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| k.starts_with("x-amz-checksum-"))
+                .collect();
+            assert!(sums.is_empty(), "{path:?}: {sums:?}");
+            assert_eq!(
+                part.header("x-amz-content-sha256"),
+                Some("UNSIGNED-PAYLOAD"),
+                "{path:?}"
+            );
+        }
+        assert!(read_back(&client, &key).await == plain, "{path:?}");
+    }
+}
