@@ -392,8 +392,8 @@ mod tests {
         let read = |part| source.read_pieces(part, Vec::new(), |_| Ok(()));
         assert_eq!(read(part).unwrap(), b"456789");
         std::fs::write(&path, b"01234").unwrap();
-        assert!(
-            matches!(read(part), Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof)
-        );
+        assert!(matches!(read(part), Err(Error::Io(e)) if e
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::UnexpectedEof)));
     }
 }

@@ -70,10 +70,10 @@ mod tests {
     #[test]
     fn the_checksum_follows_the_clients_configuration() {
         let config = |c: Option<RequestChecksumCalculation>| {
-            aws_sdk_s3::Config::builder()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .set_request_checksum_calculation(c)
-                .build()
+            let mut b = aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest());
+            b.set_request_checksum_calculation(c);
+            b.build()
         };
         let mut sum = PartChecksum::for_config(&config(None));
         sum.update(b"hello");
