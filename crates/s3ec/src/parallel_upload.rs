@@ -7,10 +7,10 @@
 //! The plan (which bytes make which part) is a pure function, [`plan_parts`]; [`run`] executes it.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::types::CompletedPart;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use s3ec_crypto::segment::{GcmObject, SegmentGhash};
 use s3ec_crypto::TAG_LEN;
 use tokio::sync::{mpsc, Semaphore};
@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::buffer_pool::BufferPool;
 use crate::error::{Error, MultipartError};
-use crate::part_checksum::{PartChecksum, PIECE};
+use crate::part_checksum::{encrypt_summed, PartChecksum, PIECE};
 use crate::upload_part::PartTarget;
 
 /// S3's largest part number.
@@ -56,10 +56,19 @@ pub(crate) fn plan_parts(total: u64, part_size: u64) -> Result<Vec<PartPlan>, Mu
 /// A plaintext that can be read at any offset, from any thread.
 #[derive(Clone)]
 pub(crate) enum Source {
-    /// The caller's bytes (shared, not copied until a part is read).
+    /// The caller's bytes, shared with the caller: each part is copied into a buffer of its own.
     Memory(Bytes),
+    /// The caller's bytes, handed over (a `ByteStream` made from a `Vec` or a `Bytes` nobody else holds): each
+    /// part is encrypted where it lies, and no copy is made. Parts are cut off the front in plan order.
+    Owned(Arc<Mutex<OwnedRest>>),
     /// A file, opened again for every part (its length was taken when the upload started).
     File(Arc<PathBuf>),
+}
+
+/// What is left of an owned plaintext: the bytes from `offset` on.
+pub(crate) struct OwnedRest {
+    offset: u64,
+    rest: BytesMut,
 }
 
 // The caller's plaintext never reaches Debug output: only its length.
@@ -67,12 +76,65 @@ impl std::fmt::Debug for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::Memory(bytes) => write!(f, "Memory({} bytes)", bytes.len()),
+            Source::Owned(rest) => {
+                let rest = rest.lock().unwrap_or_else(|p| p.into_inner());
+                write!(f, "Owned({} bytes left)", rest.rest.len())
+            }
             Source::File(path) => f.debug_tuple("File").field(path).finish(),
         }
     }
 }
 
+/// The buffer a part is encrypted in: one from the pool (the plaintext is read into it), or the part's own
+/// bytes of an owned plaintext.
+pub(crate) enum PartBuffer {
+    Pooled(Vec<u8>),
+    Owned(BytesMut),
+}
+
+impl PartBuffer {
+    /// Appends the tag (the last part).
+    fn append(&mut self, bytes: &[u8]) {
+        match self {
+            PartBuffer::Pooled(v) => v.extend_from_slice(bytes),
+            PartBuffer::Owned(b) => b.extend_from_slice(bytes),
+        }
+    }
+
+    /// The part's ciphertext for the request body, without a copy (a pooled buffer goes back to `pool` once
+    /// the SDK drops it).
+    fn into_bytes(self, pool: &BufferPool) -> Bytes {
+        match self {
+            PartBuffer::Pooled(v) => pool.lend(v),
+            PartBuffer::Owned(b) => b.freeze(),
+        }
+    }
+}
+
 impl Source {
+    /// `bytes` as a source: owned when nobody else holds them, else shared.
+    pub(crate) fn memory(bytes: Bytes) -> Source {
+        match bytes.try_into_mut() {
+            Ok(rest) => Source::Owned(Arc::new(Mutex::new(OwnedRest { offset: 0, rest }))),
+            Err(shared) => Source::Memory(shared),
+        }
+    }
+
+    /// The buffer `part` is encrypted in. Called in plan order, on the task that plans (cheap: an owned
+    /// plaintext gives its next bytes, any other source a pooled buffer).
+    fn buffer(&self, part: PartPlan, pool: &BufferPool) -> Result<PartBuffer, Error> {
+        let Source::Owned(rest) = self else {
+            return Ok(PartBuffer::Pooled(pool.take()));
+        };
+        let mut rest = rest.lock().unwrap_or_else(|p| p.into_inner());
+        let len = usize::try_from(part.len).map_err(std::io::Error::other)?;
+        if rest.offset != part.offset || rest.rest.len() < len {
+            return Err(Error::internal("owned parts are taken in plan order"));
+        }
+        rest.offset += part.len;
+        Ok(PartBuffer::Owned(rest.rest.split_to(len)))
+    }
+
     /// The plaintext of `part` in `buf` (emptied first, given room for the tag), read [`PIECE`] bytes at a time: `each` gets
     /// every piece right after it is read, while it is still in cache (to encrypt it and take its checksum), so
     /// that the part is one pass over memory rather than a copy, then an encryption, then a checksum.
@@ -86,6 +148,7 @@ impl Source {
         buf.clear();
         buf.reserve(len + TAG_LEN);
         match self {
+            Self::Owned(_) => return Err(Error::internal("an owned part is encrypted in place")),
             Self::Memory(b) => {
                 let start = usize::try_from(part.offset).map_err(std::io::Error::other)?;
                 let plain = b
@@ -120,15 +183,23 @@ fn encrypt_part(
     object: &GcmObject,
     source: &Source,
     part: PartPlan,
-    buf: Vec<u8>,
+    buffer: PartBuffer,
     mut checksum: PartChecksum,
-) -> Result<(Vec<u8>, SegmentGhash, PartChecksum), Error> {
+) -> Result<(PartBuffer, SegmentGhash, PartChecksum), Error> {
     let mut segment = object.segment_encryptor(part.offset)?;
-    let data = source.read_pieces(part, buf, |piece| {
-        segment.encrypt_in_place(piece)?;
-        checksum.update(piece);
-        Ok(())
-    })?;
+    let data = match buffer {
+        PartBuffer::Pooled(buf) => PartBuffer::Pooled(source.read_pieces(part, buf, |piece| {
+            segment.encrypt_in_place(piece)?;
+            checksum.update(piece);
+            Ok(())
+        })?),
+        PartBuffer::Owned(mut own) => {
+            encrypt_summed(&mut own, &mut checksum, |piece| {
+                segment.encrypt_in_place(piece)
+            })?;
+            PartBuffer::Owned(own)
+        }
+    };
     Ok((data, segment.finish()?, checksum))
 }
 
@@ -136,9 +207,9 @@ async fn encrypt_blocking(
     object: Arc<GcmObject>,
     source: Source,
     part: PartPlan,
-    buf: Vec<u8>,
+    buf: PartBuffer,
     checksum: PartChecksum,
-) -> Result<(Vec<u8>, SegmentGhash, PartChecksum), Error> {
+) -> Result<(PartBuffer, SegmentGhash, PartChecksum), Error> {
     tokio::task::spawn_blocking(move || encrypt_part(&object, &source, part, buf, checksum))
         .await
         .map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))?
@@ -179,6 +250,7 @@ pub(crate) async fn run(
         while let Some(finished) = tasks.try_join_next() {
             done.push(joined(finished)?);
         }
+        let buf = source.buffer(part, &pool)?;
         let (object, source, target, tx, pool) = (
             object.clone(),
             source.clone(),
@@ -189,12 +261,13 @@ pub(crate) async fn run(
         tasks.spawn(async move {
             let _permit = permit;
             let checksum = target.checksum();
-            let buf = pool.take();
             let (data, ghash, checksum) =
                 encrypt_blocking(object, source, part, buf, checksum).await?;
             // The receiver lives until every GHASH is in; a send error means the upload already failed.
             let _ = tx.send(ghash);
-            target.upload(part.number, pool.lend(data), checksum).await
+            target
+                .upload(part.number, data.into_bytes(&pool), checksum)
+                .await
         });
     }
     drop(tx);
@@ -203,8 +276,9 @@ pub(crate) async fn run(
         .acquire_owned()
         .await
         .map_err(|_| Error::Cancelled)?;
+    let buf = source.buffer(last, &pool)?;
     let (mut last_data, last_ghash, mut last_checksum) =
-        encrypt_blocking(object.clone(), source, last, pool.take(), target.checksum()).await?;
+        encrypt_blocking(object.clone(), source, last, buf, target.checksum()).await?;
     let mut ghashes = Vec::with_capacity(plan.len());
     ghashes.push(last_ghash);
     while ghashes.len() < plan.len() {
@@ -215,12 +289,12 @@ pub(crate) async fn run(
         }
     }
     let tag = object.tag(ghashes, total)?;
-    last_data.extend_from_slice(&tag);
+    last_data.append(&tag);
     last_checksum.update(&tag);
     let t = target.clone();
     tasks.spawn(async move {
         let _permit = permit;
-        t.upload(last.number, pool.lend(last_data), last_checksum)
+        t.upload(last.number, last_data.into_bytes(&pool), last_checksum)
             .await
     });
     while let Some(finished) = tasks.join_next().await {
@@ -313,30 +387,49 @@ mod tests {
                 sequential.extend_from_slice(&enc.finish().unwrap());
 
                 let object = gcm_object_with_nonce(suite, &key, &nonce).unwrap();
-                let source = Source::Memory(Bytes::from(plain.clone()));
+                let shared = Bytes::from(plain.clone());
+                // Kept by the caller: copied part by part. Handed over: encrypted where it lies.
+                let sources = [
+                    Source::memory(shared.clone()),
+                    Source::memory(Bytes::from(plain.clone())),
+                ];
+                assert!(matches!(sources[0], Source::Memory(_)));
+                // (Empty bytes are a static, shared by nature.)
+                assert!(total == 0 || matches!(sources[1], Source::Owned(_)));
+                let pool = BufferPool::new(1, 0);
                 let plan = plan_parts(total as u64, part_size).unwrap();
-                let mut pieces: Vec<_> = plan
-                    .iter()
-                    .rev()
-                    .map(|&p| {
-                        (
-                            p,
-                            encrypt_part(&object, &source, p, Vec::new(), crc32()).unwrap(),
-                        )
-                    })
-                    .collect();
-                pieces.sort_by_key(|(p, _)| p.number);
-                let mut stored = Vec::new();
-                let mut ghashes = Vec::new();
-                for (_, (data, g, checksum)) in pieces {
-                    let mut whole = crc32();
-                    whole.update(&data);
-                    assert_eq!(checksum.value(), whole.value());
-                    stored.extend_from_slice(&data);
-                    ghashes.push(g);
+                for source in &sources {
+                    // Buffers in plan order (as `run` takes them), encrypted in reverse.
+                    let buffers: Vec<_> = plan
+                        .iter()
+                        .map(|&p| (p, source.buffer(p, &pool).unwrap()))
+                        .collect();
+                    let mut pieces: Vec<_> = buffers
+                        .into_iter()
+                        .rev()
+                        .map(|(p, buf)| {
+                            (p, encrypt_part(&object, source, p, buf, crc32()).unwrap())
+                        })
+                        .collect();
+                    pieces.sort_by_key(|(p, _)| p.number);
+                    let mut stored = Vec::new();
+                    let mut ghashes = Vec::new();
+                    for (_, (data, g, checksum)) in pieces {
+                        let data = data.into_bytes(&pool);
+                        let mut whole = crc32();
+                        whole.update(&data);
+                        assert_eq!(checksum.value(), whole.value());
+                        stored.extend_from_slice(&data);
+                        ghashes.push(g);
+                    }
+                    stored.extend_from_slice(&object.tag(ghashes, total as u64).unwrap());
+                    assert!(
+                        stored == sequential,
+                        "{suite:?} {total}/{part_size} {source:?}"
+                    );
                 }
-                stored.extend_from_slice(&object.tag(ghashes, total as u64).unwrap());
-                assert!(stored == sequential, "{suite:?} {total}/{part_size}");
+                // The caller's shared bytes are untouched.
+                assert!(shared == plain);
             }
         }
     }
@@ -376,6 +469,28 @@ mod tests {
             assert!(got == want, "{source:?}");
             assert!(got.capacity() >= got.len() + TAG_LEN);
         }
+    }
+
+    #[test]
+    fn owned_parts_are_cut_in_plan_order_only() {
+        let source = Source::memory(Bytes::from(vec![1u8; 100]));
+        let pool = BufferPool::new(1, 0);
+        let plan = plan_parts(100, 32).unwrap();
+        assert!(matches!(
+            source.buffer(plan[1], &pool),
+            Err(Error::Internal(_))
+        ));
+        for p in &plan {
+            let PartBuffer::Owned(b) = source.buffer(*p, &pool).unwrap() else {
+                panic!("an owned source gives its own bytes");
+            };
+            assert_eq!(b.len() as u64, p.len);
+        }
+        assert!(matches!(
+            source.buffer(plan[0], &pool),
+            Err(Error::Internal(_))
+        ));
+        assert_eq!(format!("{source:?}"), "Owned(0 bytes left)");
     }
 
     #[test]

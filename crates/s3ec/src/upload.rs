@@ -335,14 +335,16 @@ impl Body {
     async fn choose(mut body: ByteStream, threshold: u64) -> Result<Self, Error> {
         match body.bytes() {
             Some(b) if b.len() as u64 >= threshold => {
-                // The whole body as one shared `Bytes` (no copy).
+                // The whole body as one `Bytes` (no copy). The stream keeps a second reference for retries: once
+                // it is gone, bytes that only the stream held (a caller's `Vec`) are ours to encrypt in place.
                 let bytes = body
                     .try_next()
                     .await
                     .map_err(Error::io)?
                     .unwrap_or_default();
+                drop(body);
                 let len = bytes.len() as u64;
-                Ok(Self::Known(Source::Memory(bytes), len))
+                Ok(Self::Known(Source::memory(bytes), len))
             }
             _ => Ok(Self::Stream(body)),
         }

@@ -45,13 +45,38 @@ fn plain() -> Vec<u8> {
 
 #[derive(Debug, Clone, Copy)]
 enum Path {
+    /// `Client::upload` of a `Vec` handed over: parts encrypted where they lie.
     Parallel,
+    /// `Client::upload` of bytes the caller keeps: parts copied into buffers of their own first.
+    ParallelShared,
     OneStream,
     PartByPart,
 }
 
+const PATHS: [Path; 4] = [
+    Path::Parallel,
+    Path::ParallelShared,
+    Path::OneStream,
+    Path::PartByPart,
+];
+
 async fn upload(client: &s3ec::Client, path: Path, key: &str, plain: &[u8]) {
     match path {
+        Path::ParallelShared => {
+            let kept = bytes::Bytes::from(plain.to_vec());
+            client
+                .upload()
+                .bucket("b")
+                .key(key)
+                .body(ByteStream::from(kept.clone()))
+                .part_size(5 * MIB as u64)
+                .concurrency(2)
+                .parallel_threshold(0)
+                .send()
+                .await
+                .unwrap();
+            assert!(kept == plain, "the caller's bytes are left as they were");
+        }
         Path::Parallel | Path::OneStream => {
             let threshold = if matches!(path, Path::Parallel) {
                 0
@@ -139,7 +164,7 @@ async fn read_back(client: &s3ec::Client, key: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parts_go_unsigned_over_https_with_the_crc32_of_their_ciphertext() {
     let plain = plain();
-    for path in [Path::Parallel, Path::OneStream, Path::PartByPart] {
+    for path in PATHS {
         let mem = MemS3::new();
         let client = client(&mem, "https://s3.test.invalid", None);
         let key = format!("{path:?}");
@@ -173,7 +198,7 @@ async fn parts_go_unsigned_over_https_with_the_crc32_of_their_ciphertext() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_plain_http_the_payload_stays_signed() {
     let plain = plain();
-    for path in [Path::Parallel, Path::OneStream, Path::PartByPart] {
+    for path in PATHS {
         let mem = MemS3::new();
         let client = client(&mem, "http://127.0.0.1:1", None);
         let key = format!("{path:?}");
@@ -200,7 +225,7 @@ async fn over_plain_http_the_payload_stays_signed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_configured_when_required_sends_no_part_checksum() {
     let plain = plain();
-    for path in [Path::Parallel, Path::OneStream, Path::PartByPart] {
+    for path in PATHS {
         let mem = MemS3::new();
         let off = Some(RequestChecksumCalculation::WhenRequired);
         let client = client(&mem, "https://s3.test.invalid", off);
