@@ -289,6 +289,10 @@ impl UploadPart {
     }
 
     /// Encrypts and uploads the part. A failed upload poisons the upload (the cipher has moved on): abort it.
+    ///
+    /// The part goes as [`Client::upload`]'s parts do: with the CRC32 of its ciphertext taken while it is
+    /// encrypted (unless the S3 client is configured `request_checksum_calculation(WhenRequired)`), and over HTTPS
+    /// as `UNSIGNED-PAYLOAD`.
     pub async fn send(self) -> Result<UploadPartOutput, Error> {
         let client = self.client;
         let bucket = required(self.bucket, "bucket")?;

@@ -40,6 +40,15 @@ use s3ec_crypto::TAG_LEN;
 ///   order by one task (one GCM stream) and uploaded by up to `concurrency` tasks; memory stays near
 ///   `(concurrency + 1) * part_size`.
 ///
+/// Every part carries the CRC32 of its ciphertext (the SDK's default checksum, which S3 verifies; none when the
+/// S3 client is configured `request_checksum_calculation(WhenRequired)`), taken while the part is encrypted
+/// rather than in a second pass, and over HTTPS goes as `UNSIGNED-PAYLOAD`: no SigV4 SHA-256 of each part, which
+/// would cost more CPU than the encryption and adds nothing that TLS and the GCM tag do not already give (over
+/// plain HTTP the SDK signs the payload). An in-memory body that nobody else holds (`ByteStream::from(vec)`) is
+/// encrypted where it lies, part by part, without a copy; bytes the caller still holds
+/// (`ByteStream::from(bytes.clone())`) are left as they were, each part copied into one of a few reused
+/// buffers.
+///
 /// Options: [`Upload::part_size`] (default [`DEFAULT_PART_SIZE`](crate::DEFAULT_PART_SIZE), 8 MiB, or the
 /// client's), [`Upload::concurrency`] (default [`DEFAULT_CONCURRENCY`](crate::DEFAULT_CONCURRENCY), 8, or the
 /// client's) and [`Upload::parallel_threshold`] (default
