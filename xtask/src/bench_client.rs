@@ -482,6 +482,7 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
                         .send()
                         .await?;
                 }
+                "put-unknown-length" => put_unknown_length(&client, &plain).await?,
                 "upload" | "upload-owned" => {
                     let body = if what == "upload" {
                         ByteStream::from(plain.clone())
@@ -551,6 +552,15 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
                 .await?;
             t.stop(&mut times.0, &mut times.1);
         }
+    }
+    // Puts of unknown length (a stream that does not say how long it is: 1 MiB slices of the plaintext),
+    // spooled in memory before the request goes.
+    let mut puts_spooled = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        engine.round()?;
+        let t = Timer::start();
+        put_unknown_length(&client, &plain).await?;
+        t.stop(&mut puts_spooled.0, &mut puts_spooled.1);
     }
     let put_peak = kib("VmHWM:");
     // Multipart uploads of the same bytes: 8 MiB parts, two at once; the parallel path (parts encrypted as
@@ -728,6 +738,10 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
         mib(base)
     );
     println!(
+        "  put of unknown length (a stream without a size; spooled in memory, then sent): {}",
+        against(size, &puts_spooled, &engine.seal)
+    );
+    println!(
         "  upload (Client::upload, {} MiB parts, 2 at once, parallel: parts encrypted as segments on 2 cores; the bench's \
          server answers create and complete at once and consumes the parts): {}",
         UPLOAD_PART / MIB,
@@ -795,6 +809,33 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
         figure(size, &sdk_get)
     );
     Ok(())
+}
+
+/// Puts `plain` as a body of unknown length.
+async fn put_unknown_length(client: &s3ec::Client, plain: &Bytes) -> Result<()> {
+    client
+        .put_object()
+        .bucket("b")
+        .key("k")
+        .body(unknown_length(plain))
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// `plain` as a body that does not say how long it is: 1 MiB slices (no copy).
+fn unknown_length(plain: &Bytes) -> ByteStream {
+    let frames: Vec<Result<http_body::Frame<Bytes>, std::io::Error>> = (0..plain.len())
+        .step_by(MIB)
+        .map(|i| {
+            Ok(http_body::Frame::data(
+                plain.slice(i..(i + MIB).min(plain.len())),
+            ))
+        })
+        .collect();
+    ByteStream::new(SdkBody::from_body_1_x(http_body_util::StreamBody::new(
+        futures_util::stream::iter(frames),
+    )))
 }
 
 fn env(name: &str) -> Option<String> {

@@ -38,6 +38,7 @@
 
 mod aws_chunked;
 mod body;
+mod body_checksum;
 mod buffer_pool;
 mod cbc_range;
 mod client;
@@ -55,7 +56,6 @@ mod options;
 mod output;
 mod parallel_get;
 mod parallel_upload;
-mod part_checksum;
 mod part_cipher;
 mod partial_file;
 mod plain_buf;
@@ -68,6 +68,7 @@ mod rewrap;
 pub mod spool;
 mod spooled_get;
 mod stored_body;
+mod unsigned_payload;
 mod upload;
 mod upload_part;
 

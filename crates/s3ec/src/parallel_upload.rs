@@ -16,9 +16,9 @@ use s3ec_crypto::TAG_LEN;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::body_checksum::{encrypt_summed, BodyChecksum, PIECE};
 use crate::buffer_pool::BufferPool;
 use crate::error::{Error, MultipartError};
-use crate::part_checksum::{encrypt_summed, PartChecksum, PIECE};
 use crate::upload_part::PartTarget;
 
 /// S3's largest part number.
@@ -184,8 +184,8 @@ fn encrypt_part(
     source: &Source,
     part: PartPlan,
     buffer: PartBuffer,
-    mut checksum: PartChecksum,
-) -> Result<(PartBuffer, SegmentGhash, PartChecksum), Error> {
+    mut checksum: BodyChecksum,
+) -> Result<(PartBuffer, SegmentGhash, BodyChecksum), Error> {
     let mut segment = object.segment_encryptor(part.offset)?;
     let data = match buffer {
         PartBuffer::Pooled(buf) => PartBuffer::Pooled(source.read_pieces(part, buf, |piece| {
@@ -208,8 +208,8 @@ async fn encrypt_blocking(
     source: Source,
     part: PartPlan,
     buf: PartBuffer,
-    checksum: PartChecksum,
-) -> Result<(PartBuffer, SegmentGhash, PartChecksum), Error> {
+    checksum: BodyChecksum,
+) -> Result<(PartBuffer, SegmentGhash, BodyChecksum), Error> {
     tokio::task::spawn_blocking(move || encrypt_part(&object, &source, part, buf, checksum))
         .await
         .map_err(|e| Error::Io(Arc::new(std::io::Error::other(e))))?
@@ -355,8 +355,8 @@ mod tests {
         );
     }
 
-    fn crc32() -> PartChecksum {
-        PartChecksum::for_config(
+    fn crc32() -> BodyChecksum {
+        BodyChecksum::for_config(
             &aws_sdk_s3::Config::builder()
                 .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
                 .build(),

@@ -3,8 +3,8 @@
 
 use s3ec_crypto::ContentEncryptor;
 
+use crate::body_checksum::{encrypt_summed, BodyChecksum};
 use crate::error::MultipartError;
-use crate::part_checksum::{encrypt_summed, PartChecksum};
 
 /// The cipher state of one upload; sans IO.
 pub struct PartCipher {
@@ -47,7 +47,7 @@ impl PartCipher {
         data: &mut Vec<u8>,
         is_last: bool,
     ) -> Result<(), MultipartError> {
-        self.encrypt_part_summed(part, data, is_last, &mut PartChecksum::none())
+        self.encrypt_part_summed(part, data, is_last, &mut BodyChecksum::none())
     }
 
     /// [`PartCipher::encrypt_part`], taking the part's checksum over its ciphertext (the tag included) in the
@@ -57,7 +57,7 @@ impl PartCipher {
         part: i32,
         data: &mut Vec<u8>,
         is_last: bool,
-        checksum: &mut PartChecksum,
+        checksum: &mut BodyChecksum,
     ) -> Result<(), MultipartError> {
         if self.poisoned {
             return Err(MultipartError::Poisoned);

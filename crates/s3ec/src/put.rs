@@ -26,10 +26,12 @@ use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 
 use crate::aws_chunked::{OwnTrailer, Trailer};
 use crate::body::{wire_len, EncryptingBody, FramingChoice};
+use crate::body_checksum::{encrypt_summed, BodyChecksum};
 use crate::client::{Client, RequestMaterials, Sealed};
 use crate::error::{required, Error, UsageError};
 use crate::instruction;
 use crate::spool::{Spool, Spooled};
+use crate::unsigned_payload::{tls, UnsignedOverTls};
 
 /// Plaintext chunk size used when encrypting into a spool.
 const CHUNK: usize = 1 << 20;
@@ -62,7 +64,9 @@ const CHUNK: usize = 1 << 20;
 /// is configured with `request_checksum_calculation(WhenRequired)`; an algorithm set on the put or Object Lock
 /// parameters always send one (`optional_checksum` in `put.rs` says what turning it off costs and keeps).
 /// For a body of known length s3ec frames the body itself (aws-chunked, the checksum as a trailer
-/// taken while each frame is in cache) instead of leaving it to the SDK, whose framing copies every chunk.
+/// taken while each frame is in cache) instead of leaving it to the SDK, whose framing copies every chunk; a
+/// spooled body's checksum is taken while it is encrypted into the spool and sent as a header, its payload
+/// unsigned over HTTPS as well (the SDK would otherwise hash an in-memory spool for SigV4 and checksum it again).
 /// The metadata headers stay signed.
 #[must_use]
 pub struct PutObject {
@@ -222,13 +226,22 @@ impl PutObject {
         let max = suite.max_plaintext_len().unwrap_or(u64::MAX);
         let guard = instruction::Guard::of_put(&inner);
         let plan = put_checksum(client.s3().config(), inner.as_input());
-        let (body, len) = encrypt_body(body, encryptor, max, client.options().buffer_size).await?;
+        let mut checksum = BodyChecksum::of(plan.own_algorithm());
+        let (body, len) = encrypt_body(
+            body,
+            encryptor,
+            max,
+            client.options().buffer_size,
+            &mut checksum,
+        )
+        .await?;
         let request = strip_plaintext_checksums(inner)
             .set_metadata(Some(metadata))
             .content_length(len as i64)
             .set_body(Some(body.stream));
         let out = match body.framing {
             Some((framing, plain_len)) => send_framed(request, plan, framing, plain_len).await,
+            None if plan != PutChecksum::Sdk => send_spooled(request, checksum).await,
             None if body.streamed => send_streamed(request).await,
             None => request.send().await,
         };
@@ -381,8 +394,55 @@ async fn send_framed(
     }
 }
 
-/// Sends a put whose body the SDK cannot read in advance and s3ec does not frame itself (a spooled body, or a
-/// checksum s3ec does not compute), with the SDK's optional checksum chosen by [`optional_checksum`].
+/// Sends a spooled put (its ciphertext in memory or a temporary file, complete before the request goes) with the
+/// checksum s3ec took while encrypting into the spool, as the header of its algorithm, and over HTTPS as
+/// `UNSIGNED-PAYLOAD`: the SDK adds no checksum, no framing and no payload hash of its own.
+async fn send_spooled(
+    request: PutObjectFluentBuilder,
+    checksum: BodyChecksum,
+) -> Result<PutObjectOutput, SdkError<PutObjectError, HttpResponse>> {
+    let algorithm = checksum.algorithm();
+    let value = checksum.value();
+    let request = match algorithm {
+        Some(ChecksumAlgorithm::Crc32) => request.set_checksum_crc32(value),
+        Some(ChecksumAlgorithm::Crc32c) => request.set_checksum_crc32_c(value),
+        Some(ChecksumAlgorithm::Crc64Nvme) => request.set_checksum_crc64_nvme(value),
+        Some(ChecksumAlgorithm::Sha1) => request.set_checksum_sha1(value),
+        Some(ChecksumAlgorithm::Sha256) => request.set_checksum_sha256(value),
+        _ => request,
+    };
+    request
+        .set_checksum_algorithm(None)
+        .customize()
+        .interceptor(SdkChecksumOff)
+        .interceptor(UnsignedOverTls)
+        .send()
+        .await
+}
+
+/// Keeps the SDK from computing a checksum of its own: s3ec sent its own, or none by the client's choice.
+#[derive(Debug)]
+struct SdkChecksumOff;
+
+impl Intercept for SdkChecksumOff {
+    fn name(&self) -> &'static str {
+        "s3ec::SdkChecksumOff"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        _context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state()
+            .store_put(RequestChecksumCalculation::WhenRequired);
+        Ok(())
+    }
+}
+
+/// Sends a put whose body the SDK cannot read in advance and s3ec does not frame itself (a checksum s3ec does
+/// not compute), with the SDK's optional checksum chosen by [`optional_checksum`].
 ///
 /// Such a body goes with `UNSIGNED-PAYLOAD` (the SDK cannot hash it before sending; the GCM tag protects the
 /// content and TLS the transport).
@@ -478,6 +538,16 @@ enum PutChecksum {
     Sdk,
 }
 
+impl PutChecksum {
+    /// The algorithm s3ec computes itself, if any.
+    fn own_algorithm(self) -> Option<ChecksumAlgorithm> {
+        match self {
+            PutChecksum::Asked(a) | PutChecksum::Optional(a) => Some(a),
+            PutChecksum::Off | PutChecksum::Sdk => None,
+        }
+    }
+}
+
 /// The [`PutChecksum`] of a put: what it asked for (an algorithm; Object Lock fields, for which S3 requires a
 /// checksum), else the S3 client's configuration (the SDK's default is a CRC32 of every put).
 ///
@@ -529,14 +599,12 @@ impl Intercept for OwnChecksum {
 
     fn modify_before_serialization(
         &self,
-        _context: &mut BeforeSerializationInterceptorContextMut<'_>,
-        _components: &RuntimeComponents,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         // The SDK would wrap the body in its own aws-chunked framing a second time.
-        cfg.interceptor_state()
-            .store_put(RequestChecksumCalculation::WhenRequired);
-        Ok(())
+        SdkChecksumOff.modify_before_serialization(context, components, cfg)
     }
 
     fn modify_before_signing(
@@ -546,10 +614,7 @@ impl Intercept for OwnChecksum {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
-        let https = request
-            .uri()
-            .get(..6)
-            .is_some_and(|p| p.eq_ignore_ascii_case("https:"));
+        let https = tls(request.uri());
         // Only a request that still carries the body it was built with is framed: another interceptor may have
         // rewritten it (a test's throttle turns it into a bodiless HEAD), and framing headers on such a request
         // would announce a body that never comes.
@@ -752,11 +817,14 @@ pub(crate) struct CipherBody {
 
 /// Chooses how to encrypt a streamed `body`: on the fly (known length, not retried) or spooled (unknown length,
 /// replayable). In-memory and re-readable bodies take [`put_restarting`]. Returns the body and the ciphertext length.
+///
+/// A spooled body's ciphertext (the tag included) is added to `checksum` as it is encrypted, while in cache.
 pub(crate) async fn encrypt_body(
     mut body: ByteStream,
     mut encryptor: ContentEncryptor,
     max: u64,
     spool_limit: u64,
+    checksum: &mut BodyChecksum,
 ) -> Result<(CipherBody, u64), Error> {
     let (low, high) = body.size_hint();
     if high == Some(low) {
@@ -791,14 +859,16 @@ pub(crate) async fn encrypt_body(
         }
         pending.extend_from_slice(&chunk);
         if pending.len() >= CHUNK {
-            encryptor.encrypt_in_place(&mut pending)?;
+            encrypt_summed(&mut pending, checksum, |p| encryptor.encrypt_in_place(p))?;
             spool.write(&pending).await?;
             pending.clear();
         }
     }
-    encryptor.encrypt_in_place(&mut pending)?;
+    encrypt_summed(&mut pending, checksum, |p| encryptor.encrypt_in_place(p))?;
     spool.write(&pending).await?;
-    spool.write(&encryptor.finish()?).await?;
+    let tag = encryptor.finish()?;
+    checksum.update(&tag);
+    spool.write(&tag).await?;
     spool.finish().await
 }
 

@@ -5,13 +5,12 @@
 //! in-memory S3 checks every checksum header against the body it received (`BadDigest` otherwise), and each
 //! object is read back through the client.
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::config::RequestChecksumCalculation;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use aws_smithy_runtime_api::client::http::{http_client_fn, SharedHttpConnector};
-use s3ec_crypto::wrap::AesWrappingKey;
-use s3ec_local::AesKeyring;
 use s3ec_testkit::{MemRequest, MemS3};
+
+mod mem;
 
 const MIB: usize = 1024 * 1024;
 
@@ -20,22 +19,7 @@ fn client(
     endpoint: &str,
     configured: Option<RequestChecksumCalculation>,
 ) -> s3ec::Client {
-    let connector = SharedHttpConnector::new(mem.clone());
-    let mut conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new("id", "secret", None, None, "test"))
-        .force_path_style(true)
-        .http_client(http_client_fn(move |_, _| connector.clone()));
-    conf.set_request_checksum_calculation(configured);
-    s3ec::Client::builder()
-        .s3_client(aws_sdk_s3::Client::from_conf(conf.build()))
-        .keyring(AesKeyring::new(
-            AesWrappingKey::from_raw(&[9u8; 32]).unwrap(),
-        ))
-        .build()
-        .unwrap()
+    mem::client(mem, endpoint, configured, None)
 }
 
 /// The plaintext: 12 MiB and 5 bytes, so three 5 MiB parts, the last a short one with the tag.
@@ -206,11 +190,7 @@ async fn over_plain_http_the_payload_stays_signed() {
         let parts = part_requests(&mem, &key);
         assert_eq!(parts.len(), 3, "{path:?}");
         for part in &parts {
-            use sha2::Digest;
-            let hash: String = sha2::Sha256::digest(&part.body)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hash = mem::payload_hash(&part.body);
             assert_eq!(
                 part.header("x-amz-content-sha256"),
                 Some(hash.as_str()),

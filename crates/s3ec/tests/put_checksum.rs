@@ -6,14 +6,13 @@
 //! The in-memory S3 of the testkit, behind the SDK's HTTP connector seam, records each PutObject (and serves it
 //! back, so each object is read through the client too).
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
+use aws_sdk_s3::config::RequestChecksumCalculation;
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{ChecksumAlgorithm, ObjectLockMode};
-use aws_smithy_runtime_api::client::http::{http_client_fn, SharedHttpConnector};
-use s3ec_crypto::wrap::AesWrappingKey;
-use s3ec_local::AesKeyring;
 use s3ec_testkit::{MemRequest, MemS3};
+
+mod mem;
 
 /// The checksums a put sent: `x-amz-checksum-*` headers, and those its `x-amz-trailer` announced.
 fn checksums(put: &MemRequest) -> Vec<String> {
@@ -36,23 +35,7 @@ fn client_at(
     configured: Option<RequestChecksumCalculation>,
     endpoint: &str,
 ) -> s3ec::Client {
-    let connector = SharedHttpConnector::new(mem.clone());
-    let mut conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-west-2"))
-        .credentials_provider(Credentials::new("id", "secret", None, None, "test"))
-        .force_path_style(true)
-        .http_client(http_client_fn(move |_, _| connector.clone()));
-    conf.set_request_checksum_calculation(configured);
-    let conf = conf.build();
-    s3ec::Client::builder()
-        .s3_client(aws_sdk_s3::Client::from_conf(conf))
-        .keyring(AesKeyring::new(
-            AesWrappingKey::from_raw(&[9u8; 32]).unwrap(),
-        ))
-        .build()
-        .unwrap()
+    mem::client(mem, endpoint, configured, None)
 }
 
 /// Puts `key` (an in-memory body of 600 KiB: several frames) with `customize`, reads it back through the
@@ -79,32 +62,7 @@ async fn put_body(
     body: ByteStream,
     customize: impl FnOnce(PutObjectFluentBuilder) -> PutObjectFluentBuilder,
 ) -> MemRequest {
-    let plain = plaintext();
-    client
-        .put_object()
-        .bucket("b")
-        .key(key)
-        .body(body)
-        .customize_request(customize)
-        .send()
-        .await
-        .unwrap();
-    let mut back = Vec::new();
-    client
-        .get_object()
-        .bucket("b")
-        .key(key)
-        .send_into(&mut back)
-        .await
-        .unwrap();
-    assert!(back == plain, "{key}: round trip differs");
-    let mut puts: Vec<MemRequest> = mem
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "PUT" && r.key == key)
-        .collect();
-    assert_eq!(puts.len(), 1, "{key}: one PutObject");
-    puts.remove(0)
+    mem::put_and_read_back(mem, client, key, body, &plaintext(), customize).await
 }
 
 /// The body's own aws-chunked framing, as S3 reads it: MemS3 decodes it strictly (every chunk, the end, the
