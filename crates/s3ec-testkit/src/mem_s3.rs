@@ -640,6 +640,29 @@ fn decode_aws_chunked(body: &[u8]) -> Option<(Bytes, Vec<(String, String)>)> {
     rest.is_empty().then(|| (out.into(), trailers))
 }
 
+/// Checks `value`, the base64 checksum `name` (of `algorithm`, S3's name) sent with a put, against `payload`:
+/// `InvalidRequest` for an algorithm S3 does not know, `BadDigest` on a mismatch.
+fn verify_checksum(
+    name: &str,
+    algorithm: &str,
+    value: &str,
+    payload: &[u8],
+) -> Result<(), (&'static str, String)> {
+    let algorithm: aws_smithy_checksums::ChecksumAlgorithm = algorithm
+        .parse()
+        .map_err(|_| ("InvalidRequest", format!("unknown checksum {name}")))?;
+    let mut checksum = algorithm.into_impl();
+    checksum.update(payload);
+    let computed = checksum.header_value();
+    if computed.to_str().ok() != Some(value) {
+        return Err((
+            "BadDigest",
+            format!("{name}: sent {value}, computed {computed:?}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks the `x-amz-checksum-<algorithm>` headers of a put with a plain body (PutObject, UploadPart) against
 /// the body, as S3 does: `BadDigest` on a mismatch. (`x-amz-checksum-type`, `-algorithm` and `-mode` name no
 /// value.)
@@ -654,18 +677,7 @@ fn check_checksum_headers(
         if matches!(algorithm, "type" | "algorithm" | "mode") {
             continue;
         }
-        let algorithm: aws_smithy_checksums::ChecksumAlgorithm = algorithm
-            .parse()
-            .map_err(|_| ("InvalidRequest", format!("unknown checksum {name}")))?;
-        let mut checksum = algorithm.into_impl();
-        checksum.update(payload);
-        let computed = checksum.header_value();
-        if computed.to_str().ok() != Some(value.as_str()) {
-            return Err((
-                "BadDigest",
-                format!("{name}: sent {value}, computed {computed:?}"),
-            ));
-        }
+        verify_checksum(name, algorithm, value, payload)?;
     }
     Ok(())
 }
@@ -704,18 +716,7 @@ fn check_aws_chunked(
                 format!("trailer {name} was not announced"),
             ));
         }
-        let algorithm: aws_smithy_checksums::ChecksumAlgorithm = algorithm
-            .parse()
-            .map_err(|_| ("InvalidRequest", format!("unknown checksum {name}")))?;
-        let mut checksum = algorithm.into_impl();
-        checksum.update(payload);
-        let computed = checksum.header_value();
-        if computed.to_str().ok() != Some(value.as_str()) {
-            return Err((
-                "BadDigest",
-                format!("{name}: sent {value}, computed {computed:?}"),
-            ));
-        }
+        verify_checksum(name, algorithm, value, payload)?;
     }
     if let Some(name) = announced {
         if !trailers.iter().any(|(k, _)| *k == name) {

@@ -302,8 +302,12 @@ impl UploadPart {
         let state = client.upload_state(&upload_id)?;
         let mut state = state.lock().await;
         let body = self.body.unwrap_or_default();
-        let mut data = match body.collect().await {
-            Ok(b) => b.to_vec(),
+        // A body held by nobody else (one `Vec` or `Bytes` handed over) is encrypted where it lies; else copied.
+        let mut data: Vec<u8> = match body.collect().await {
+            Ok(b) => match b.into_bytes().try_into_mut() {
+                Ok(owned) => owned.into(),
+                Err(shared) => shared.to_vec(),
+            },
             Err(e) => return Err(Error::io(e)),
         };
         let target = PartTarget {

@@ -189,14 +189,11 @@ fn encrypt_part(
     let mut segment = object.segment_encryptor(part.offset)?;
     let data = match buffer {
         PartBuffer::Pooled(buf) => PartBuffer::Pooled(source.read_pieces(part, buf, |piece| {
-            segment.encrypt_in_place(piece)?;
-            checksum.update(piece);
-            Ok(())
+            encrypt_summed(piece, &mut checksum, |p| segment.encrypt_in_place(p))
+                .map_err(Error::from)
         })?),
         PartBuffer::Owned(mut own) => {
-            encrypt_summed(&mut own, &mut checksum, |piece| {
-                segment.encrypt_in_place(piece)
-            })?;
+            encrypt_summed(&mut own, &mut checksum, |p| segment.encrypt_in_place(p))?;
             PartBuffer::Owned(own)
         }
     };
