@@ -41,6 +41,7 @@ mod body;
 mod body_checksum;
 mod buffer_pool;
 mod cbc_range;
+mod cipher_spool;
 mod client;
 mod config;
 mod delete;

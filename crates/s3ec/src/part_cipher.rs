@@ -3,7 +3,7 @@
 
 use s3ec_crypto::ContentEncryptor;
 
-use crate::body_checksum::{encrypt_summed, BodyChecksum};
+use crate::body_checksum::{BodyChecksum, PIECE};
 use crate::error::MultipartError;
 
 /// The cipher state of one upload; sans IO.
@@ -59,6 +59,36 @@ impl PartCipher {
         is_last: bool,
         checksum: &mut BodyChecksum,
     ) -> Result<(), MultipartError> {
+        let len = data.len() as u64;
+        // Refused before the cipher moves, so that a refusal leaves the state as it was.
+        self.check_next(part)?;
+        if !is_last && !len.is_multiple_of(16) {
+            return Err(MultipartError::Unaligned { part, len });
+        }
+        if self.total.saturating_add(len) > self.max {
+            return Err(MultipartError::TooLarge);
+        }
+        let mut pieces = self.part_in_pieces(part)?;
+        for piece in data.chunks_mut(PIECE) {
+            pieces.seal(piece, checksum)?;
+        }
+        pieces.end(is_last, data, checksum)
+    }
+
+    /// Starts part `part`, to be encrypted piece by piece as its plaintext arrives ([`PartInPieces`]): each
+    /// piece in cache right after it was copied, instead of the whole part read first and encrypted after.
+    /// Once a piece is encrypted, a refusal poisons the upload (the cipher has moved).
+    pub(crate) fn part_in_pieces(&mut self, part: i32) -> Result<PartInPieces<'_>, MultipartError> {
+        self.check_next(part)?;
+        Ok(PartInPieces {
+            cipher: self,
+            part,
+            len: 0,
+        })
+    }
+
+    /// Whether `part` may come next.
+    fn check_next(&self, part: i32) -> Result<(), MultipartError> {
         if self.poisoned {
             return Err(MultipartError::Poisoned);
         }
@@ -68,40 +98,16 @@ impl PartCipher {
         if !(1..=10_000).contains(&part) {
             return Err(MultipartError::PartNumber(part));
         }
-        if let Some(after) = self.last_part {
-            if part <= after {
-                return Err(MultipartError::OutOfOrder { after, got: part });
-            }
+        match self.last_part {
+            Some(after) if part <= after => Err(MultipartError::OutOfOrder { after, got: part }),
+            _ => Ok(()),
         }
-        let len = data.len() as u64;
-        if !is_last && !len.is_multiple_of(16) {
-            return Err(MultipartError::Unaligned { part, len });
-        }
-        if self.total.saturating_add(len) > self.max {
-            return Err(MultipartError::TooLarge);
-        }
-        let encryptor = self.encryptor.as_mut().ok_or(MultipartError::Poisoned)?;
-        if encrypt_summed(data, checksum, |piece| encryptor.encrypt_in_place(piece)).is_err() {
-            self.poisoned = true;
-            return Err(MultipartError::Poisoned);
-        }
-        self.total += len;
-        self.last_part = Some(part);
-        if is_last {
-            let encryptor = self.encryptor.take().ok_or(MultipartError::Poisoned)?;
-            match encryptor.finish() {
-                Ok(tag) => {
-                    data.extend_from_slice(&tag);
-                    checksum.update(&tag);
-                }
-                Err(_) => {
-                    self.poisoned = true;
-                    return Err(MultipartError::Poisoned);
-                }
-            }
-            self.finished = true;
-        }
-        Ok(())
+    }
+
+    /// Refuses for good: the cipher may have moved.
+    fn poisoned(&mut self, error: MultipartError) -> MultipartError {
+        self.poisoned = true;
+        error
     }
 
     /// Marks the stream broken (an encrypted part was lost).
@@ -121,6 +127,67 @@ impl PartCipher {
     }
 }
 
+/// A part being encrypted piece by piece; from [`PartCipher::part_in_pieces`].
+pub(crate) struct PartInPieces<'a> {
+    cipher: &'a mut PartCipher,
+    part: i32,
+    len: u64,
+}
+
+impl PartInPieces<'_> {
+    /// Encrypts the part's next piece of plaintext in place and adds it to `checksum`.
+    pub(crate) fn seal(
+        &mut self,
+        piece: &mut [u8],
+        checksum: &mut BodyChecksum,
+    ) -> Result<(), MultipartError> {
+        let cipher = &mut *self.cipher;
+        let len = self.len + piece.len() as u64;
+        if cipher.total.saturating_add(len) > cipher.max {
+            return Err(cipher.poisoned(MultipartError::TooLarge));
+        }
+        let Some(encryptor) = cipher.encryptor.as_mut() else {
+            return Err(cipher.poisoned(MultipartError::Poisoned));
+        };
+        if encryptor.encrypt_in_place(piece).is_err() {
+            return Err(cipher.poisoned(MultipartError::Poisoned));
+        }
+        checksum.update(piece);
+        self.len = len;
+        Ok(())
+    }
+
+    /// Ends the part whose ciphertext is `data` (every piece sealed); on the last part appends the tag to it and
+    /// to `checksum`.
+    pub(crate) fn end(
+        self,
+        is_last: bool,
+        data: &mut Vec<u8>,
+        checksum: &mut BodyChecksum,
+    ) -> Result<(), MultipartError> {
+        let cipher = self.cipher;
+        let (part, len) = (self.part, self.len);
+        if data.len() as u64 != len {
+            return Err(cipher.poisoned(MultipartError::Poisoned));
+        }
+        if !is_last && !len.is_multiple_of(16) {
+            return Err(cipher.poisoned(MultipartError::Unaligned { part, len }));
+        }
+        cipher.total += len;
+        cipher.last_part = Some(part);
+        if is_last {
+            let tag = match cipher.encryptor.take().map(ContentEncryptor::finish) {
+                Some(Ok(tag)) => tag,
+                _ => return Err(cipher.poisoned(MultipartError::Poisoned)),
+            };
+            data.extend_from_slice(&tag);
+            checksum.update(&tag);
+            cipher.finished = true;
+        }
+        Ok(())
+    }
+}
+
 /// A low-level upload in progress.
 #[derive(Debug)]
 pub(crate) struct UploadState {
@@ -134,6 +201,13 @@ mod tests {
     use super::*;
     use s3ec_crypto::{ContentDecryptor, DataKey, TAG_LEN};
     use s3ec_format::AlgorithmSuite;
+
+    /// Decrypts and authenticates a whole object made by [`cipher`].
+    fn open(key: &DataKey, nonce: &s3ec_format::ContentNonce, object: &mut [u8]) -> Vec<u8> {
+        ContentDecryptor::open_in_place(AlgorithmSuite::AesGcmCommitKey, key, nonce, object)
+            .unwrap()
+            .to_vec()
+    }
 
     fn cipher() -> (PartCipher, DataKey, s3ec_format::ContentNonce) {
         let key = DataKey::generate().unwrap();
@@ -156,13 +230,7 @@ mod tests {
         }
         c.check_complete().unwrap();
         assert_eq!(object.len(), 100 + TAG_LEN);
-        let out = ContentDecryptor::open_in_place(
-            AlgorithmSuite::AesGcmCommitKey,
-            &key,
-            &nonce,
-            &mut object,
-        )
-        .unwrap();
+        let out = open(&key, &nonce, &mut object);
         assert_eq!(out, &plain[..]);
     }
 
@@ -197,13 +265,7 @@ mod tests {
         );
         // The refused calls did not touch the stream: the two accepted parts still decrypt.
         let mut object = [first, last].concat();
-        let out = ContentDecryptor::open_in_place(
-            AlgorithmSuite::AesGcmCommitKey,
-            &key,
-            &nonce,
-            &mut object,
-        )
-        .unwrap();
+        let out = open(&key, &nonce, &mut object);
         assert_eq!(out, [[7u8; 16].as_slice(), &[9u8; 5]].concat());
     }
 
@@ -229,5 +291,62 @@ mod tests {
             c.encrypt_part(2, &mut vec![0; 16], true),
             Err(MultipartError::TooLarge)
         );
+    }
+
+    /// A part encrypted piece by piece, in any cut, continues the one GCM stream and sums exactly its
+    /// ciphertext and tag.
+    #[test]
+    fn pieces_encrypt_and_sum_the_part() {
+        use aws_smithy_checksums::ChecksumAlgorithm;
+        let plain: Vec<u8> = (0..1000u32).map(|i| (i * 31) as u8).collect();
+        let (first, last) = plain.split_at(512);
+        for cut in [1, 7, 16, 100, 512] {
+            let (mut c, key, nonce) = cipher();
+            let mut object = Vec::new();
+            let mut sum = BodyChecksum::of(Some(ChecksumAlgorithm::Crc32));
+            for (i, part) in [first, last].into_iter().enumerate() {
+                let mut pieces = c.part_in_pieces(i as i32 + 1).unwrap();
+                let mut data = part.to_vec();
+                for piece in data.chunks_mut(cut) {
+                    pieces.seal(piece, &mut sum).unwrap();
+                }
+                pieces.end(i == 1, &mut data, &mut sum).unwrap();
+                object.extend_from_slice(&data);
+            }
+            c.check_complete().unwrap();
+            let mut whole = BodyChecksum::of(Some(ChecksumAlgorithm::Crc32));
+            whole.update(&object);
+            assert_eq!(sum.value(), whole.value(), "pieces of {cut}");
+            let out = open(&key, &nonce, &mut object);
+            assert_eq!(out, &plain[..], "pieces of {cut}");
+        }
+    }
+
+    /// Once a piece is encrypted the cipher has moved: a refusal after that poisons the upload.
+    #[test]
+    fn a_refusal_after_a_piece_poisons_the_upload() {
+        let key = DataKey::generate().unwrap();
+        let (enc, _) = ContentEncryptor::new(AlgorithmSuite::AesGcm, &key).unwrap();
+        let mut c = PartCipher::new(enc, 40);
+        let mut pieces = c.part_in_pieces(1).unwrap();
+        pieces
+            .seal(&mut [0; 16], &mut BodyChecksum::none())
+            .unwrap();
+        assert_eq!(
+            pieces.seal(&mut [0; 25], &mut BodyChecksum::none()),
+            Err(MultipartError::TooLarge)
+        );
+        assert_eq!(c.part_in_pieces(2).err(), Some(MultipartError::Poisoned));
+
+        let (enc, _) = ContentEncryptor::new(AlgorithmSuite::AesGcm, &key).unwrap();
+        let mut c = PartCipher::new(enc, u64::MAX);
+        let mut pieces = c.part_in_pieces(1).unwrap();
+        let mut data = vec![0; 17];
+        pieces.seal(&mut data, &mut BodyChecksum::none()).unwrap();
+        assert_eq!(
+            pieces.end(false, &mut data, &mut BodyChecksum::none()),
+            Err(MultipartError::Unaligned { part: 1, len: 17 })
+        );
+        assert_eq!(c.check_complete(), Err(MultipartError::Poisoned));
     }
 }

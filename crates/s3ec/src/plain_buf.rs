@@ -165,6 +165,16 @@ impl Mapped {
         Ok(Self { map, len: 0 })
     }
 
+    /// Bytes that can still be added.
+    pub(crate) fn room(&self) -> usize {
+        self.map.len() - self.len
+    }
+
+    /// Bytes held.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// The contents as `Bytes`, without a copy; the mapping is released when the last `Bytes` goes.
     pub(crate) fn freeze(self) -> Bytes {
         if self.len == self.map.len() {

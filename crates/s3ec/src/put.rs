@@ -20,21 +20,18 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::endpoint_config::EndpointUrl;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use s3ec_crypto::{ContentEncryptor, TAG_LEN};
 use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 
 use crate::aws_chunked::{OwnTrailer, Trailer};
 use crate::body::{wire_len, EncryptingBody, FramingChoice};
-use crate::body_checksum::{encrypt_summed, BodyChecksum};
+use crate::body_checksum::BodyChecksum;
+use crate::cipher_spool::CipherSpool;
 use crate::client::{Client, RequestMaterials, Sealed};
 use crate::error::{required, Error, UsageError};
 use crate::instruction;
-use crate::spool::{Spool, Spooled};
 use crate::unsigned_payload::{tls, UnsignedOverTls};
-
-/// Plaintext chunk size used when encrypting into a spool.
-const CHUNK: usize = 1 << 20;
 
 /// Fluent builder for an encrypted PutObject; mirrors aws-sdk-s3's `PutObjectFluentBuilder`.
 ///
@@ -53,7 +50,8 @@ const CHUNK: usize = 1 << 20;
 ///   file handle with `read_from().file(..)`, or from an arbitrary stream with a size hint) is sent once: a
 ///   transient failure is returned to the caller, who may start a new put.
 /// - A body of unknown length is encrypted into a spool first (memory up to the client's buffer size, then a
-///   temporary file); the SDK retries it by replaying that same ciphertext.
+///   temporary file), each piece copied once into its place there and encrypted in cache; the SDK retries it
+///   by replaying that same ciphertext.
 ///
 /// With an instruction file, the file is written only once the object put has succeeded, and it carries the
 /// data key and IV of the attempt that succeeded.
@@ -66,7 +64,7 @@ const CHUNK: usize = 1 << 20;
 /// For a body of known length s3ec frames the body itself (aws-chunked, the checksum as a trailer
 /// taken while each frame is in cache) instead of leaving it to the SDK, whose framing copies every chunk; a
 /// spooled body's checksum is taken while it is encrypted into the spool and sent as a header, its payload
-/// unsigned over HTTPS as well (the SDK would otherwise hash an in-memory spool for SigV4 and checksum it again).
+/// unsigned as every streamed body's (the SDK would otherwise hash the spool for SigV4 and checksum it again).
 /// The metadata headers stay signed.
 #[must_use]
 pub struct PutObject {
@@ -849,112 +847,34 @@ pub(crate) async fn encrypt_body(
     }
     // Unknown length: encrypt into a spool, then send the spool (replayable).
     let limit = usize::try_from(spool_limit).unwrap_or(usize::MAX);
-    let mut spool = NamedSpool::new(limit);
-    let mut pending = BytesMut::new();
+    let mut spool = CipherSpool::new(limit);
     let mut total = 0u64;
     while let Some(chunk) = body.try_next().await.map_err(Error::io)? {
         total += chunk.len() as u64;
         if total > max {
             return Err(UsageError::TooLarge { max }.into());
         }
-        pending.extend_from_slice(&chunk);
-        if pending.len() >= CHUNK {
-            encrypt_summed(&mut pending, checksum, |p| encryptor.encrypt_in_place(p))?;
-            spool.write(&pending).await?;
-            pending.clear();
-        }
+        spool
+            .append(&chunk, |piece| {
+                encryptor.encrypt_in_place(piece)?;
+                checksum.update(piece);
+                Ok(())
+            })
+            .await?;
     }
-    encrypt_summed(&mut pending, checksum, |p| encryptor.encrypt_in_place(p))?;
-    spool.write(&pending).await?;
     let tag = encryptor.finish()?;
     checksum.update(&tag);
-    spool.write(&tag).await?;
-    spool.finish().await
-}
-
-/// Like [`Spool`], but a file-backed spool keeps a path so the SDK can reopen it for a retry.
-struct NamedSpool {
-    limit: usize,
-    memory: Option<Spool>,
-    file: Option<(tempfile::NamedTempFile, u64)>,
-}
-
-impl NamedSpool {
-    fn new(limit: usize) -> Self {
-        Self {
-            limit,
-            memory: Some(Spool::new(usize::MAX)),
-            file: None,
-        }
-    }
-
-    async fn write(&mut self, data: &[u8]) -> Result<(), Error> {
-        if let Some(mem) = self.memory.as_mut() {
-            if mem.len() as usize + data.len() <= self.limit {
-                return Ok(mem.write(data).await?);
-            }
-            let mem = self.memory.take().expect("checked above");
-            let named = tokio::task::spawn_blocking(tempfile::NamedTempFile::new)
-                .await
-                .map_err(std::io::Error::other)??;
-            self.file = Some((named, 0));
-            if let Spooled::Memory(b) = mem.finish().await? {
-                self.append(&b).await?;
-            }
-        }
-        self.append(data).await
-    }
-
-    async fn append(&mut self, data: &[u8]) -> Result<(), Error> {
-        use std::io::Write;
-        let (named, len) = self.file.as_mut().expect("file mode");
-        let mut f = named.as_file().try_clone()?;
-        let owned = data.to_vec();
-        tokio::task::spawn_blocking(move || f.write_all(&owned))
-            .await
-            .map_err(std::io::Error::other)??;
-        *len += data.len() as u64;
-        Ok(())
-    }
-
-    async fn finish(self) -> Result<(CipherBody, u64), Error> {
-        match (self.memory, self.file) {
-            (Some(mem), _) => {
-                let Spooled::Memory(b) = mem.finish().await? else {
-                    unreachable!("unlimited memory spool")
-                };
-                let len = b.len() as u64;
-                Ok((
-                    CipherBody {
-                        stream: ByteStream::from(b),
-                        spool_guard: None,
-                        streamed: false,
-                        framing: None,
-                    },
-                    len,
-                ))
-            }
-            (None, Some((named, len))) => {
-                let path = named.into_temp_path();
-                let stream = ByteStream::read_from()
-                    .path(&path)
-                    .buffer_size(CHUNK)
-                    .build()
-                    .await
-                    .map_err(Error::io)?;
-                Ok((
-                    CipherBody {
-                        stream,
-                        spool_guard: Some(path),
-                        streamed: true,
-                        framing: None,
-                    },
-                    len,
-                ))
-            }
-            (None, None) => unreachable!("one of memory or file is always set"),
-        }
-    }
+    spool.append(&tag, |_| Ok(())).await?;
+    let spooled = spool.finish().await?;
+    Ok((
+        CipherBody {
+            stream: spooled.stream,
+            spool_guard: spooled.guard,
+            streamed: true,
+            framing: None,
+        },
+        spooled.len,
+    ))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use s3ec_format::StringMap;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::body_checksum::PIECE;
 use crate::buffer_pool::BufferPool;
 use crate::client::{Client, RequestMaterials};
 use crate::config::check_part_size;
@@ -37,8 +38,8 @@ use s3ec_crypto::TAG_LEN;
 ///   last part, which is uploaded once every other part is encrypted. Memory stays near
 ///   `(concurrency + 1) * part_size`.
 /// - **In order** — any other body (a stream of unknown length, a smaller one): parts are read and encrypted in
-///   order by one task (one GCM stream) and uploaded by up to `concurrency` tasks; memory stays near
-///   `(concurrency + 1) * part_size`.
+///   order by one task (one GCM stream), each piece as soon as it is copied into the part, and uploaded by up
+///   to `concurrency` tasks; memory stays near `(concurrency + 1) * part_size`.
 ///
 /// Every part carries the CRC32 of its ciphertext (the SDK's default checksum, which S3 verifies; none when the
 /// S3 client is configured `request_checksum_calculation(WhenRequired)`), taken while the part is encrypted
@@ -386,12 +387,12 @@ async fn run(
         while let Some(done) = tasks.try_join_next() {
             parts.push(joined(done)?);
         }
-        let mut data = reader.read(part_size, pool.take()).await?;
-        let is_last = data.len() < part_size || reader.at_end().await?;
         let mut checksum = target.checksum();
-        state
-            .cipher
-            .encrypt_part_summed(number, &mut data, is_last, &mut checksum)?;
+        let mut pieces = state.cipher.part_in_pieces(number)?;
+        let seal = |piece: &mut [u8]| Ok(pieces.seal(piece, &mut checksum)?);
+        let mut data = reader.read(part_size, pool.take(), seal).await?;
+        let is_last = data.len() < part_size || reader.at_end().await?;
+        pieces.end(is_last, &mut data, &mut checksum)?;
         let (t, pool) = (target.clone(), pool.clone());
         tasks.spawn(async move {
             let _permit = permit;
@@ -422,13 +423,22 @@ struct PartReader {
 }
 
 impl PartReader {
-    async fn read(&mut self, part_size: usize, mut out: Vec<u8>) -> Result<Vec<u8>, Error> {
+    /// Reads the next part into `out`, passing each piece (at most [`PIECE`] bytes) to `seal` right after it is
+    /// copied, while it is in cache: the part is encrypted as it is read, not in a second pass over memory.
+    async fn read(
+        &mut self,
+        part_size: usize,
+        mut out: Vec<u8>,
+        mut seal: impl FnMut(&mut [u8]) -> Result<(), Error>,
+    ) -> Result<Vec<u8>, Error> {
         out.clear();
         out.reserve(part_size + TAG_LEN);
         loop {
-            if !self.carry.is_empty() {
-                let take = self.carry.len().min(part_size - out.len());
+            while !self.carry.is_empty() && out.len() < part_size {
+                let take = self.carry.len().min(part_size - out.len()).min(PIECE);
+                let start = out.len();
                 out.extend_from_slice(&self.carry.split_to(take));
+                seal(&mut out[start..])?;
             }
             if out.len() == part_size {
                 return Ok(out);
