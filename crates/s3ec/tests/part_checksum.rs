@@ -6,11 +6,12 @@
 //! object is read back through the client.
 
 use aws_sdk_s3::config::RequestChecksumCalculation;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use s3ec_testkit::{MemRequest, MemS3};
 
 mod mem;
+mod upload_paths;
+
+use upload_paths::{upload, PATHS};
 
 const MIB: usize = 1024 * 1024;
 
@@ -25,106 +26,6 @@ fn client(
 /// The plaintext: 12 MiB and 5 bytes, so three 5 MiB parts, the last a short one with the tag.
 fn plain() -> Vec<u8> {
     (0..12 * MIB + 5).map(|i| (i * 31 + 7) as u8).collect()
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Path {
-    /// `Client::upload` of a `Vec` handed over: parts encrypted where they lie.
-    Parallel,
-    /// `Client::upload` of bytes the caller keeps: parts copied into buffers of their own first.
-    ParallelShared,
-    OneStream,
-    PartByPart,
-}
-
-const PATHS: [Path; 4] = [
-    Path::Parallel,
-    Path::ParallelShared,
-    Path::OneStream,
-    Path::PartByPart,
-];
-
-async fn upload(client: &s3ec::Client, path: Path, key: &str, plain: &[u8]) {
-    match path {
-        Path::ParallelShared => {
-            let kept = bytes::Bytes::from(plain.to_vec());
-            client
-                .upload()
-                .bucket("b")
-                .key(key)
-                .body(ByteStream::from(kept.clone()))
-                .part_size(5 * MIB as u64)
-                .concurrency(2)
-                .parallel_threshold(0)
-                .send()
-                .await
-                .unwrap();
-            assert!(kept == plain, "the caller's bytes are left as they were");
-        }
-        Path::Parallel | Path::OneStream => {
-            let threshold = if matches!(path, Path::Parallel) {
-                0
-            } else {
-                u64::MAX
-            };
-            client
-                .upload()
-                .bucket("b")
-                .key(key)
-                .body(ByteStream::from(plain.to_vec()))
-                .part_size(5 * MIB as u64)
-                .concurrency(2)
-                .parallel_threshold(threshold)
-                .send()
-                .await
-                .unwrap();
-        }
-        Path::PartByPart => {
-            let created = client
-                .create_multipart_upload()
-                .bucket("b")
-                .key(key)
-                .send()
-                .await
-                .unwrap();
-            let id = created.upload_id().unwrap().to_string();
-            let pieces: Vec<&[u8]> = plain.chunks(5 * MIB).collect();
-            let mut parts = Vec::new();
-            for (i, piece) in pieces.iter().enumerate() {
-                let n = i as i32 + 1;
-                let out = client
-                    .upload_part()
-                    .bucket("b")
-                    .key(key)
-                    .upload_id(&id)
-                    .part_number(n)
-                    .body(ByteStream::from(piece.to_vec()))
-                    .is_last_part(i + 1 == pieces.len())
-                    .send()
-                    .await
-                    .unwrap();
-                parts.push(
-                    CompletedPart::builder()
-                        .set_e_tag(out.e_tag)
-                        .part_number(n)
-                        .build(),
-                );
-            }
-            client
-                .complete_multipart_upload()
-                .bucket("b")
-                .key(key)
-                .upload_id(&id)
-                .multipart_upload(
-                    CompletedMultipartUpload::builder()
-                        .set_parts(Some(parts))
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
-        }
-    }
 }
 
 fn part_requests(mem: &MemS3, key: &str) -> Vec<MemRequest> {
@@ -152,7 +53,7 @@ async fn parts_go_unsigned_over_https_with_the_crc32_of_their_ciphertext() {
         let mem = MemS3::new();
         let client = client(&mem, "https://s3.test.invalid", None);
         let key = format!("{path:?}");
-        upload(&client, path, &key, &plain).await;
+        upload(&client, path, "b", &key, &plain).await;
         let parts = part_requests(&mem, &key);
         assert_eq!(parts.len(), 3, "{path:?}");
         for part in &parts {
@@ -186,7 +87,7 @@ async fn over_plain_http_the_payload_stays_signed() {
         let mem = MemS3::new();
         let client = client(&mem, "http://127.0.0.1:1", None);
         let key = format!("{path:?}");
-        upload(&client, path, &key, &plain).await;
+        upload(&client, path, "b", &key, &plain).await;
         let parts = part_requests(&mem, &key);
         assert_eq!(parts.len(), 3, "{path:?}");
         for part in &parts {
@@ -210,7 +111,7 @@ async fn a_client_configured_when_required_sends_no_part_checksum() {
         let off = Some(RequestChecksumCalculation::WhenRequired);
         let client = client(&mem, "https://s3.test.invalid", off);
         let key = format!("{path:?}");
-        upload(&client, path, &key, &plain).await;
+        upload(&client, path, "b", &key, &plain).await;
         let parts = part_requests(&mem, &key);
         assert_eq!(parts.len(), 3, "{path:?}");
         for part in &parts {
