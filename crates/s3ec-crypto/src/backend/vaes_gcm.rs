@@ -35,6 +35,8 @@ use super::{Direction, Failed, GcmSegment, GcmStream};
 const WIDE: usize = 8;
 /// Blocks per loop iteration.
 const GROUP: usize = 2 * WIDE;
+/// How far ahead of the group being processed its source is prefetched, in bytes.
+const PREFETCH_AHEAD: usize = 2048;
 
 /// Proof that the CPU has every feature the kernel is compiled for. Created only by
 /// [`Cpu::detect`]; the entry points take it, so no feature-gated code runs without the check.
@@ -600,11 +602,20 @@ unsafe fn blocks_kernel(
         // SAFETY: as for `load`, within `dst`.
         unsafe { _mm256_storeu_si256(dst.add(16 * (i + 2 * j)).cast(), v) }
     };
+    let prefetch = |i: usize| {
+        // A hint only: it never faults, so an address past the end of `src` (wrapping arithmetic, never
+        // dereferenced) is fine.
+        let ahead = src.wrapping_add(16 * i + PREFETCH_AHEAD);
+        for line in 0..GROUP * 16 / 64 {
+            _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64 * line).cast());
+        }
+    };
     let mut i = 0;
     if encrypt {
         // Stitched: the key stream of group n + 1 is computed while group n is hashed.
         let mut prev: Option<[__m256i; WIDE]> = None;
         while i + GROUP <= blocks {
+            prefetch(i);
             let ks = match &prev {
                 Some(p) => {
                     let (ks, next) = fused(&mut w, acc, p);
@@ -626,6 +637,7 @@ unsafe fn blocks_kernel(
         }
     } else {
         while i + GROUP <= blocks {
+            prefetch(i);
             let ct: [__m256i; WIDE] = core::array::from_fn(|j| load(i, j));
             let (ks, next) = fused(&mut w, acc, &ct);
             acc = next;
