@@ -66,7 +66,6 @@ pub mod range;
 mod read_plan;
 mod reencrypt;
 mod rewrap;
-pub mod spool;
 mod spooled_get;
 mod stored_body;
 mod unsigned_payload;
