@@ -2,9 +2,11 @@
 //! that never move), or into a named temporary file past the client's buffer size, complete before the request
 //! goes so that the SDK can send it again.
 //!
-//! Each piece of plaintext is copied once, into its place in the spool, and encrypted and summed there while it
-//! is in cache. A spool that grew one contiguous buffer would copy every byte again (a pending buffer, then each
-//! doubling of the buffer) and fault in twice the memory. Blocks from [`MAPPED_BLOCK`] on are anonymous mappings
+//! Each piece of plaintext is encrypted straight into its place in the spool (out of place: one pass over the
+//! bytes, and the plaintext never lands there) and summed there while it is in cache. Copying it in first and
+//! encrypting it in place cost a second pass, and that copy, between two buffers not in cache, took more time
+//! than the encryption (`cargo xtask bench client pipeline`, the put of unknown length). A spool that grew one
+//! contiguous buffer would copy every byte again (each doubling of the buffer) and fault in twice the memory. Blocks from [`MAPPED_BLOCK`] on are anonymous mappings
 //! advised into huge pages (as a large get's plaintext buffer, `plain_buf.rs`): the first touch of fresh memory
 //! otherwise costs a page fault per 4 KiB.
 
@@ -14,7 +16,7 @@ use std::task::{Context, Poll};
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_types::body::SdkBody;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::body_checksum::PIECE;
@@ -70,17 +72,17 @@ impl CipherSpool {
         Self {
             limit,
             blocks: Vec::new(),
-            current: Block::Heap(BytesMut::new()),
+            current: Block::heap(0),
             held: 0,
             file: None,
         }
     }
 
-    /// Appends `src`, passing each piece (at most [`PIECE`] bytes) to `seal` in its place in the spool, right after
-    /// it is copied there.
+    /// Appends the ciphertext of `src`: each piece of it (at most [`PIECE`] bytes) goes to `seal` with its place
+    /// in the spool, as long as the piece, for `seal` to write the piece's ciphertext there.
     pub(crate) async fn append<F>(&mut self, mut src: &[u8], mut seal: F) -> Result<(), Error>
     where
-        F: FnMut(&mut [u8]) -> Result<(), Error>,
+        F: FnMut(&[u8], &mut [u8]) -> Result<(), Error>,
     {
         while !src.is_empty() {
             let mut room = self.room();
@@ -89,7 +91,7 @@ impl CipherSpool {
                 room = self.room();
             }
             let n = room.min(src.len()).min(PIECE);
-            seal(self.current.append(&src[..n]))?;
+            seal(&src[..n], self.current.place(n))?;
             if self.file.is_none() {
                 self.held += n;
             }
@@ -118,8 +120,10 @@ impl CipherSpool {
             return self.spill().await;
         }
         let next = match &self.current {
-            Block::Heap(b) if b.capacity() == 0 => Block::heap(FIRST_BLOCK.min(left)),
-            Block::Heap(b) if b.capacity() < MAX_BLOCK => Block::heap((b.capacity() * 2).min(left)),
+            Block::Heap { buf, .. } if buf.is_empty() => Block::heap(FIRST_BLOCK.min(left)),
+            Block::Heap { buf, .. } if buf.len() < MAX_BLOCK => {
+                Block::heap((buf.len() * 2).min(left))
+            }
             _ if left < MAPPED_BLOCK => Block::heap(left.min(MAX_BLOCK)),
             _ => Block::Mapped(Mapped::new(MAPPED_BLOCK)?),
         };
@@ -150,10 +154,11 @@ impl CipherSpool {
         let mut back = self.write_out(vec![batch]).await?;
         let reused = back.pop().and_then(|b| b.try_into_mut().ok());
         self.current = match reused {
-            Some(mut buf) if buf.capacity() >= MAX_BLOCK => {
-                buf.clear();
-                Block::Heap(buf)
-            }
+            // Its bytes are ciphertext already written out: each place handed out again is overwritten.
+            Some(buf) if buf.len() == MAX_BLOCK => Block::Heap {
+                buf: buf.into(),
+                filled: 0,
+            },
             _ => Block::heap(MAX_BLOCK),
         };
         Ok(())
@@ -210,48 +215,56 @@ impl CipherSpool {
 
 /// A memory block being filled.
 enum Block {
-    Heap(BytesMut),
+    /// Heap memory, its first `filled` bytes in use. Allocated zeroed (`calloc`), which for a large block is
+    /// memory straight from the kernel, zero already: filling it with zeros first cost a pass over memory not
+    /// in cache, 7% of a put of unknown length.
+    Heap {
+        buf: Vec<u8>,
+        filled: usize,
+    },
     Mapped(Mapped),
 }
 
 impl Block {
-    fn heap(capacity: usize) -> Self {
-        Self::Heap(BytesMut::with_capacity(capacity))
+    fn heap(size: usize) -> Self {
+        Self::Heap {
+            buf: vec![0; size],
+            filled: 0,
+        }
     }
 
     fn room(&self) -> usize {
         match self {
-            Self::Heap(b) => b.capacity() - b.len(),
+            Self::Heap { buf, filled } => buf.len() - filled,
             Self::Mapped(m) => m.room(),
         }
     }
 
     fn len(&self) -> usize {
         match self {
-            Self::Heap(b) => b.len(),
+            Self::Heap { filled, .. } => *filled,
             Self::Mapped(m) => m.len(),
         }
     }
 
-    /// Copies `src` to the end (it fits in [`Block::room`]) and returns where it now lies.
-    fn append(&mut self, src: &[u8]) -> &mut [u8] {
+    /// The next `n` bytes (they fit in [`Block::room`]), for the caller to overwrite.
+    fn place(&mut self, n: usize) -> &mut [u8] {
         match self {
-            Self::Heap(b) => {
-                let start = b.len();
-                b.extend_from_slice(src);
-                &mut b[start..]
+            Self::Heap { buf, filled } => {
+                let start = *filled;
+                *filled += n;
+                &mut buf[start..start + n]
             }
-            Self::Mapped(m) => {
-                let dst = m.grow(src.len());
-                dst.copy_from_slice(src);
-                dst
-            }
+            Self::Mapped(m) => m.grow(n),
         }
     }
 
     fn freeze(self) -> Bytes {
         match self {
-            Self::Heap(b) => b.freeze(),
+            Self::Heap { mut buf, filled } => {
+                buf.truncate(filled);
+                Bytes::from(buf)
+            }
             Self::Mapped(m) => m.freeze(),
         }
     }
@@ -300,10 +313,13 @@ impl Body for Blocks {
 mod tests {
     use super::*;
 
-    /// Adds 1 to every byte: a stand-in for the cipher that shows each byte went through `seal` once.
-    fn bump(piece: &mut [u8]) -> Result<(), Error> {
+    /// Writes each byte plus 1: a stand-in for the cipher that shows each byte went through `seal` once.
+    fn bump(piece: &[u8], place: &mut [u8]) -> Result<(), Error> {
         assert!(piece.len() <= PIECE);
-        piece.iter_mut().for_each(|b| *b = b.wrapping_add(1));
+        assert_eq!(piece.len(), place.len());
+        for (p, b) in place.iter_mut().zip(piece) {
+            *p = b.wrapping_add(1);
+        }
         Ok(())
     }
 

@@ -1,7 +1,7 @@
 //! The cipher state of one multipart upload, sans IO: one GCM stream across parts, in order, the tag on the
 //! last part.
 
-use s3ec_crypto::ContentEncryptor;
+use s3ec_crypto::{ContentEncryptor, CryptoError};
 
 use crate::body_checksum::{BodyChecksum, PIECE};
 use crate::error::MultipartError;
@@ -141,18 +141,44 @@ impl PartInPieces<'_> {
         piece: &mut [u8],
         checksum: &mut BodyChecksum,
     ) -> Result<(), MultipartError> {
+        self.encrypt(piece.len(), |e| e.encrypt_in_place(piece))?;
+        checksum.update(piece);
+        Ok(())
+    }
+
+    /// Encrypts the part's next piece of plaintext onto the end of `out` (whose spare capacity holds it) and
+    /// adds the ciphertext to `checksum`: one pass from the caller's bytes, where a copy then [`Self::seal`]
+    /// would take two.
+    pub(crate) fn seal_append(
+        &mut self,
+        piece: &[u8],
+        out: &mut Vec<u8>,
+        checksum: &mut BodyChecksum,
+    ) -> Result<(), MultipartError> {
+        let start = out.len();
+        self.encrypt(piece.len(), |e| e.encrypt_append(piece, out))?;
+        checksum.update(&out[start..]);
+        Ok(())
+    }
+
+    /// Runs `encrypt` on `n` more bytes of the part, unless that passes the stream's limit; a refusal or a
+    /// failure poisons the upload (the cipher may have moved).
+    fn encrypt(
+        &mut self,
+        n: usize,
+        encrypt: impl FnOnce(&mut ContentEncryptor) -> Result<(), CryptoError>,
+    ) -> Result<(), MultipartError> {
         let cipher = &mut *self.cipher;
-        let len = self.len + piece.len() as u64;
+        let len = self.len + n as u64;
         if cipher.total.saturating_add(len) > cipher.max {
             return Err(cipher.poisoned(MultipartError::TooLarge));
         }
         let Some(encryptor) = cipher.encryptor.as_mut() else {
             return Err(cipher.poisoned(MultipartError::Poisoned));
         };
-        if encryptor.encrypt_in_place(piece).is_err() {
+        if encrypt(encryptor).is_err() {
             return Err(cipher.poisoned(MultipartError::Poisoned));
         }
-        checksum.update(piece);
         self.len = len;
         Ok(())
     }
@@ -293,32 +319,44 @@ mod tests {
         );
     }
 
-    /// A part encrypted piece by piece, in any cut, continues the one GCM stream and sums exactly its
-    /// ciphertext and tag.
+    /// A part encrypted piece by piece, in any cut, in place or appended from the caller's bytes, continues the
+    /// one GCM stream and sums exactly its ciphertext and tag.
     #[test]
     fn pieces_encrypt_and_sum_the_part() {
         use aws_smithy_checksums::ChecksumAlgorithm;
         let plain: Vec<u8> = (0..1000u32).map(|i| (i * 31) as u8).collect();
         let (first, last) = plain.split_at(512);
-        for cut in [1, 7, 16, 100, 512] {
-            let (mut c, key, nonce) = cipher();
-            let mut object = Vec::new();
-            let mut sum = BodyChecksum::of(Some(ChecksumAlgorithm::Crc32));
-            for (i, part) in [first, last].into_iter().enumerate() {
-                let mut pieces = c.part_in_pieces(i as i32 + 1).unwrap();
-                let mut data = part.to_vec();
-                for piece in data.chunks_mut(cut) {
-                    pieces.seal(piece, &mut sum).unwrap();
+        for appended in [false, true] {
+            for cut in [1, 7, 16, 100, 512] {
+                let (mut c, key, nonce) = cipher();
+                let mut object = Vec::new();
+                let mut sum = BodyChecksum::of(Some(ChecksumAlgorithm::Crc32));
+                for (i, part) in [first, last].into_iter().enumerate() {
+                    let mut pieces = c.part_in_pieces(i as i32 + 1).unwrap();
+                    let mut data = if appended {
+                        let mut data = Vec::with_capacity(part.len() + TAG_LEN);
+                        for piece in part.chunks(cut) {
+                            pieces.seal_append(piece, &mut data, &mut sum).unwrap();
+                        }
+                        data
+                    } else {
+                        let mut data = part.to_vec();
+                        for piece in data.chunks_mut(cut) {
+                            pieces.seal(piece, &mut sum).unwrap();
+                        }
+                        data
+                    };
+                    pieces.end(i == 1, &mut data, &mut sum).unwrap();
+                    object.extend_from_slice(&data);
                 }
-                pieces.end(i == 1, &mut data, &mut sum).unwrap();
-                object.extend_from_slice(&data);
+                c.check_complete().unwrap();
+                let mut whole = BodyChecksum::of(Some(ChecksumAlgorithm::Crc32));
+                whole.update(&object);
+                let case = format!("pieces of {cut}, appended {appended}");
+                assert_eq!(sum.value(), whole.value(), "{case}");
+                let out = open(&key, &nonce, &mut object);
+                assert_eq!(out, &plain[..], "{case}");
             }
-            c.check_complete().unwrap();
-            let mut whole = BodyChecksum::of(Some(ChecksumAlgorithm::Crc32));
-            whole.update(&object);
-            assert_eq!(sum.value(), whole.value(), "pieces of {cut}");
-            let out = open(&key, &nonce, &mut object);
-            assert_eq!(out, &plain[..], "pieces of {cut}");
         }
     }
 
@@ -337,6 +375,18 @@ mod tests {
             Err(MultipartError::TooLarge)
         );
         assert_eq!(c.part_in_pieces(2).err(), Some(MultipartError::Poisoned));
+
+        // A piece appended where there is no room is refused, and poisons too.
+        let (enc, _) = ContentEncryptor::new(AlgorithmSuite::AesGcm, &key).unwrap();
+        let mut c = PartCipher::new(enc, u64::MAX);
+        let mut pieces = c.part_in_pieces(1).unwrap();
+        let mut full = Vec::with_capacity(8);
+        assert_eq!(
+            pieces.seal_append(&[0; 16], &mut full, &mut BodyChecksum::none()),
+            Err(MultipartError::Poisoned)
+        );
+        assert!(full.is_empty());
+        assert_eq!(c.part_in_pieces(1).err(), Some(MultipartError::Poisoned));
 
         let (enc, _) = ContentEncryptor::new(AlgorithmSuite::AesGcm, &key).unwrap();
         let mut c = PartCipher::new(enc, u64::MAX);

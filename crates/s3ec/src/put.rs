@@ -50,8 +50,8 @@ use crate::unsigned_payload::{tls, UnsignedOverTls};
 ///   file handle with `read_from().file(..)`, or from an arbitrary stream with a size hint) is sent once: a
 ///   transient failure is returned to the caller, who may start a new put.
 /// - A body of unknown length is encrypted into a spool first (memory up to the client's buffer size, then a
-///   temporary file), each piece copied once into its place there and encrypted in cache; the SDK retries it
-///   by replaying that same ciphertext.
+///   temporary file), each piece encrypted from the caller's bytes straight into its place there; the SDK
+///   retries it by replaying that same ciphertext.
 ///
 /// With an instruction file, the file is written only once the object put has succeeded, and it carries the
 /// data key and IV of the attempt that succeeded.
@@ -855,16 +855,21 @@ pub(crate) async fn encrypt_body(
             return Err(UsageError::TooLarge { max }.into());
         }
         spool
-            .append(&chunk, |piece| {
-                encryptor.encrypt_in_place(piece)?;
-                checksum.update(piece);
+            .append(&chunk, |piece, place| {
+                encryptor.encrypt_to(piece, place)?;
+                checksum.update(place);
                 Ok(())
             })
             .await?;
     }
     let tag = encryptor.finish()?;
     checksum.update(&tag);
-    spool.append(&tag, |_| Ok(())).await?;
+    spool
+        .append(&tag, |tag, place| {
+            place.copy_from_slice(tag);
+            Ok(())
+        })
+        .await?;
     let spooled = spool.finish().await?;
     Ok((
         CipherBody {

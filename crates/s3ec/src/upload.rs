@@ -38,8 +38,8 @@ use s3ec_crypto::TAG_LEN;
 ///   last part, which is uploaded once every other part is encrypted. Memory stays near
 ///   `(concurrency + 1) * part_size`.
 /// - **In order** — any other body (a stream of unknown length, a smaller one): parts are read and encrypted in
-///   order by one task (one GCM stream), each piece as soon as it is copied into the part, and uploaded by up
-///   to `concurrency` tasks; memory stays near `(concurrency + 1) * part_size`.
+///   order by one task (one GCM stream), each piece encrypted from the stream's bytes straight into the part,
+///   and uploaded by up to `concurrency` tasks; memory stays near `(concurrency + 1) * part_size`.
 ///
 /// Every part carries the CRC32 of its ciphertext (the SDK's default checksum, which S3 verifies; none when the
 /// S3 client is configured `request_checksum_calculation(WhenRequired)`), taken while the part is encrypted
@@ -389,7 +389,8 @@ async fn run(
         }
         let mut checksum = target.checksum();
         let mut pieces = state.cipher.part_in_pieces(number)?;
-        let seal = |piece: &mut [u8]| Ok(pieces.seal(piece, &mut checksum)?);
+        let seal =
+            |piece: &[u8], out: &mut Vec<u8>| Ok(pieces.seal_append(piece, out, &mut checksum)?);
         let mut data = reader.read(part_size, pool.take(), seal).await?;
         let is_last = data.len() < part_size || reader.at_end().await?;
         pieces.end(is_last, &mut data, &mut checksum)?;
@@ -423,22 +424,21 @@ struct PartReader {
 }
 
 impl PartReader {
-    /// Reads the next part into `out`, passing each piece (at most [`PIECE`] bytes) to `seal` right after it is
-    /// copied, while it is in cache: the part is encrypted as it is read, not in a second pass over memory.
+    /// Reads the next part into `out`: each piece (at most [`PIECE`] bytes) of the stream goes to `seal`, which
+    /// appends its ciphertext to `out` (room for the part is reserved). The part is encrypted as it is read,
+    /// straight from the stream's bytes: no copy first, no second pass over memory.
     async fn read(
         &mut self,
         part_size: usize,
         mut out: Vec<u8>,
-        mut seal: impl FnMut(&mut [u8]) -> Result<(), Error>,
+        mut seal: impl FnMut(&[u8], &mut Vec<u8>) -> Result<(), Error>,
     ) -> Result<Vec<u8>, Error> {
         out.clear();
         out.reserve(part_size + TAG_LEN);
         loop {
             while !self.carry.is_empty() && out.len() < part_size {
                 let take = self.carry.len().min(part_size - out.len()).min(PIECE);
-                let start = out.len();
-                out.extend_from_slice(&self.carry.split_to(take));
-                seal(&mut out[start..])?;
+                seal(&self.carry.split_to(take), &mut out)?;
             }
             if out.len() == part_size {
                 return Ok(out);
