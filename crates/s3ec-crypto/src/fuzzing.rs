@@ -294,7 +294,8 @@ fn round_trip(
     }
 }
 
-/// Input layout: selector byte (bit 0: suite 0x0072 or 0x0073; bits 1-3: the tampering), a cut
+/// Input layout: selector byte (bit 0: suite 0x0072 or 0x0073; bits 1-7 modulo 6: the tampering;
+/// bits 4-6: the kernel; bit 7: segments encrypted in place or appended to buffers of their own), a cut
 /// count `n` and `n` two-byte cut points, a two-byte tamper position, then the plaintext.
 ///
 /// The plaintext is encrypted by the segments the cuts make (processed last first), which must give
@@ -323,7 +324,7 @@ pub fn gcm_segments(data: &[u8]) {
     // The library's sequential engine is the reference; the segments run on a kernel the input
     // picks.
     let kernels = GcmKernel::available();
-    let kernel = kernels[usize::from(selector >> 4) % kernels.len()];
+    let kernel = kernels[usize::from((selector >> 4) & 7) % kernels.len()];
     let (mut enc, nonce) = GcmKernel::Library
         .forced(|| ContentEncryptor::new(suite, &key))
         .expect("the library's GCM always runs")
@@ -345,10 +346,20 @@ pub fn gcm_segments(data: &[u8]) {
         .expect("the nonce was just made for this key");
     let mut buf = plaintext.to_vec();
     let mut parts: Vec<SegmentGhash> = Vec::new();
+    // Bit 7 of the selector: each segment encrypted onto the end of a buffer of its own instead of
+    // in place (the same bytes must come out).
+    let appended = selector & 0x80 != 0;
     for &(a, b) in segs.iter().rev() {
         let mut seg = object.segment_encryptor(a as u64).expect("offset in range");
-        seg.encrypt_in_place(&mut buf[a..b])
-            .expect("a small segment encrypts");
+        if appended {
+            let mut out = Vec::with_capacity(b - a);
+            seg.encrypt_append(&buf[a..b], &mut out)
+                .expect("a small segment encrypts");
+            buf[a..b].copy_from_slice(&out);
+        } else {
+            seg.encrypt_in_place(&mut buf[a..b])
+                .expect("a small segment encrypts");
+        }
         parts.push(seg.finish().expect("segment finishes"));
     }
     assert!(

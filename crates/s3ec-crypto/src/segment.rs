@@ -401,14 +401,31 @@ impl Segment {
     /// Processes the next bytes, refusing a chunk that would pass the GCM limit before anything
     /// is processed.
     fn update(&mut self, buf: &mut [u8]) -> Result<(), CryptoError> {
-        let end = self
-            .pos
-            .checked_add(buf.len() as u64)
-            .filter(|end| *end <= GCM_MAX_PLAINTEXT_LEN)
-            .ok_or(CryptoError::TooLong)?;
+        let end = self.end_after(buf.len())?;
         self.gcm.update(buf).map_err(failed)?;
         self.pos = end;
         Ok(())
+    }
+
+    /// As [`Segment::update`], from `src` onto the end of `dst`; refuses a `dst` without room for it.
+    fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), CryptoError> {
+        let end = self.end_after(src.len())?;
+        if dst.capacity() - dst.len() < src.len() {
+            return Err(CryptoError::Misuse(
+                "the destination has no room for the chunk (reserve first)",
+            ));
+        }
+        self.gcm.update_append(src, dst).map_err(failed)?;
+        self.pos = end;
+        Ok(())
+    }
+
+    /// Where the stream ends after `n` more bytes, if that is within the GCM limit.
+    fn end_after(&self, n: usize) -> Result<u64, CryptoError> {
+        self.pos
+            .checked_add(n as u64)
+            .filter(|end| *end <= GCM_MAX_PLAINTEXT_LEN)
+            .ok_or(CryptoError::TooLong)
     }
 
     /// The stream's tag is `mask ^ (G * H) ^ (L * H)`, with `G` the Horner value of the segment's
@@ -468,6 +485,32 @@ impl SegmentEncryptor {
     /// Encrypts the segment's next plaintext bytes in place.
     pub fn encrypt_in_place(&mut self, buf: &mut [u8]) -> Result<(), CryptoError> {
         self.0.update(buf)
+    }
+
+    /// Encrypts the segment's next plaintext bytes `src` onto the end of `dst`, whose spare capacity must
+    /// hold them (reserve first; else [`CryptoError::Misuse`] and nothing is processed): one pass from
+    /// bytes the caller keeps, where a copy and [`SegmentEncryptor::encrypt_in_place`] would take two.
+    ///
+    /// ```
+    /// use s3ec_crypto::segment::GcmObject;
+    /// use s3ec_crypto::DataKey;
+    /// use s3ec_format::AlgorithmSuite;
+    ///
+    /// let key = DataKey::generate()?;
+    /// let (enc, _nonce) = GcmObject::for_encrypt(AlgorithmSuite::AesGcmCommitKey, &key)?;
+    /// let plain = vec![7u8; 1000];
+    /// let mut appended = Vec::with_capacity(plain.len());
+    /// let mut segment = enc.segment_encryptor(4096)?;
+    /// segment.encrypt_append(&plain[..300], &mut appended)?;
+    /// segment.encrypt_append(&plain[300..], &mut appended)?;
+    ///
+    /// let mut in_place = plain.clone();
+    /// enc.segment_encryptor(4096)?.encrypt_in_place(&mut in_place)?;
+    /// assert_eq!(appended, in_place);
+    /// # Ok::<(), s3ec_crypto::CryptoError>(())
+    /// ```
+    pub fn encrypt_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), CryptoError> {
+        self.0.update_append(src, dst)
     }
 
     /// Ends the segment and returns its GHASH contribution for [`GcmObject::tag`].

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_s3::types::CompletedPart;
 use bytes::{Bytes, BytesMut};
-use s3ec_crypto::segment::{GcmObject, SegmentGhash};
+use s3ec_crypto::segment::{GcmObject, SegmentEncryptor, SegmentGhash};
 use s3ec_crypto::TAG_LEN;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
@@ -135,14 +135,16 @@ impl Source {
         Ok(PartBuffer::Owned(rest.rest.split_to(len)))
     }
 
-    /// The plaintext of `part` in `buf` (emptied first, given room for the tag), read [`PIECE`] bytes at a time: `each` gets
-    /// every piece right after it is read, while it is still in cache (to encrypt it and take its checksum), so
-    /// that the part is one pass over memory rather than a copy, then an encryption, then a checksum.
-    fn read_pieces(
+    /// The ciphertext of `part` in `buf` (emptied first, given room for the tag), [`PIECE`] bytes at a time,
+    /// each encrypted by `segment` and summed while it is in cache: one pass over memory rather than a copy,
+    /// then an encryption, then a checksum. Shared bytes are encrypted from where they lie straight into `buf`;
+    /// a file's are read into `buf` and encrypted there.
+    fn encrypt_pieces(
         &self,
         part: PartPlan,
         mut buf: Vec<u8>,
-        mut each: impl FnMut(&mut [u8]) -> Result<(), Error>,
+        segment: &mut SegmentEncryptor,
+        checksum: &mut BodyChecksum,
     ) -> Result<Vec<u8>, Error> {
         let len = usize::try_from(part.len).map_err(std::io::Error::other)?;
         buf.clear();
@@ -156,8 +158,8 @@ impl Source {
                     .ok_or_else(|| std::io::Error::other("body shorter than its length"))?;
                 for piece in plain.chunks(PIECE) {
                     let at = buf.len();
-                    buf.extend_from_slice(piece);
-                    each(&mut buf[at..])?;
+                    segment.encrypt_append(piece, &mut buf)?;
+                    checksum.update(&buf[at..]);
                 }
             }
             Self::File(path) => {
@@ -169,7 +171,8 @@ impl Source {
                     buf.resize(at + (len - at).min(PIECE), 0);
                     // A file that shrank since the upload started fails here (UnexpectedEof).
                     f.read_exact(&mut buf[at..])?;
-                    each(&mut buf[at..])?;
+                    segment.encrypt_in_place(&mut buf[at..])?;
+                    checksum.update(&buf[at..]);
                 }
             }
         }
@@ -188,10 +191,9 @@ fn encrypt_part(
 ) -> Result<(PartBuffer, SegmentGhash, BodyChecksum), Error> {
     let mut segment = object.segment_encryptor(part.offset)?;
     let data = match buffer {
-        PartBuffer::Pooled(buf) => PartBuffer::Pooled(source.read_pieces(part, buf, |piece| {
-            encrypt_summed(piece, &mut checksum, |p| segment.encrypt_in_place(p))
-                .map_err(Error::from)
-        })?),
+        PartBuffer::Pooled(buf) => {
+            PartBuffer::Pooled(source.encrypt_pieces(part, buf, &mut segment, &mut checksum)?)
+        }
         PartBuffer::Owned(mut own) => {
             encrypt_summed(&mut own, &mut checksum, |p| segment.encrypt_in_place(p))?;
             PartBuffer::Owned(own)
@@ -385,7 +387,7 @@ mod tests {
 
                 let object = gcm_object_with_nonce(suite, &key, &nonce).unwrap();
                 let shared = Bytes::from(plain.clone());
-                // Kept by the caller: copied part by part. Handed over: encrypted where it lies.
+                // Kept by the caller: encrypted from where it lies into pooled buffers. Handed over: encrypted in place.
                 let sources = [
                     Source::memory(shared.clone()),
                     Source::memory(Bytes::from(plain.clone())),
@@ -431,10 +433,10 @@ mod tests {
         }
     }
 
-    /// Each piece is handed over once, in order, right after it is read, and what the closure did to it is
-    /// what the part holds, from memory and from a file alike.
+    /// A part from memory (encrypted from where it lies) and from a file (read, then encrypted in place) is
+    /// the part's segment of the stream, summed whole, in a used buffer emptied and given room for the tag.
     #[test]
-    fn sources_hand_over_every_piece_of_a_part_once() {
+    fn sources_encrypt_and_sum_each_part_in_one_pass() {
         let plain: Vec<u8> = (0..2 * PIECE + 70_000).map(|i| (i % 251) as u8).collect();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
@@ -444,27 +446,31 @@ mod tests {
             offset: 50_000,
             len: (PIECE + 100_000) as u64,
         };
+        let range = 50_000..50_000 + PIECE + 100_000;
+        let key = DataKey::generate().unwrap();
+        let (object, _) = GcmObject::for_encrypt(AlgorithmSuite::AesGcmCommitKey, &key).unwrap();
+        let mut want = plain[range].to_vec();
+        object
+            .segment_encryptor(part.offset)
+            .unwrap()
+            .encrypt_in_place(&mut want)
+            .unwrap();
         let sources = [
             Source::Memory(Bytes::from(plain.clone())),
             Source::File(Arc::new(path)),
         ];
         for source in sources {
-            let mut lens = Vec::new();
+            let mut segment = object.segment_encryptor(part.offset).unwrap();
+            let mut sum = crc32();
             // A used buffer, too small: emptied and grown.
             let got = source
-                .read_pieces(part, vec![7; 10], |piece| {
-                    lens.push(piece.len());
-                    piece.iter_mut().for_each(|b| *b = !*b);
-                    Ok(())
-                })
+                .encrypt_pieces(part, vec![7; 10], &mut segment, &mut sum)
                 .unwrap();
-            assert_eq!(lens, [PIECE, 100_000], "{source:?}");
-            let want: Vec<u8> = plain[50_000..50_000 + PIECE + 100_000]
-                .iter()
-                .map(|b| !b)
-                .collect();
             assert!(got == want, "{source:?}");
             assert!(got.capacity() >= got.len() + TAG_LEN);
+            let mut whole = crc32();
+            whole.update(&want);
+            assert_eq!(sum.value(), whole.value(), "{source:?}");
         }
     }
 
@@ -501,8 +507,19 @@ mod tests {
             offset: 4,
             len: 6,
         };
-        let read = |part| source.read_pieces(part, Vec::new(), |_| Ok(()));
-        assert_eq!(read(part).unwrap(), b"456789");
+        let key = DataKey::generate().unwrap();
+        let (object, _) = GcmObject::for_encrypt(AlgorithmSuite::AesGcm, &key).unwrap();
+        let read = |part: PartPlan| {
+            let mut segment = object.segment_encryptor(part.offset).unwrap();
+            source.encrypt_pieces(part, Vec::new(), &mut segment, &mut BodyChecksum::none())
+        };
+        let mut want = b"456789".to_vec();
+        object
+            .segment_encryptor(4)
+            .unwrap()
+            .encrypt_in_place(&mut want)
+            .unwrap();
+        assert_eq!(read(part).unwrap(), want);
         std::fs::write(&path, b"01234").unwrap();
         assert!(matches!(read(part), Err(Error::Io(e)) if e
                 .downcast_ref::<std::io::Error>()

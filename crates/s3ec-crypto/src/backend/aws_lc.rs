@@ -157,6 +157,38 @@ impl CipherCtx {
         Ok(())
     }
 
+    /// Writes straight into `dst`'s spare capacity: EVP only writes the output, so it need not be
+    /// initialised first, and the zero-filling pass of the default version (a pass over memory as costly
+    /// as the copy it replaces) is saved.
+    fn update_append(
+        &mut self,
+        dir: Direction,
+        src: &[u8],
+        dst: &mut Vec<u8>,
+    ) -> Result<(), Failed> {
+        if dst.capacity() - dst.len() < src.len() {
+            return Err(Failed);
+        }
+        for input in src.chunks(MAX_CHUNK) {
+            let start = dst.len();
+            let out = dst.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+            // `out` points to at least `input.len()` writable bytes (checked above, and each chunk
+            // consumes exactly its length), allocated by `dst` and disjoint from `src` (a shared borrow
+            // cannot alias the exclusive one of `dst`), as `update_raw` requires.
+            let written = self.update_raw(dir, out, input.as_ptr(), input.len());
+            if written != Ok(input.len()) {
+                // Whatever EVP wrote before failing is unverified plaintext outside `dst`'s length.
+                zeroize::Zeroize::zeroize(&mut dst.spare_capacity_mut()[..input.len()]);
+                return Err(Failed);
+            }
+            // SAFETY: EVP_*Update reported writing exactly `input.len()` bytes at `out`, the start of the
+            // spare capacity, so the first `start + input.len()` elements are initialised, and that is
+            // within the capacity (checked above).
+            unsafe { dst.set_len(start + input.len()) };
+        }
+        Ok(())
+    }
+
     fn ctrl(&mut self, cmd: c_int, arg: c_int, data: *mut u8) -> Result<(), Failed> {
         // SAFETY: used only for GCM get/set tag, where `data` points to a live 16-byte buffer
         // and `arg` is 16, and for GCM set IV length, which reads no pointer.
@@ -236,33 +268,9 @@ impl GcmStream for Gcm {
         self.ctx.update_to(self.dir, src, dst)
     }
 
-    /// Writes straight into `dst`'s spare capacity: EVP only writes the output, so it need not be
-    /// initialised first, and the zero-filling pass of the default version (a pass over memory as costly
-    /// as the copy it replaces) is saved.
+    /// Writes straight into `dst`'s spare capacity ([`CipherCtx::update_append`]).
     fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed> {
-        if dst.capacity() - dst.len() < src.len() {
-            return Err(Failed);
-        }
-        for input in src.chunks(MAX_CHUNK) {
-            let start = dst.len();
-            let out = dst.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-            // `out` points to at least `input.len()` writable bytes (checked above, and each chunk
-            // consumes exactly its length), allocated by `dst` and disjoint from `src` (a shared borrow
-            // cannot alias the exclusive one of `dst`), as `update_raw` requires.
-            let written = self
-                .ctx
-                .update_raw(self.dir, out, input.as_ptr(), input.len());
-            if written != Ok(input.len()) {
-                // Whatever EVP wrote before failing is unverified plaintext outside `dst`'s length.
-                zeroize::Zeroize::zeroize(&mut dst.spare_capacity_mut()[..input.len()]);
-                return Err(Failed);
-            }
-            // SAFETY: EVP_*Update reported writing exactly `input.len()` bytes at `out`, the start of the
-            // spare capacity, so the first `start + input.len()` elements are initialised, and that is
-            // within the capacity (checked above).
-            unsafe { dst.set_len(start + input.len()) };
-        }
-        Ok(())
+        self.ctx.update_append(self.dir, src, dst)
     }
 
     fn finish_encrypt(mut self) -> Result<[u8; 16], Failed> {
@@ -312,6 +320,10 @@ impl Segment {
 impl GcmSegment for Segment {
     fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed> {
         self.ctx.update_in_place(self.dir, buf)
+    }
+
+    fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed> {
+        self.ctx.update_append(self.dir, src, dst)
     }
 
     fn finish_tag(mut self) -> Result<[u8; 16], Failed> {

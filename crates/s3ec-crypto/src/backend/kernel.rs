@@ -179,9 +179,9 @@ impl GcmStream for Gcm {
 
     fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed> {
         match self {
-            Gcm::Library(g) => g.update_append(src, dst),
+            Gcm::Library(g) => GcmStream::update_append(g, src, dst),
             #[cfg(s3ec_vaes_kernel)]
-            Gcm::VaesAvx2(g) => g.update_append(src, dst),
+            Gcm::VaesAvx2(g) => GcmStream::update_append(&mut **g, src, dst),
         }
     }
 
@@ -236,6 +236,14 @@ impl GcmSegment for Segment {
             Segment::Library(g) => g.update(buf),
             #[cfg(s3ec_vaes_kernel)]
             Segment::VaesAvx2(g) => GcmSegment::update(&mut **g, buf),
+        }
+    }
+
+    fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed> {
+        match self {
+            Segment::Library(g) => GcmSegment::update_append(g, src, dst),
+            #[cfg(s3ec_vaes_kernel)]
+            Segment::VaesAvx2(g) => GcmSegment::update_append(&mut **g, src, dst),
         }
     }
 

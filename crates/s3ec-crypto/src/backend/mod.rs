@@ -100,6 +100,9 @@ pub(crate) fn zero_fill_append<G: GcmStream>(
 pub(crate) trait GcmSegment: Sized + Send {
     /// Encrypts or decrypts `buf` in place, continuing the stream. Any chunk size works.
     fn update(&mut self, buf: &mut [u8]) -> Result<(), Failed>;
+    /// Encrypts or decrypts `src` onto the end of `dst` (whose spare capacity holds it), continuing
+    /// the stream, as [`GcmStream::update_append`] does.
+    fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed>;
     /// The tag of everything processed, `E_K(J0) ^ GHASH(ciphertext, length block)`, in either
     /// direction (GHASH always covers the ciphertext).
     fn finish_tag(self) -> Result<[u8; 16], Failed>;

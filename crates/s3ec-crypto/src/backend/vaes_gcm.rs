@@ -284,6 +284,10 @@ impl GcmSegment for Gcm {
         Ok(())
     }
 
+    fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed> {
+        GcmStream::update_append(self, src, dst)
+    }
+
     fn finish_tag(self) -> Result<[u8; 16], Failed> {
         Ok(self.tag())
     }

