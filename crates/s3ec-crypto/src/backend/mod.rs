@@ -79,7 +79,7 @@ pub(crate) trait GcmStream: Sized + Send {
 
 /// [`GcmStream::update_append`] for a backend that needs an initialised destination: zero-fills the tail, then
 /// [`GcmStream::update_to`] into it.
-#[cfg(any(s3ec_vaes_kernel, all(feature = "rustcrypto", not(feature = "aws-lc"))))]
+#[cfg(all(feature = "rustcrypto", not(feature = "aws-lc")))]
 pub(crate) fn zero_fill_append<G: GcmStream>(
     gcm: &mut G,
     src: &[u8],

@@ -138,7 +138,8 @@ impl Gcm {
         unsafe { absorb_block(&mut self.secrets, block) };
     }
 
-    /// Processes `len` bytes from `src` to `dst`.
+    /// Processes `len` bytes from `src` to `dst`. Each byte of `dst` is written once and never read
+    /// (out of place, the data read is always `src`'s), so `dst` may be uninitialised memory.
     ///
     /// # Safety
     /// `src` must be valid for reading and `dst` for writing `len` bytes, and the two ranges are
@@ -252,8 +253,23 @@ impl GcmStream for Gcm {
         self.run_to(src, dst)
     }
 
+    /// Writes straight into `dst`'s spare capacity. Zero-filling it first (what a backend that needs
+    /// an initialised destination does) was a pass over memory as costly as the decryption: a get
+    /// into a reused buffer ran at 0.55-0.60x of the in-place engine with this kernel.
     fn update_append(&mut self, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Failed> {
-        super::zero_fill_append(self, src, dst)
+        if dst.capacity() - dst.len() < src.len() {
+            return Err(Failed);
+        }
+        let start = dst.len();
+        let out = dst.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        // SAFETY: `out` is the start of `dst`'s spare capacity, valid for writing `src.len()` bytes
+        // (checked above) and disjoint from `src` (a shared borrow cannot alias the exclusive one of
+        // `dst`); `process` never reads its destination, so that memory need not be initialised.
+        unsafe { self.process(src.as_ptr(), out, src.len()) };
+        // SAFETY: `process` wrote all `src.len()` bytes from `out`, so the first `start + src.len()`
+        // elements are initialised, within the capacity.
+        unsafe { dst.set_len(start + src.len()) };
+        Ok(())
     }
 
     fn finish_encrypt(self) -> Result<[u8; 16], Failed> {

@@ -123,47 +123,51 @@ fn decryptor_limit_applies_to_out_of_place_calls() {
 
 #[test]
 fn appending_without_room_is_a_typed_error_and_touches_nothing() {
-    let k = key(4);
-    let suite = AlgorithmSuite::AesGcm;
-    let mut dec = ContentDecryptor::new(suite, &k, &nonce(suite, &k)).unwrap();
-    let mut dst = Vec::with_capacity(4);
-    dst.extend_from_slice(b"ab");
-    let capacity = dst.capacity();
-    let room = capacity - dst.len();
-    assert!(matches!(
-        dec.decrypt_unverified_append(&vec![0; room + 1], &mut dst),
-        Err(CryptoError::Misuse(_))
-    ));
-    assert_eq!(dst, b"ab", "a refused call appends nothing");
-    assert_eq!(dst.capacity(), capacity, "and never reallocates");
-    dec.processed = crate::GCM_MAX_PLAINTEXT_LEN - 1;
-    assert_eq!(
-        dec.decrypt_unverified_append(&[9; 2], &mut dst),
-        Err(CryptoError::TooLong)
-    );
-    assert_eq!(dst, b"ab");
+    super::each_kernel(|| {
+        let k = key(4);
+        let suite = AlgorithmSuite::AesGcm;
+        let mut dec = ContentDecryptor::new(suite, &k, &nonce(suite, &k)).unwrap();
+        let mut dst = Vec::with_capacity(4);
+        dst.extend_from_slice(b"ab");
+        let capacity = dst.capacity();
+        let room = capacity - dst.len();
+        assert!(matches!(
+            dec.decrypt_unverified_append(&vec![0; room + 1], &mut dst),
+            Err(CryptoError::Misuse(_))
+        ));
+        assert_eq!(dst, b"ab", "a refused call appends nothing");
+        assert_eq!(dst.capacity(), capacity, "and never reallocates");
+        dec.processed = crate::GCM_MAX_PLAINTEXT_LEN - 1;
+        assert_eq!(
+            dec.decrypt_unverified_append(&[9; 2], &mut dst),
+            Err(CryptoError::TooLong)
+        );
+        assert_eq!(dst, b"ab");
+    });
 }
 
 #[test]
 fn encrypting_onto_a_vec_without_room_is_a_typed_error_and_touches_nothing() {
-    let k = key(5);
-    let suite = AlgorithmSuite::AesGcmCommitKey;
-    let mut enc = testing::encryptor_with_nonce(suite, &k, &nonce(suite, &k)).unwrap();
-    let mut dst = Vec::with_capacity(4);
-    dst.extend_from_slice(b"ab");
-    let room = dst.capacity() - dst.len();
-    assert!(matches!(
-        enc.encrypt_append(&vec![0; room + 1], &mut dst),
-        Err(CryptoError::Misuse(_))
-    ));
-    assert_eq!(dst, b"ab");
-    assert_eq!(enc.processed(), 0, "a refused call must not count");
-    enc.processed = crate::GCM_MAX_PLAINTEXT_LEN - 1;
-    assert_eq!(
-        enc.encrypt_append(&[9; 2], &mut dst),
-        Err(CryptoError::TooLong)
-    );
-    assert_eq!(dst, b"ab");
+    super::each_kernel(|| {
+        let k = key(5);
+        let suite = AlgorithmSuite::AesGcmCommitKey;
+        let mut enc = testing::encryptor_with_nonce(suite, &k, &nonce(suite, &k)).unwrap();
+        let mut dst = Vec::with_capacity(4);
+        dst.extend_from_slice(b"ab");
+        let room = dst.capacity() - dst.len();
+        assert!(matches!(
+            enc.encrypt_append(&vec![0; room + 1], &mut dst),
+            Err(CryptoError::Misuse(_))
+        ));
+        assert_eq!(dst, b"ab");
+        assert_eq!(enc.processed(), 0, "a refused call must not count");
+        enc.processed = crate::GCM_MAX_PLAINTEXT_LEN - 1;
+        assert_eq!(
+            enc.encrypt_append(&[9; 2], &mut dst),
+            Err(CryptoError::TooLong)
+        );
+        assert_eq!(dst, b"ab");
+    });
 }
 
 proptest! {
@@ -205,7 +209,8 @@ proptest! {
     }
 
     /// Appending decrypts exactly what decrypting in place does, onto what the buffer held, for any chunking
-    /// and mixed with the other calls; the buffer never moves (the caller reserved the room).
+    /// and mixed with the other calls, on every GCM kernel this CPU runs; the buffer never moves (the caller
+    /// reserved the room).
     #[test]
     fn appending_equals_in_place_for_any_chunking(
         suite_idx in 0usize..2,
@@ -218,23 +223,29 @@ proptest! {
         let k = key(11);
         let sealed = seal_in_place(suite, &k, &pt, &[usize::MAX]);
         let (body, tag) = sealed.split_at(pt.len());
-        let mut dec = ContentDecryptor::new(suite, &k, &nonce(suite, &k)).unwrap();
-        let mut out = Vec::with_capacity(prefix.len() + pt.len());
-        out.extend_from_slice(&prefix);
-        let at = out.as_ptr();
-        for (i, r) in pieces(pt.len(), &sizes).into_iter().enumerate() {
-            if mix && i % 2 == 1 {
-                let start = out.len();
-                out.extend_from_slice(&body[r]);
-                dec.decrypt_in_place_unverified(&mut out[start..]).unwrap();
-            } else {
-                dec.decrypt_unverified_append(&body[r], &mut out).unwrap();
-            }
+        for kernel in crate::GcmKernel::available() {
+            let (out, at) = testing::with_gcm_kernel(kernel, || {
+                let mut dec = ContentDecryptor::new(suite, &k, &nonce(suite, &k)).unwrap();
+                let mut out = Vec::with_capacity(prefix.len() + pt.len());
+                out.extend_from_slice(&prefix);
+                let at = out.as_ptr();
+                for (i, r) in pieces(pt.len(), &sizes).into_iter().enumerate() {
+                    if mix && i % 2 == 1 {
+                        let start = out.len();
+                        out.extend_from_slice(&body[r]);
+                        dec.decrypt_in_place_unverified(&mut out[start..]).unwrap();
+                    } else {
+                        dec.decrypt_unverified_append(&body[r], &mut out).unwrap();
+                    }
+                }
+                dec.finish(tag).unwrap();
+                (out, at)
+            })
+            .expect("an available kernel");
+            prop_assert_eq!(&out[..prefix.len()], &prefix[..], "{:?}", kernel);
+            prop_assert_eq!(&out[prefix.len()..], &pt[..], "{:?}", kernel);
+            prop_assert_eq!(out.as_ptr(), at, "{:?}", kernel);
         }
-        dec.finish(tag).unwrap();
-        prop_assert_eq!(&out[..prefix.len()], &prefix[..]);
-        prop_assert_eq!(&out[prefix.len()..], &pt[..]);
-        prop_assert_eq!(out.as_ptr(), at);
     }
 
     #[test]
