@@ -6,9 +6,9 @@
 //! bytes, and the plaintext never lands there) and summed there while it is in cache. Copying it in first and
 //! encrypting it in place cost a second pass, and that copy, between two buffers not in cache, took more time
 //! than the encryption (`cargo xtask bench client pipeline`, the put of unknown length). A spool that grew one
-//! contiguous buffer would copy every byte again (each doubling of the buffer) and fault in twice the memory. Blocks from [`MAPPED_BLOCK`] on are anonymous mappings
-//! advised into huge pages (as a large get's plaintext buffer, `plain_buf.rs`): the first touch of fresh memory
-//! otherwise costs a page fault per 4 KiB.
+//! contiguous buffer would copy every byte again (each doubling of the buffer) and fault in twice the memory.
+//! Blocks from [`MAPPED_BLOCK`] on are anonymous mappings advised into huge pages (as a large get's plaintext
+//! buffer, `plain_buf.rs`): the first touch of fresh memory otherwise costs a page fault per 4 KiB.
 
 use std::collections::VecDeque;
 use std::pin::Pin;

@@ -387,7 +387,8 @@ mod tests {
 
                 let object = gcm_object_with_nonce(suite, &key, &nonce).unwrap();
                 let shared = Bytes::from(plain.clone());
-                // Kept by the caller: encrypted from where it lies into pooled buffers. Handed over: encrypted in place.
+                // Kept by the caller: encrypted from where it lies into pooled buffers. Handed over: encrypted
+                // in place.
                 let sources = [
                     Source::memory(shared.clone()),
                     Source::memory(Bytes::from(plain.clone())),
