@@ -601,15 +601,7 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
                         .await?;
                     drain(out.body).await?;
                 }
-                "get-fresh" => {
-                    let out = client
-                        .get_object()
-                        .bucket("b")
-                        .key("store/k")
-                        .send()
-                        .await?;
-                    drop(out.body.collect().await?.into_bytes());
-                }
+                "get-fresh" => drop(get_fresh(&client).await?),
                 _ => {
                     client
                         .get_object()
@@ -736,13 +728,7 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
     for _ in 0..rounds {
         engine.round()?;
         let t = Timer::start();
-        let out = client
-            .get_object()
-            .bucket("b")
-            .key("store/k")
-            .send()
-            .await?;
-        let got = out.body.collect().await?.into_bytes();
+        let got = get_fresh(&client).await?;
         let (wall, cpu) = t.elapsed();
         anyhow::ensure!(got == plain, "round trip differs");
         // Releasing the memory is part of its cost (the engine's fresh-memory figure counts it too).
@@ -927,6 +913,17 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
 }
 
 /// Puts `plain` as a body of unknown length.
+/// The stored object, got into fresh memory (`send` + `collect`).
+async fn get_fresh(client: &s3ec::Client) -> Result<Bytes> {
+    let out = client
+        .get_object()
+        .bucket("b")
+        .key("store/k")
+        .send()
+        .await?;
+    Ok(out.body.collect().await?.into_bytes())
+}
+
 async fn put_unknown_length(client: &s3ec::Client, plain: &Bytes) -> Result<()> {
     client
         .put_object()
