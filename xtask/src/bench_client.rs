@@ -576,11 +576,16 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
                         .await?;
                 }
                 "put-unknown-length" => put_unknown_length(&client, &plain).await?,
-                "upload" | "upload-owned" => {
-                    let body = if what == "upload" {
-                        ByteStream::from(plain.clone())
-                    } else {
+                "upload" | "upload-owned" | "upload-one-stream" => {
+                    let body = if what == "upload-owned" {
                         ByteStream::from(plain.to_vec())
+                    } else {
+                        ByteStream::from(plain.clone())
+                    };
+                    let threshold = if what == "upload-one-stream" {
+                        u64::MAX
+                    } else {
+                        0
                     };
                     client
                         .upload()
@@ -589,6 +594,7 @@ async fn pipeline(rounds: usize, profile: Option<&str>) -> Result<()> {
                         .body(body)
                         .part_size(UPLOAD_PART as u64)
                         .concurrency(2)
+                        .parallel_threshold(threshold)
                         .send()
                         .await?;
                 }

@@ -118,7 +118,7 @@ impl EncryptingBody {
             source,
             pending,
             frame: Vec::new(),
-            pool: BufferPool::new(POOL_KEEPS, FRAME_CAPACITY),
+            pool: BufferPool::new(POOL_KEEPS * FRAME_CAPACITY),
             encryptor: Some(Mutex::new(encryptor)),
             trailer: None,
             undecided: None,
@@ -150,7 +150,7 @@ impl EncryptingBody {
     }
 
     fn fresh_frame(&self) -> Vec<u8> {
-        let mut frame = self.pool.take();
+        let mut frame = self.pool.take(FRAME_CAPACITY);
         frame.resize(self.content_start(), 0);
         frame
     }
@@ -162,7 +162,7 @@ impl EncryptingBody {
         self.trailer = trailer;
         let mut frame = std::mem::take(&mut self.frame);
         if frame.capacity() < FRAME_CAPACITY {
-            frame = self.pool.take();
+            frame = self.pool.take(FRAME_CAPACITY);
         }
         frame.clear();
         frame.resize(self.content_start(), 0);

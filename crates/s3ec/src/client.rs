@@ -13,6 +13,7 @@ use s3ec_materials::{
     CryptoMaterialsManager, DecryptPolicy, DecryptRequest, DecryptionMaterials, EncryptRequest,
 };
 
+use crate::buffer_pool::BufferPool;
 use crate::error::{Error, UsageError};
 use crate::instruction;
 use crate::options::{MetadataOverflow, Options};
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) options: Options,
     /// Cipher state of the low-level multipart uploads in progress, by upload id.
     pub(crate) uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<UploadState>>>>,
+    /// Ciphertext buffers of finished parts, for the next parts of any upload to write into.
+    pub(crate) buffers: BufferPool,
 }
 
 impl fmt::Debug for Client {
@@ -83,6 +86,9 @@ impl Client {
                 cmm,
                 options,
                 uploads: Mutex::new(HashMap::new()),
+                buffers: BufferPool::new(
+                    usize::try_from(options.buffer_pool_size).unwrap_or(usize::MAX),
+                ),
             }),
         }
     }
@@ -99,6 +105,10 @@ impl Client {
 
     pub(crate) fn s3(&self) -> &aws_sdk_s3::Client {
         &self.shared.s3
+    }
+
+    pub(crate) fn buffers(&self) -> &BufferPool {
+        &self.shared.buffers
     }
 
     /// Gets materials, starts the content cipher and lays out the envelope for a new object.

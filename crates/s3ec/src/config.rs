@@ -10,8 +10,8 @@ use s3ec_materials::{CommitmentPolicy, CryptoMaterialsManager, DefaultCmm, Keyri
 use crate::client::Client;
 use crate::error::ConfigError;
 use crate::options::{
-    MetadataOverflow, Options, ParallelGet, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY,
-    DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_BUFFER_SIZE, MIN_PART_SIZE,
+    MetadataOverflow, Options, ParallelGet, DEFAULT_BUFFER_POOL_SIZE, DEFAULT_BUFFER_SIZE,
+    DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_BUFFER_SIZE, MIN_PART_SIZE,
 };
 
 pub(crate) fn check_part_size(size: u64) -> Result<(), ConfigError> {
@@ -48,6 +48,7 @@ pub struct ClientBuilder {
     part_size: Option<u64>,
     concurrency: Option<usize>,
     parallel_get: Option<ParallelGet>,
+    buffer_pool_size: Option<u64>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -157,7 +158,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Default number of parts in flight for [`Client::upload`] (default 4).
+    /// Default number of parts in flight for [`Client::upload`] (default 8).
     pub fn upload_concurrency(mut self, parts: usize) -> Self {
         self.concurrency = Some(parts);
         self
@@ -167,6 +168,33 @@ impl ClientBuilder {
     /// 8 MiB parts, 8 at a time, above 16 MiB). [`ParallelGet::OFF`] reads every object with one stream.
     pub fn parallel_get(mut self, parallel: ParallelGet) -> Self {
         self.parallel_get = Some(parallel);
+        self
+    }
+
+    /// How many bytes of ciphertext part buffers the client keeps between uploads (default 64 MiB, the buffers of
+    /// eight default parts; 0 keeps none). An upload encrypts its parts into buffers the client's earlier parts
+    /// used, instead of into fresh memory, whose first touch costs a page fault and the kernel's zeroing of each
+    /// page. The memory stays with the client while it lives; only ciphertext is kept, never plaintext.
+    ///
+    /// ```
+    /// let s3 = aws_sdk_s3::Client::from_conf(
+    ///     aws_sdk_s3::Config::builder()
+    ///         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+    ///         .region(aws_sdk_s3::config::Region::new("us-west-2"))
+    ///         .build(),
+    /// );
+    /// let key = s3ec_crypto::wrap::AesWrappingKey::generate().unwrap();
+    /// // A service that uploads rarely and would rather give the memory back.
+    /// let client = s3ec::Client::builder()
+    ///     .s3_client(s3)
+    ///     .keyring(s3ec_local::AesKeyring::new(key))
+    ///     .buffer_pool_size(0)
+    ///     .build()?;
+    /// assert_eq!(client.options().buffer_pool_size, 0);
+    /// # Ok::<(), s3ec::ConfigError>(())
+    /// ```
+    pub fn buffer_pool_size(mut self, bytes: u64) -> Self {
+        self.buffer_pool_size = Some(bytes);
         self
     }
 
@@ -227,6 +255,7 @@ impl ClientBuilder {
             part_size,
             upload_concurrency,
             parallel_get,
+            buffer_pool_size: self.buffer_pool_size.unwrap_or(DEFAULT_BUFFER_POOL_SIZE),
         };
         Ok(Client::from_parts(s3, cmm, options))
     }

@@ -88,8 +88,8 @@ pub use multipart::{
     AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, UploadPart,
 };
 pub use options::{
-    MetadataOverflow, Options, ParallelGet, DEFAULT_BUFFER_SIZE, DEFAULT_CONCURRENCY,
-    DEFAULT_GET_CONCURRENCY, DEFAULT_GET_PART_SIZE, DEFAULT_GET_THRESHOLD,
+    MetadataOverflow, Options, ParallelGet, DEFAULT_BUFFER_POOL_SIZE, DEFAULT_BUFFER_SIZE,
+    DEFAULT_CONCURRENCY, DEFAULT_GET_CONCURRENCY, DEFAULT_GET_PART_SIZE, DEFAULT_GET_THRESHOLD,
     DEFAULT_PARALLEL_THRESHOLD, DEFAULT_PART_SIZE, MIN_GET_PART_SIZE, MIN_PART_SIZE,
 };
 pub use put::PutObject;

@@ -14,6 +14,9 @@ pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's largest part.
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Default [`ClientBuilder::buffer_pool_size`](crate::ClientBuilder::buffer_pool_size): the ciphertext buffers of
+/// eight default parts.
+pub const DEFAULT_BUFFER_POOL_SIZE: u64 = 64 * 1024 * 1024;
 /// Default number of parts uploaded (and, for a body of known length, encrypted) at once by
 /// [`Client::upload`](crate::Client::upload).
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -115,6 +118,8 @@ pub struct Options {
     pub part_size: u64,
     /// Parts in flight in [`Client::upload`](crate::Client::upload).
     pub upload_concurrency: usize,
+    /// Bytes of ciphertext part buffers the client keeps between uploads, for later parts to reuse.
+    pub buffer_pool_size: u64,
     /// How gets of large GCM objects are split into concurrent ranged GETs.
     pub parallel_get: ParallelGet,
 }

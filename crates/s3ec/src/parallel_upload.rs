@@ -121,10 +121,15 @@ impl Source {
     }
 
     /// The buffer `part` is encrypted in. Called in plan order, on the task that plans (cheap: an owned
-    /// plaintext gives its next bytes, any other source a pooled buffer).
-    fn buffer(&self, part: PartPlan, pool: &BufferPool) -> Result<PartBuffer, Error> {
+    /// plaintext gives its next bytes, any other source a pooled buffer of `capacity` bytes).
+    fn buffer(
+        &self,
+        part: PartPlan,
+        pool: &BufferPool,
+        capacity: usize,
+    ) -> Result<PartBuffer, Error> {
         let Source::Owned(rest) = self else {
-            return Ok(PartBuffer::Pooled(pool.take()));
+            return Ok(PartBuffer::Pooled(pool.take(capacity)));
         };
         let mut rest = rest.lock().unwrap_or_else(|p| p.into_inner());
         let len = usize::try_from(part.len).map_err(std::io::Error::other)?;
@@ -217,7 +222,8 @@ async fn encrypt_blocking(
 /// Encrypts and uploads the parts of `plan` with at most `concurrency` parts in memory at once (each holds its
 /// permit from read to uploaded). Every part but the last is uploaded as soon as it is encrypted; the last waits
 /// for every segment's GHASH, gets the tag and goes last. Returns the parts in order; the first failure stops
-/// the rest (in-flight tasks are dropped) and is returned, for the caller to abort the upload.
+/// the rest (in-flight tasks are dropped) and is returned, for the caller to abort the upload. Parts are
+/// encrypted into buffers from `pool` (the client's) unless the plaintext was handed over.
 pub(crate) async fn run(
     target: &PartTarget,
     object: GcmObject,
@@ -225,18 +231,16 @@ pub(crate) async fn run(
     plan: &[PartPlan],
     total: u64,
     concurrency: usize,
+    pool: BufferPool,
 ) -> Result<Vec<CompletedPart>, Error> {
     let Some((&last, rest)) = plan.split_last() else {
         return Err(Error::internal("an upload plan has at least one part"));
     };
     let object = Arc::new(object);
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    // A buffer for every part in flight and the one being encrypted next: past the first parts, every part is
-    // written into memory a previous one used.
     let largest = plan.iter().map(|p| p.len).max().unwrap_or(0);
     let capacity =
-        usize::try_from(largest).map_err(|_| Error::internal("a part fits in memory"))?;
-    let pool = BufferPool::new(concurrency.max(1) + 1, capacity + TAG_LEN);
+        usize::try_from(largest).map_err(|_| Error::internal("a part fits in memory"))? + TAG_LEN;
     let (tx, mut rx) = mpsc::unbounded_channel::<SegmentGhash>();
     let mut tasks: JoinSet<Result<CompletedPart, Error>> = JoinSet::new();
     let mut done = Vec::with_capacity(plan.len());
@@ -249,7 +253,7 @@ pub(crate) async fn run(
         while let Some(finished) = tasks.try_join_next() {
             done.push(joined(finished)?);
         }
-        let buf = source.buffer(part, &pool)?;
+        let buf = source.buffer(part, &pool, capacity)?;
         let (object, source, target, tx, pool) = (
             object.clone(),
             source.clone(),
@@ -275,7 +279,7 @@ pub(crate) async fn run(
         .acquire_owned()
         .await
         .map_err(|_| Error::Cancelled)?;
-    let buf = source.buffer(last, &pool)?;
+    let buf = source.buffer(last, &pool, capacity)?;
     let (mut last_data, last_ghash, mut last_checksum) =
         encrypt_blocking(object.clone(), source, last, buf, target.checksum()).await?;
     let mut ghashes = Vec::with_capacity(plan.len());
@@ -396,13 +400,13 @@ mod tests {
                 assert!(matches!(sources[0], Source::Memory(_)));
                 // (Empty bytes are a static, shared by nature.)
                 assert!(total == 0 || matches!(sources[1], Source::Owned(_)));
-                let pool = BufferPool::new(1, 0);
+                let pool = BufferPool::new(0);
                 let plan = plan_parts(total as u64, part_size).unwrap();
                 for source in &sources {
                     // Buffers in plan order (as `run` takes them), encrypted in reverse.
                     let buffers: Vec<_> = plan
                         .iter()
-                        .map(|&p| (p, source.buffer(p, &pool).unwrap()))
+                        .map(|&p| (p, source.buffer(p, &pool, 0).unwrap()))
                         .collect();
                     let mut pieces: Vec<_> = buffers
                         .into_iter()
@@ -478,20 +482,20 @@ mod tests {
     #[test]
     fn owned_parts_are_cut_in_plan_order_only() {
         let source = Source::memory(Bytes::from(vec![1u8; 100]));
-        let pool = BufferPool::new(1, 0);
+        let pool = BufferPool::new(0);
         let plan = plan_parts(100, 32).unwrap();
         assert!(matches!(
-            source.buffer(plan[1], &pool),
+            source.buffer(plan[1], &pool, 0),
             Err(Error::Internal(_))
         ));
         for p in &plan {
-            let PartBuffer::Owned(b) = source.buffer(*p, &pool).unwrap() else {
+            let PartBuffer::Owned(b) = source.buffer(*p, &pool, 0).unwrap() else {
                 panic!("an owned source gives its own bytes");
             };
             assert_eq!(b.len() as u64, p.len);
         }
         assert!(matches!(
-            source.buffer(plan[0], &pool),
+            source.buffer(plan[0], &pool, 0),
             Err(Error::Internal(_))
         ));
         assert_eq!(format!("{source:?}"), "Owned(0 bytes left)");

@@ -286,6 +286,7 @@ mod tests {
             part_size: 8 * MIB,
             upload_concurrency: 4,
             parallel_get: ParallelGet::default(),
+            buffer_pool_size: 64 * MIB,
         }
     }
 

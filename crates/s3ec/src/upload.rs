@@ -246,6 +246,7 @@ impl Upload {
                         &plan,
                         len,
                         self.concurrency,
+                        client.buffers().clone(),
                     )
                     .await
                 };
@@ -263,6 +264,7 @@ impl Upload {
                     body,
                     self.part_size as usize,
                     self.concurrency,
+                    client.buffers().clone(),
                 )
                 .await;
                 (upload_id, instruction, result)
@@ -367,10 +369,9 @@ async fn run(
     body: ByteStream,
     part_size: usize,
     concurrency: usize,
+    pool: BufferPool,
 ) -> Result<Vec<CompletedPart>, Error> {
     let permits = Arc::new(Semaphore::new(concurrency));
-    // As in the parallel path: every part in flight and the one being read, each in memory used before.
-    let pool = BufferPool::new(concurrency + 1, part_size + TAG_LEN);
     let mut tasks: JoinSet<Result<CompletedPart, Error>> = JoinSet::new();
     let mut reader = PartReader {
         body,
@@ -391,7 +392,9 @@ async fn run(
         let mut pieces = state.cipher.part_in_pieces(number)?;
         let seal =
             |piece: &[u8], out: &mut Vec<u8>| Ok(pieces.seal_append(piece, out, &mut checksum)?);
-        let mut data = reader.read(part_size, pool.take(), seal).await?;
+        let mut data = reader
+            .read(part_size, pool.take(part_size + TAG_LEN), seal)
+            .await?;
         let is_last = data.len() < part_size || reader.at_end().await?;
         pieces.end(is_last, &mut data, &mut checksum)?;
         let (t, pool) = (target.clone(), pool.clone());
@@ -458,5 +461,144 @@ impl PartReader {
             }
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_smithy_runtime_api::client::http::{
+        http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use bytes::Bytes;
+    use http_body_util::BodyExt;
+    use s3ec_crypto::wrap::AesWrappingKey;
+    use s3ec_local::AesKeyring;
+
+    use crate::Client;
+
+    const MIB: usize = 1 << 20;
+
+    /// An S3 that answers the multipart calls and consumes every body, keeping none of it (as a server behind a
+    /// socket: the HTTP stack drops each body once sent, so its buffers can come back to the client's pool).
+    #[derive(Debug, Clone)]
+    struct Sink;
+
+    impl HttpConnector for Sink {
+        fn call(&self, mut request: HttpRequest) -> HttpConnectorFuture {
+            HttpConnectorFuture::new(async move {
+                let mut body = request.take_body();
+                while let Some(frame) = body.frame().await {
+                    frame.expect("a body frame");
+                }
+                let xml = if request.uri().contains("?uploads") {
+                    "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>\
+                     <UploadId>u</UploadId></InitiateMultipartUploadResult>"
+                } else if request.method() == "POST" {
+                    "<CompleteMultipartUploadResult><ETag>\"e\"</ETag></CompleteMultipartUploadResult>"
+                } else {
+                    ""
+                };
+                let mut response =
+                    Response::new(StatusCode::try_from(200).unwrap(), SdkBody::from(xml));
+                response.headers_mut().insert("etag", "\"e\"");
+                Ok(response)
+            })
+        }
+    }
+
+    fn client(pool: Option<u64>) -> Client {
+        let connector = SharedHttpConnector::new(Sink);
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url("https://sink.invalid")
+            .region(Region::new("us-west-2"))
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .force_path_style(true)
+            .http_client(http_client_fn(move |_, _| connector.clone()))
+            .build();
+        let builder = Client::builder()
+            .s3_client(aws_sdk_s3::Client::from_conf(conf))
+            .keyring(AesKeyring::new(AesWrappingKey::generate().unwrap()));
+        match pool {
+            Some(bytes) => builder.buffer_pool_size(bytes),
+            None => builder,
+        }
+        .build()
+        .unwrap()
+    }
+
+    /// 13 MiB in 5 MiB parts, two at once: in parallel from shared bytes, or in order from a stream.
+    async fn upload(client: &Client, plain: &Bytes, parallel: bool) {
+        let body = if parallel {
+            ByteStream::from(plain.clone())
+        } else {
+            let chunks: Vec<Result<_, std::io::Error>> = plain
+                .chunks(MIB)
+                .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
+                .collect();
+            ByteStream::new(SdkBody::from_body_1_x(http_body_util::StreamBody::new(
+                futures_util::stream::iter(chunks),
+            )))
+        };
+        client
+            .upload()
+            .bucket("b")
+            .key("k")
+            .body(body)
+            .part_size(5 * MIB as u64)
+            .concurrency(2)
+            .parallel_threshold(if parallel { 0 } else { u64::MAX })
+            .send()
+            .await
+            .unwrap();
+    }
+
+    fn plaintext() -> Bytes {
+        (0..13 * MIB)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>()
+            .into()
+    }
+
+    /// Every upload after the first writes its parts into buffers the client kept from the ones before, on both
+    /// paths, within the budget.
+    #[tokio::test]
+    async fn uploads_reuse_the_clients_part_buffers() {
+        let plain = plaintext();
+        for parallel in [true, false] {
+            let client = client(None);
+            upload(&client, &plain, parallel).await;
+            let kept = client.buffers().kept_bytes();
+            assert!(
+                kept >= 5 * MIB,
+                "parallel {parallel}: kept {kept} after the first upload"
+            );
+            let before = client.buffers().reused();
+            upload(&client, &plain, parallel).await;
+            let reused = client.buffers().reused() - before;
+            // Three parts; at least the two buffers of the two parts in flight at once come back.
+            assert!(reused >= 2, "parallel {parallel}: {reused} reused");
+            let kept = client.buffers().kept_bytes();
+            assert!(
+                kept as u64 <= crate::DEFAULT_BUFFER_POOL_SIZE,
+                "kept {kept}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pool_of_zero_keeps_nothing_between_uploads() {
+        let client = client(Some(0));
+        let plain = plaintext();
+        for parallel in [true, false] {
+            upload(&client, &plain, parallel).await;
+            assert_eq!(client.buffers().kept_bytes(), 0);
+        }
+        assert_eq!(client.buffers().reused(), 0);
     }
 }
