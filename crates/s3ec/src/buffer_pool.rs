@@ -3,9 +3,10 @@
 //! page fault and the kernel's zeroing of the page, which for a part of several MiB takes longer than
 //! encrypting it (`cargo xtask bench client pipeline`, the upload lines).
 //!
-//! A client keeps one pool for the part buffers of all its uploads ([`ClientBuilder::buffer_pool_size`]), so an
-//! upload also writes into the memory of the uploads before it: an upload of 64 MiB in 8 MiB parts, two at once,
-//! otherwise faulted in 24 MiB of fresh memory each time and spent twice the engine's CPU time per byte.
+//! A client keeps one pool for the part buffers of all its uploads and the spool blocks of its puts of unknown
+//! length ([`ClientBuilder::buffer_pool_size`]), so a request also writes into the memory of the ones before it:
+//! an upload of 64 MiB in 8 MiB parts, two at once, otherwise faulted in 24 MiB of fresh memory each time and
+//! spent twice the engine's CPU time per byte.
 //!
 //! Only ciphertext goes through a pool (it is no secret), so nothing is wiped. A buffer comes back only when
 //! the last `Bytes` pointing into it is dropped, so a reused buffer is never seen by anyone else.
@@ -67,6 +68,11 @@ impl BufferPool {
             }
             None => Vec::with_capacity(capacity),
         }
+    }
+
+    /// Whether this pool keeps any buffer at all (a budget above 0).
+    pub(crate) fn keeps_any(&self) -> bool {
+        self.0.budget > 0
     }
 
     /// `buf` as `Bytes`, without a copy; its memory comes back to the pool when the last `Bytes` goes.

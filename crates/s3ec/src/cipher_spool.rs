@@ -7,8 +7,13 @@
 //! encrypting it in place cost a second pass, and that copy, between two buffers not in cache, took more time
 //! than the encryption (`cargo xtask bench client pipeline`, the put of unknown length). A spool that grew one
 //! contiguous buffer would copy every byte again (each doubling of the buffer) and fault in twice the memory.
-//! Blocks from [`MAPPED_BLOCK`] on are anonymous mappings advised into huge pages (as a large get's plaintext
-//! buffer, `plain_buf.rs`): the first touch of fresh memory otherwise costs a page fault per 4 KiB.
+//!
+//! Memory blocks come from the client's pool of ciphertext buffers (`buffer_pool.rs`) and go back to it once the
+//! request is done with them, so a put writes into memory an earlier put or upload already faulted in: fresh
+//! memory cost the kernel's zeroing of every page, 28% of a put of unknown length. A pooled block is appended to
+//! (never zeroed first). Without a pool (`buffer_pool_size(0)`), blocks are new memory: from [`MAPPED_BLOCK`] on,
+//! anonymous mappings advised into huge pages (as a large get's plaintext buffer, `plain_buf.rs`), since the
+//! first touch of fresh memory otherwise costs a page fault per 4 KiB.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -20,6 +25,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::body_checksum::PIECE;
+use crate::buffer_pool::BufferPool;
 use crate::error::Error;
 use crate::plain_buf::{Grow, Mapped};
 
@@ -44,6 +50,8 @@ pub(crate) struct CipherSpool {
     /// Bytes in `blocks` and `current` while in memory.
     held: usize,
     file: Option<(tempfile::NamedTempFile, u64)>,
+    /// Where memory blocks come from and go back to once sent (the client's), when it keeps any.
+    pool: BufferPool,
 }
 
 /// A finished spool and what must live until it is sent.
@@ -67,22 +75,39 @@ impl std::fmt::Debug for CipherSpool {
 }
 
 impl CipherSpool {
-    /// A spool that keeps up to `limit` bytes in memory.
-    pub(crate) fn new(limit: usize) -> Self {
+    /// A spool that keeps up to `limit` bytes in memory, in blocks from `pool`.
+    pub(crate) fn new(limit: usize, pool: BufferPool) -> Self {
         Self {
             limit,
             blocks: Vec::new(),
             current: Block::heap(0),
             held: 0,
             file: None,
+            pool,
         }
     }
 
+    /// A memory block of `size` bytes: from the pool when it keeps buffers (memory an earlier put or upload
+    /// already faulted in), else new memory (a mapping in huge pages from [`MAPPED_BLOCK`] on).
+    fn block(&self, size: usize) -> Result<Block, Error> {
+        if self.pool.keeps_any() {
+            return Ok(Block::Pooled {
+                buf: self.pool.take(size),
+                size,
+                pool: self.pool.clone(),
+            });
+        }
+        if size >= MAPPED_BLOCK {
+            return Ok(Block::Mapped(Mapped::new(size)?));
+        }
+        Ok(Block::heap(size))
+    }
+
     /// Appends the ciphertext of `src`: each piece of it (at most [`PIECE`] bytes) goes to `seal` with its place
-    /// in the spool, as long as the piece, for `seal` to write the piece's ciphertext there.
+    /// in the spool, for `seal` to write exactly the piece's ciphertext there.
     pub(crate) async fn append<F>(&mut self, mut src: &[u8], mut seal: F) -> Result<(), Error>
     where
-        F: FnMut(&[u8], &mut [u8]) -> Result<(), Error>,
+        F: FnMut(&[u8], Place<'_>) -> Result<(), Error>,
     {
         while !src.is_empty() {
             let mut room = self.room();
@@ -91,7 +116,7 @@ impl CipherSpool {
                 room = self.room();
             }
             let n = room.min(src.len()).min(PIECE);
-            seal(&src[..n], self.current.place(n))?;
+            self.current.seal(&src[..n], &mut seal)?;
             if self.file.is_none() {
                 self.held += n;
             }
@@ -119,14 +144,8 @@ impl CipherSpool {
         if left == 0 {
             return self.spill().await;
         }
-        let next = match &self.current {
-            Block::Heap { buf, .. } if buf.is_empty() => Block::heap(FIRST_BLOCK.min(left)),
-            Block::Heap { buf, .. } if buf.len() < MAX_BLOCK => {
-                Block::heap((buf.len() * 2).min(left))
-            }
-            _ if left < MAPPED_BLOCK => Block::heap(left.min(MAX_BLOCK)),
-            _ => Block::Mapped(Mapped::new(MAPPED_BLOCK)?),
-        };
+        let size = next_block_size(self.current.size(), left);
+        let next = self.block(size)?;
         let full = std::mem::replace(&mut self.current, next);
         if full.len() > 0 {
             self.blocks.push(full.freeze());
@@ -213,6 +232,36 @@ impl CipherSpool {
     }
 }
 
+/// Where a piece's ciphertext goes: a place exactly as long as the piece (fresh memory, already zero), or the
+/// end of a pooled buffer with room for it (old ciphertext there is never shown to anyone: only what is
+/// appended becomes part of the block).
+pub(crate) enum Place<'a> {
+    Slice(&'a mut [u8]),
+    Append(&'a mut Vec<u8>),
+}
+
+impl Place<'_> {
+    /// Puts `bytes` (the piece's own length) there as they are.
+    pub(crate) fn copy_from(self, bytes: &[u8]) {
+        match self {
+            Place::Slice(out) => out.copy_from_slice(bytes),
+            Place::Append(buf) => buf.extend_from_slice(bytes),
+        }
+    }
+}
+
+/// The size of the memory block after one of `last` bytes (0: none yet), with `left` bytes of the limit
+/// left: doubling from [`FIRST_BLOCK`] to [`MAX_BLOCK`], then [`MAPPED_BLOCK`] (a last, smaller one if the
+/// limit is near).
+fn next_block_size(last: usize, left: usize) -> usize {
+    match last {
+        0 => FIRST_BLOCK.min(left),
+        n if n < MAX_BLOCK => (n * 2).min(left),
+        _ if left < MAPPED_BLOCK => left.min(MAX_BLOCK),
+        _ => MAPPED_BLOCK,
+    }
+}
+
 /// A memory block being filled.
 enum Block {
     /// Heap memory, its first `filled` bytes in use. Allocated zeroed (`calloc`), which for a large block is
@@ -223,6 +272,12 @@ enum Block {
         filled: usize,
     },
     Mapped(Mapped),
+    /// A buffer from the client's pool, filled up to its length; it goes back to the pool once sent.
+    Pooled {
+        buf: Vec<u8>,
+        size: usize,
+        pool: BufferPool,
+    },
 }
 
 impl Block {
@@ -237,6 +292,7 @@ impl Block {
         match self {
             Self::Heap { buf, filled } => buf.len() - filled,
             Self::Mapped(m) => m.room(),
+            Self::Pooled { buf, size, .. } => size - buf.len(),
         }
     }
 
@@ -244,18 +300,38 @@ impl Block {
         match self {
             Self::Heap { filled, .. } => *filled,
             Self::Mapped(m) => m.len(),
+            Self::Pooled { buf, .. } => buf.len(),
         }
     }
 
-    /// The next `n` bytes (they fit in [`Block::room`]), for the caller to overwrite.
-    fn place(&mut self, n: usize) -> &mut [u8] {
+    /// The block's size as planned (what it holds when full).
+    fn size(&self) -> usize {
+        self.len() + self.room()
+    }
+
+    /// Has `seal` write the ciphertext of `piece` (it fits in [`Block::room`]) at the block's end.
+    fn seal<F>(&mut self, piece: &[u8], seal: &mut F) -> Result<(), Error>
+    where
+        F: FnMut(&[u8], Place<'_>) -> Result<(), Error>,
+    {
+        let n = piece.len();
         match self {
             Self::Heap { buf, filled } => {
                 let start = *filled;
                 *filled += n;
-                &mut buf[start..start + n]
+                seal(piece, Place::Slice(&mut buf[start..start + n]))
             }
-            Self::Mapped(m) => m.grow(n),
+            Self::Mapped(m) => seal(piece, Place::Slice(m.grow(n))),
+            // Written straight into the spare capacity: zeroing a pooled block first cost a pass over memory
+            // not in cache, a quarter of a put of unknown length.
+            Self::Pooled { buf, .. } => {
+                let start = buf.len();
+                seal(piece, Place::Append(buf))?;
+                if buf.len() != start + n {
+                    return Err(Error::internal("a spool piece is sealed to its own length"));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -266,6 +342,7 @@ impl Block {
                 Bytes::from(buf)
             }
             Self::Mapped(m) => m.freeze(),
+            Self::Pooled { buf, pool, .. } => pool.lend(buf),
         }
     }
 }
@@ -314,17 +391,26 @@ mod tests {
     use super::*;
 
     /// Writes each byte plus 1: a stand-in for the cipher that shows each byte went through `seal` once.
-    fn bump(piece: &[u8], place: &mut [u8]) -> Result<(), Error> {
+    fn bump(piece: &[u8], place: Place<'_>) -> Result<(), Error> {
         assert!(piece.len() <= PIECE);
-        assert_eq!(piece.len(), place.len());
-        for (p, b) in place.iter_mut().zip(piece) {
-            *p = b.wrapping_add(1);
+        let bumped: Vec<u8> = piece.iter().map(|b| b.wrapping_add(1)).collect();
+        if let Place::Append(buf) = &place {
+            assert!(
+                buf.capacity() - buf.len() >= piece.len(),
+                "room for the piece"
+            );
         }
+        place.copy_from(&bumped);
         Ok(())
     }
 
-    async fn spool(limit: usize, input: &[u8], write: usize) -> SpooledCipher {
-        let mut spool = CipherSpool::new(limit);
+    /// No pool (fresh memory and mappings), and a client's pool.
+    fn pools() -> [BufferPool; 2] {
+        [BufferPool::new(0), BufferPool::new(64 << 20)]
+    }
+
+    async fn spool(limit: usize, input: &[u8], write: usize, pool: &BufferPool) -> SpooledCipher {
+        let mut spool = CipherSpool::new(limit, pool.clone());
         for chunk in input.chunks(write) {
             spool.append(chunk, bump).await.unwrap();
         }
@@ -351,24 +437,26 @@ mod tests {
             (FIRST_BLOCK + 17, 4096),
             (0, 1 << 20),
         ] {
-            let spooled = spool(limit, &data, write).await;
-            assert_eq!(spooled.len, data.len() as u64, "limit {limit}");
-            assert_eq!(
-                spooled.guard.is_some(),
-                limit < data.len(),
-                "limit {limit}: file only past the limit"
-            );
-            assert!(
-                read_all(spooled.stream).await == want,
-                "limit {limit}, writes of {write}"
-            );
+            for pool in pools() {
+                let spooled = spool(limit, &data, write, &pool).await;
+                assert_eq!(spooled.len, data.len() as u64, "limit {limit}");
+                assert_eq!(
+                    spooled.guard.is_some(),
+                    limit < data.len(),
+                    "limit {limit}: file only past the limit"
+                );
+                assert!(
+                    read_all(spooled.stream).await == want,
+                    "limit {limit}, writes of {write}, pool {pool:?}"
+                );
+            }
         }
     }
 
     #[tokio::test]
     async fn a_memory_spool_replays_its_body_and_says_its_length() {
         let data = input(MAX_BLOCK + 99);
-        let spooled = spool(usize::MAX, &data, 70_000).await;
+        let spooled = spool(usize::MAX, &data, 70_000, &BufferPool::new(64 << 20)).await;
         let body = spooled.stream.into_inner();
         assert_eq!(body.content_length(), Some(data.len() as u64));
         let again = body.try_clone().expect("a spool in memory is replayable");
@@ -381,7 +469,13 @@ mod tests {
     #[tokio::test]
     async fn memory_blocks_grow_by_doubling_and_never_pass_the_limit() {
         let limit = 2 * MAX_BLOCK + 2 * MAPPED_BLOCK + 5;
-        let mut spool = CipherSpool::new(limit);
+        for pool in pools() {
+            let mut spool = CipherSpool::new(limit, pool);
+            grows_by_doubling(&mut spool, limit).await;
+        }
+    }
+
+    async fn grows_by_doubling(spool: &mut CipherSpool, limit: usize) {
         spool.append(&input(limit), bump).await.unwrap();
         assert!(spool.file.is_none());
         let sizes: Vec<usize> = spool.blocks.iter().map(Bytes::len).collect();
@@ -401,9 +495,33 @@ mod tests {
         );
     }
 
+    /// A spool's memory blocks go back to the client's pool once its body is dropped, and the next spool fills
+    /// them again; without a budget, nothing is kept.
+    #[tokio::test]
+    async fn a_second_spool_writes_into_the_blocks_of_the_first() {
+        let data = input(MAPPED_BLOCK + MAX_BLOCK);
+        let pool = BufferPool::new(64 << 20);
+        drop(spool(usize::MAX, &data, 1 << 20, &pool).await);
+        assert!(
+            pool.kept_bytes() >= data.len(),
+            "kept {}",
+            pool.kept_bytes()
+        );
+        let before = pool.reused();
+        let spooled = spool(usize::MAX, &data, 1 << 20, &pool).await;
+        let want: Vec<u8> = data.iter().map(|b| b.wrapping_add(1)).collect();
+        assert!(read_all(spooled.stream).await == want);
+        // Every block of the second (FIRST_BLOCK doubling to MAX_BLOCK, then one MAPPED_BLOCK) came from the pool.
+        let blocks = (FIRST_BLOCK.trailing_zeros()..=MAX_BLOCK.trailing_zeros()).count() + 1;
+        assert_eq!(pool.reused() - before, blocks);
+        let none = BufferPool::new(0);
+        drop(spool(usize::MAX, &data, 1 << 20, &none).await);
+        assert_eq!(none.kept_bytes(), 0);
+    }
+
     #[tokio::test]
     async fn an_empty_spool_is_an_empty_body() {
-        let spooled = spool(usize::MAX, &[], 1).await;
+        let spooled = spool(usize::MAX, &[], 1, &BufferPool::new(0)).await;
         assert_eq!(spooled.len, 0);
         assert!(read_all(spooled.stream).await.is_empty());
     }

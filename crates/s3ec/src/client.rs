@@ -34,7 +34,7 @@ pub(crate) struct Shared {
     pub(crate) options: Options,
     /// Cipher state of the low-level multipart uploads in progress, by upload id.
     pub(crate) uploads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<UploadState>>>>,
-    /// Ciphertext buffers of finished parts, for the next parts of any upload to write into.
+    /// Ciphertext buffers of finished requests (parts, spool blocks), for the next ones to write into.
     pub(crate) buffers: BufferPool,
 }
 

@@ -171,10 +171,11 @@ impl ClientBuilder {
         self
     }
 
-    /// How many bytes of ciphertext part buffers the client keeps between uploads (default 64 MiB, the buffers of
-    /// eight default parts; 0 keeps none). An upload encrypts its parts into buffers the client's earlier parts
-    /// used, instead of into fresh memory, whose first touch costs a page fault and the kernel's zeroing of each
-    /// page. The memory stays with the client while it lives; only ciphertext is kept, never plaintext.
+    /// How many bytes of ciphertext buffers the client keeps between requests (default 64 MiB, the buffers of
+    /// eight default parts; 0 keeps none). Uploads encrypt their parts, and puts of unknown length their spool,
+    /// into buffers the client's earlier requests used, instead of into fresh memory, whose first touch costs a
+    /// page fault and the kernel's zeroing of each page. The memory stays with the client while it lives; only
+    /// ciphertext is kept, never plaintext.
     ///
     /// ```
     /// let s3 = aws_sdk_s3::Client::from_conf(

@@ -118,7 +118,7 @@ pub struct Options {
     pub part_size: u64,
     /// Parts in flight in [`Client::upload`](crate::Client::upload).
     pub upload_concurrency: usize,
-    /// Bytes of ciphertext part buffers the client keeps between uploads, for later parts to reuse.
+    /// Bytes of ciphertext buffers the client keeps between requests, for later uploads and spooled puts to reuse.
     pub buffer_pool_size: u64,
     /// How gets of large GCM objects are split into concurrent ranged GETs.
     pub parallel_get: ParallelGet,

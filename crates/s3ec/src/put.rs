@@ -27,7 +27,8 @@ use s3ec_format::{StringMap, DEFAULT_INSTRUCTION_SUFFIX};
 use crate::aws_chunked::{OwnTrailer, Trailer};
 use crate::body::{wire_len, EncryptingBody, FramingChoice};
 use crate::body_checksum::BodyChecksum;
-use crate::cipher_spool::CipherSpool;
+use crate::buffer_pool::BufferPool;
+use crate::cipher_spool::{CipherSpool, Place};
 use crate::client::{Client, RequestMaterials, Sealed};
 use crate::error::{required, Error, UsageError};
 use crate::instruction;
@@ -230,6 +231,7 @@ impl PutObject {
             encryptor,
             max,
             client.options().buffer_size,
+            client.buffers(),
             &mut checksum,
         )
         .await?;
@@ -822,6 +824,7 @@ pub(crate) async fn encrypt_body(
     mut encryptor: ContentEncryptor,
     max: u64,
     spool_limit: u64,
+    pool: &BufferPool,
     checksum: &mut BodyChecksum,
 ) -> Result<(CipherBody, u64), Error> {
     let (low, high) = body.size_hint();
@@ -847,7 +850,7 @@ pub(crate) async fn encrypt_body(
     }
     // Unknown length: encrypt into a spool, then send the spool (replayable).
     let limit = usize::try_from(spool_limit).unwrap_or(usize::MAX);
-    let mut spool = CipherSpool::new(limit);
+    let mut spool = CipherSpool::new(limit, pool.clone());
     let mut total = 0u64;
     while let Some(chunk) = body.try_next().await.map_err(Error::io)? {
         total += chunk.len() as u64;
@@ -856,8 +859,17 @@ pub(crate) async fn encrypt_body(
         }
         spool
             .append(&chunk, |piece, place| {
-                encryptor.encrypt_to(piece, place)?;
-                checksum.update(place);
+                match place {
+                    Place::Slice(out) => {
+                        encryptor.encrypt_to(piece, out)?;
+                        checksum.update(out);
+                    }
+                    Place::Append(buf) => {
+                        let at = buf.len();
+                        encryptor.encrypt_append(piece, buf)?;
+                        checksum.update(&buf[at..]);
+                    }
+                }
                 Ok(())
             })
             .await?;
@@ -866,7 +878,7 @@ pub(crate) async fn encrypt_body(
     checksum.update(&tag);
     spool
         .append(&tag, |tag, place| {
-            place.copy_from_slice(tag);
+            place.copy_from(tag);
             Ok(())
         })
         .await?;
