@@ -39,8 +39,9 @@ const GROUP: usize = 2 * WIDE;
 const PREFETCH_AHEAD: usize = 2048;
 /// How far ahead the destination is prefetched when it is not the source. A store to a line that is not
 /// in cache waits for the line to be read first; without this, a get decrypting 64 KiB socket reads onto
-/// a reused 64 MiB buffer ran at 6.6-7.2 GB/s, with it at 8.1-8.7 (1024 to 8192 bytes ahead all within
-/// noise of each other; an AVX-512 core with AVX-512 hidden, `xtask bench client pipeline`).
+/// a reused 64 MiB buffer ran at 6.6-7.2 GB/s, with it at 6.8-8.7 (faster in 15 of 16 paired runs; 1024 to
+/// 8192 bytes ahead all within noise of each other; an AVX-512 core with AVX-512 hidden, `xtask bench
+/// client pipeline`).
 const DST_PREFETCH_AHEAD: usize = 4096;
 
 /// Proof that the CPU has every feature the kernel is compiled for. Created only by
